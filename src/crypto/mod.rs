@@ -1,0 +1,24 @@
+//! The chat's cryptography: the same algorithms, parameters and encodings as the
+//! browsers' WebCrypto and the original's OpenSSL, so every party can read every other.
+//!
+//! - [`PublicIdentity`]: somebody's RSA public key, its wire text and its Key ID.
+//! - [`KeyPair`]: an RSA private key (the administrator's, or a test client's).
+//! - [`GroupKey`]: the session's AES-256-GCM key for messages to everybody.
+
+mod base64;
+mod group_key;
+mod key_pair;
+mod public_identity;
+mod random;
+
+pub use self::base64::{b64_decode, b64_encode};
+pub use group_key::{GROUP_IV_LEN, GroupKey};
+pub use key_pair::{KeyError, KeyPair, MIN_ADMIN_KEY_BITS};
+pub use public_identity::{PublicIdentity, max_oaep_plaintext};
+pub use random::random_bytes;
+
+/// The PSS salt length every browser client uses and expects (the original's choice).
+pub const PSS_SALT_LEN: usize = 256;
+
+#[cfg(test)]
+mod interop_tests;

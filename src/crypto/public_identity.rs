@@ -1,0 +1,139 @@
+//! Somebody's RSA public key as the chat knows it: the base64 DER text that travels in
+//! frames, its Key ID, and the two public operations (OAEP encryption, PSS verification).
+
+use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
+use rsa::pss::{Signature, VerifyingKey};
+use rsa::sha2::{Digest, Sha256};
+use rsa::signature::Verifier;
+use rsa::traits::PublicKeyParts;
+use rsa::{Oaep, PublicKey};
+
+use getrandom::SysRng;
+
+use super::{KeyError, b64_decode, b64_encode};
+
+/// Smallest and largest modulus accepted from a client. Below 2048 bits RSA is broken
+/// in practice; above 8192 bits every verification costs the server far more for no gain.
+pub const MIN_CLIENT_KEY_BITS: usize = 2048;
+pub const MAX_CLIENT_KEY_BITS: usize = 8192;
+
+/// How many plaintext bytes RSA-OAEP with SHA-256 carries for a modulus of `modulus_bytes`.
+pub fn max_oaep_plaintext(modulus_bytes: usize) -> usize {
+    modulus_bytes.saturating_sub(2 * 32 + 2)
+}
+
+#[derive(Clone)]
+pub struct PublicIdentity {
+    key: PublicKey,
+    spki_b64: String,
+    key_id: String,
+}
+
+impl std::fmt::Debug for PublicIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicIdentity({})", self.key_id)
+    }
+}
+
+impl PublicIdentity {
+    /// Parses the `publickey` text of a join: base64 of a DER SubjectPublicKeyInfo.
+    pub fn from_spki_b64(text: &str) -> Result<Self, KeyError> {
+        let der = b64_decode(text.trim()).ok_or(KeyError::NotBase64)?;
+        Self::from_spki_der(&der)
+    }
+
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
+        let key = PublicKey::from_public_key_der(der).map_err(|_| KeyError::NotRsaPublicKey)?;
+        let bits = key.n().bit_width_vartime() as usize;
+        if !(MIN_CLIENT_KEY_BITS..=MAX_CLIENT_KEY_BITS).contains(&bits) {
+            return Err(KeyError::Size(bits));
+        }
+        Ok(Self::from_key(key))
+    }
+
+    /// Reads a PEM public key (`-----BEGIN PUBLIC KEY-----`).
+    pub fn from_pem(text: &str) -> Result<Self, KeyError> {
+        let key = PublicKey::from_public_key_pem(text).map_err(|_| KeyError::NotRsaPublicKey)?;
+        Ok(Self::from_key(key))
+    }
+
+    pub(super) fn from_key(key: PublicKey) -> Self {
+        // Re-encoding gives the canonical DER, so the Key ID is the one OpenSSL and
+        // WebCrypto compute for the same key.
+        let der = key
+            .to_public_key_der()
+            .expect("an RSA public key always encodes");
+        let key_id = hex(&Sha256::digest(der.as_bytes()));
+        Self {
+            spki_b64: b64_encode(der.as_bytes()),
+            key,
+            key_id,
+        }
+    }
+
+    /// Lowercase hex SHA-256 of the DER SubjectPublicKeyInfo.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Base64 DER SubjectPublicKeyInfo, as frames carry it.
+    pub fn spki_b64(&self) -> &str {
+        &self.spki_b64
+    }
+
+    pub fn to_pem(&self) -> String {
+        self.key
+            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+            .expect("an RSA public key always encodes")
+    }
+
+    pub fn modulus_bytes(&self) -> usize {
+        self.key.size()
+    }
+
+    pub fn bits(&self) -> usize {
+        self.key.n().bit_width_vartime() as usize
+    }
+
+    pub fn max_plaintext(&self) -> usize {
+        max_oaep_plaintext(self.modulus_bytes())
+    }
+
+    /// RSA-OAEP, SHA-256, MGF1-SHA-256, empty label. `None` if the plaintext is too long.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Option<Vec<u8>> {
+        if plaintext.len() > self.max_plaintext() {
+            return None;
+        }
+        self.key
+            .encrypt(&mut SysRng, Oaep::<Sha256>::new(), plaintext)
+            .ok()
+    }
+
+    /// RSA-PSS, SHA-256, MGF1-SHA-256, with any salt length (browsers use 256, other
+    /// tools often the hash length).
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        if signature.len() != self.modulus_bytes() {
+            return false;
+        }
+        let Ok(signature) = Signature::try_from(signature) else {
+            return false;
+        };
+        VerifyingKey::<Sha256>::new_with_auto_salt_len(self.key.clone())
+            .verify(message, &signature)
+            .is_ok()
+    }
+}
+
+impl PartialEq for PublicIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_id == other.key_id
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
