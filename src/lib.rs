@@ -1,3 +1,12 @@
 //! dyspatcher: a standalone end-to-end encrypted chat server. See docs/ARCHITECTURE.md.
 
+pub mod chat;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod console;
 pub mod crypto;
+pub mod http;
+pub mod limits;
+pub mod names;
+pub mod server;

@@ -1,0 +1,254 @@
+//! The administrator at the console: commands, and messages signed with the
+//! administrator's key.
+
+use std::time::Instant;
+
+use super::frames::{self, Algo, MessageData, Plaintext};
+use super::split::split_to_fit;
+use super::{Chat, ConnId, Output, close_code};
+use crate::console::{Command, ConsoleLine, KeyExport};
+use crate::crypto::{PublicIdentity, b64_encode};
+
+const KICKED: &str = "You have been disconnected by the administrator.";
+
+pub const HELP: &str = "\
+Commands:
+  @NAME text        send a 1:1 message to NAME (the administrator's name: to the web interface)
+  @all text         send a message to everybody
+  /users, /u        list the connected users and their Key IDs
+  /kick NAME        disconnect NAME
+  /key public       show the administrator's public key (PEM)
+  /key private      show the administrator's private key (PEM): to join on the web as the administrator
+  /key fingerprint  show the administrator's Key ID   (short: /k pub | pri | fp)
+  /allowlist, /a    list the allow list and who is connected (with --allow-list)
+  /tunnel, /t       show the SSH tunnel (with --sshpfw-*)
+  /help, /h         this help
+  /quit, /q         close every connection and stop the server";
+
+impl Chat {
+    pub(super) fn admin_command(&mut self, command: Command, _now: Instant) {
+        match command {
+            Command::Empty => {}
+            Command::Users => self.list_users(),
+            Command::Kick(name) => self.kick(&name),
+            Command::Key(which) => self.show_key(which),
+            Command::Help => self.console(ConsoleLine::screen_only(HELP)),
+            Command::Quit => self.out.push_back(Output::Quit),
+            Command::Send { to, text } => self.admin_send(&to, &text),
+            Command::Usage(usage) => self.console(ConsoleLine::error(usage)),
+            Command::AllowList | Command::Tunnel => self.console(ConsoleLine::error(
+                "not available: this server runs without that option (see /help)",
+            )),
+            Command::Unknown(text) => {
+                let shown: String = text.chars().take(40).collect();
+                self.console(ConsoleLine::error(format!(
+                    "unknown command {shown:?}: messages start with @NAME or @all, commands with / (/help lists them)"
+                )))
+            }
+        }
+    }
+
+    fn list_users(&mut self) {
+        let admin = self.settings.admin_name.clone();
+        let web = if self.users.web_admin().is_some() {
+            " (console and web)"
+        } else {
+            " (console)"
+        };
+        let mut lines = vec![
+            ConsoleLine::new()
+                .plain(format!("{} connected: ", self.users.user_count()))
+                .name(&admin, true)
+                .plain(web)
+                .plain(", Key ID ")
+                .key_id(self.admin.public().key_id()),
+        ];
+        for (_, member) in self.users.users() {
+            lines.push(
+                ConsoleLine::new()
+                    .plain("  ")
+                    .name(&member.name, false)
+                    .plain(" ".repeat(16 - member.name.len().min(15)))
+                    .key_id(member.identity.key_id()),
+            );
+        }
+        for line in lines {
+            self.console(line);
+        }
+    }
+
+    fn kick(&mut self, name: &str) {
+        let target = if name.eq_ignore_ascii_case(&self.settings.admin_name) {
+            self.users.web_admin()
+        } else {
+            self.users
+                .by_name(name)
+                .or_else(|| self.users.by_name(&name.to_ascii_lowercase()))
+        };
+        let Some(conn) = target else {
+            return self.console(ConsoleLine::error(format!(
+                "nobody called {name:?} is connected (/users lists who is)"
+            )));
+        };
+        self.send_one(conn, frames::notice(KICKED));
+        self.leave(conn, Some("kicked"));
+        self.close(conn, close_code::NORMAL, "kicked by the administrator");
+    }
+
+    fn show_key(&mut self, which: KeyExport) {
+        let key = self.admin.public();
+        match which {
+            KeyExport::Public => self.console(ConsoleLine::screen_only(key.to_pem().trim_end())),
+            KeyExport::Fingerprint => {
+                let line = ConsoleLine::new()
+                    .plain("Administrator's Key ID: ")
+                    .key_id(key.key_id());
+                self.console(line);
+                self.console(ConsoleLine::screen_only(
+                    "  check: openssl pkey -in private.pem -pubout -outform DER | sha256sum",
+                ));
+            }
+            KeyExport::Private => {
+                let pem = self.admin.private_pem();
+                self.console(ConsoleLine::screen_only(format!(
+                    "Keep this secret: whoever has it can read the administrator's messages.\n{}",
+                    pem.trim_end()
+                )));
+            }
+        }
+    }
+
+    fn admin_send(&mut self, to: &str, text: &str) {
+        let admin = self.settings.admin_name.clone();
+        if to == "all" {
+            return self.admin_send_all(text);
+        }
+        if to.eq_ignore_ascii_case(&admin) {
+            let Some(web) = self.users.web_admin() else {
+                return self.console(ConsoleLine::error(format!(
+                    "{admin} is not connected on the web interface: nobody to send to"
+                )));
+            };
+            let identity = self.admin.public().clone();
+            return self.admin_send_to(web, &identity, &admin, text, false);
+        }
+        let conn = self
+            .users
+            .by_name(to)
+            .or_else(|| self.users.by_name(&to.to_ascii_lowercase()));
+        let Some((conn, member)) = conn.and_then(|c| self.users.member(c).map(|m| (c, m))) else {
+            return self.console(ConsoleLine::error(format!(
+                "nobody called {to:?} is connected (/users lists who is)"
+            )));
+        };
+        let (identity, name) = (member.identity.clone(), member.name.clone());
+        self.admin_send_to(conn, &identity, &name, text, true);
+    }
+
+    fn admin_send_to(
+        &mut self,
+        conn: ConnId,
+        identity: &PublicIdentity,
+        to: &str,
+        text: &str,
+        copy: bool,
+    ) {
+        let admin = self.settings.admin_name.clone();
+        let Some(sealed) = self.seal_for(identity, &admin, to, text, copy) else {
+            return self.console(ConsoleLine::error(format!(
+                "{to}'s key is too small to carry even one character; not sent"
+            )));
+        };
+        let parts = sealed.len();
+        let web_admin = self.users.web_admin();
+        for Sealed { frame, copy } in sealed {
+            self.send_one(conn, frame);
+            if let (Some(copy), Some(web)) = (copy, web_admin) {
+                self.send_one(web, copy);
+            }
+        }
+        let mut line = self.message_line(&admin, false, to, text);
+        if parts > 1 {
+            line = line.styled(
+                crate::console::Style::Dim,
+                format!(" (sent in {parts} parts)"),
+            );
+        }
+        self.console(line);
+    }
+
+    fn admin_send_all(&mut self, text: &str) {
+        let admin = self.settings.admin_name.clone();
+        let plain = Plaintext::new(&admin, "all", text).to_bytes();
+        let (iv, ciphertext) = self.group.encrypt(&plain);
+        let data = MessageData {
+            algo: Algo::Aes,
+            iv: Some(b64_encode(&iv)),
+            ciphertext: b64_encode(&ciphertext),
+            signature: b64_encode(&self.admin.sign(&plain)),
+            to: None,
+            id: None,
+        };
+        let everyone = self.users.everyone();
+        self.send(everyone, frames::relayed(&data));
+        let line = self.message_line(&admin, false, "all", text);
+        self.console(line);
+    }
+
+    /// 1:1 messages from the administrator to `to`, cut into as many as the
+    /// recipient's key needs. With `copy` and the administrator on the web, each comes
+    /// with the copy for the web session. `None` if nothing fits.
+    pub(super) fn seal_for(
+        &self,
+        identity: &PublicIdentity,
+        from: &str,
+        to: &str,
+        text: &str,
+        copy: bool,
+    ) -> Option<Vec<Sealed>> {
+        let copy = copy && self.users.web_admin().is_some();
+        let admin_capacity = self.admin.public().max_plaintext();
+        let parts = split_to_fit(text, |part| {
+            Plaintext::new(from, to, part).to_bytes().len() <= identity.max_plaintext()
+                && (!copy || web_admin_copy(from, to, part).to_bytes().len() <= admin_capacity)
+        })?;
+        let sealed = parts
+            .into_iter()
+            .map(|part| Sealed {
+                frame: self.sealed(identity, &Plaintext::new(from, to, part)),
+                copy: copy
+                    .then(|| self.sealed(self.admin.public(), &web_admin_copy(from, to, part))),
+            })
+            .collect();
+        Some(sealed)
+    }
+
+    fn sealed(&self, identity: &PublicIdentity, plain: &Plaintext) -> String {
+        let bytes = plain.to_bytes();
+        let ciphertext = identity.encrypt(&bytes).expect("split to fit the key");
+        frames::relayed(&MessageData {
+            algo: Algo::Rsa,
+            iv: None,
+            ciphertext: b64_encode(&ciphertext),
+            signature: b64_encode(&self.admin.sign(&bytes)),
+            to: None,
+            id: None,
+        })
+    }
+}
+
+pub(super) struct Sealed {
+    pub frame: String,
+    pub copy: Option<String>,
+}
+
+/// The copy of a console message for the administrator's web session (0.9's format).
+fn web_admin_copy(from: &str, to: &str, text: &str) -> Plaintext {
+    let inner = serde_json::json!({"message": text, "to": to}).to_string();
+    Plaintext {
+        from: from.to_string(),
+        to: from.to_string(),
+        message: inner,
+        web_admin_copy: true,
+    }
+}

@@ -1,0 +1,238 @@
+//! Messages from clients: rate limits, checks, and where each one goes.
+//!
+//! - `aes` (to everybody): decrypted with the group key, checked (sender, signature,
+//!   `--disable-all`), printed on the console, relayed to every joined connection.
+//! - `rsa` with `to` (our routing extension): to that recipient alone; to the console
+//!   and the web administrator when the recipient is the administrator.
+//! - `rsa` without `to` (0.9 clients): for the administrator if the administrator's
+//!   key decrypts it, otherwise relayed to everyone else as 0.9 did.
+
+use std::time::Instant;
+
+use super::frames::{Algo, MessageData, Plaintext};
+use super::{Chat, ConnId, close_code, frames};
+use crate::console::ConsoleLine;
+use crate::crypto::b64_decode;
+
+const BUSY: &str = "The server is busy: this message was not delivered. Send it again in a moment.";
+const TOO_FAST: &str =
+    "You are sending messages too fast: this one was not delivered. Wait a moment.";
+const ONLY_ADMIN: &str = "On this server you can only write to the administrator.";
+const ALL_DISABLED: &str = "Messages to everybody are disabled on this server.";
+const BAD_SIGNATURE: &str = "The message's signature does not match your key: not delivered.";
+const NOT_YOURS: &str = "The message's sender is not you: not delivered.";
+const MALFORMED: &str = "The message is malformed (base64 fields expected): not delivered.";
+
+impl Chat {
+    pub(super) fn message(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+        let Some(member) = self.users.member_mut(conn) else {
+            return;
+        };
+        member.uses_extensions |= data.uses_extensions();
+        if !member.messages.take(now) {
+            member.dropped_in_a_row += 1;
+            let drops = member.dropped_in_a_row;
+            let name = member.name.clone();
+            if drops >= self.limits.abuse_drops_before_close {
+                self.console(ConsoleLine::warning(format!(
+                    "{name} disconnected: kept sending too fast"
+                )));
+                self.leave(conn, None);
+                self.close(conn, close_code::POLICY, "too many messages");
+            } else if drops == 1 || data.valid_id().is_some() {
+                self.undelivered(conn, &data, TOO_FAST);
+            }
+            return;
+        }
+        member.dropped_in_a_row = 0;
+        match (data.algo, data.to.clone()) {
+            (Algo::Aes, _) => self.to_everybody(conn, data),
+            (Algo::Rsa, Some(to)) if to == self.settings.admin_name => {
+                self.to_admin(conn, data, now)
+            }
+            (Algo::Rsa, Some(to)) => self.to_user(conn, &to, data),
+            (Algo::Rsa, None) => self.legacy_one_to_one(conn, data, now),
+        }
+    }
+
+    fn to_everybody(&mut self, conn: ConnId, data: MessageData) {
+        let decoded = (
+            data.iv.as_deref().and_then(b64_decode),
+            b64_decode(&data.ciphertext),
+            b64_decode(&data.signature),
+        );
+        let (Some(iv), Some(ciphertext), Some(signature)) = decoded else {
+            return self.undelivered(conn, &data, MALFORMED);
+        };
+        let Some(plain) = self.group.decrypt(&iv, &ciphertext) else {
+            return self.undelivered(
+                conn,
+                &data,
+                "The message was not encrypted with this server's group key (reload the page): not delivered.",
+            );
+        };
+        let member = self.users.member(conn).expect("checked by the caller");
+        let Some(text) = Plaintext::parse(&plain) else {
+            return self.undelivered(conn, &data, MALFORMED);
+        };
+        if text.from != member.name || text.to != "all" {
+            return self.undelivered(conn, &data, NOT_YOURS);
+        }
+        if !member.identity.verify(&plain, &signature) {
+            return self.undelivered(conn, &data, BAD_SIGNATURE);
+        }
+        if self.settings.disable_all && !member.is_web_admin {
+            return self.undelivered(conn, &data, ALL_DISABLED);
+        }
+        let line = self.message_line(&text.from, member.is_web_admin, "all", &text.message);
+        self.console(line);
+        let everyone = self.users.everyone();
+        self.send(everyone, frames::relayed(&data));
+        self.delivered(conn, &data);
+    }
+
+    fn to_user(&mut self, conn: ConnId, to: &str, data: MessageData) {
+        let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
+        if self.settings.only_admin && !sender_is_admin {
+            return self.undelivered(conn, &data, ONLY_ADMIN);
+        }
+        if b64_decode(&data.ciphertext).is_none() || b64_decode(&data.signature).is_none() {
+            return self.undelivered(conn, &data, MALFORMED);
+        }
+        let Some(recipient) = self.users.by_name(to) else {
+            let reason = format!("{} is not connected: not delivered.", printable(to));
+            return self.undelivered(conn, &data, &reason);
+        };
+        self.send_one(recipient, frames::relayed(&data));
+        self.delivered(conn, &data);
+    }
+
+    fn to_admin(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+        let (Some(ciphertext), Some(signature)) =
+            (b64_decode(&data.ciphertext), b64_decode(&data.signature))
+        else {
+            return self.undelivered(conn, &data, MALFORMED);
+        };
+        if !self.take_private_op(conn, now) {
+            return self.undelivered(conn, &data, BUSY);
+        }
+        match self.admin.decrypt(&ciphertext) {
+            Some(plain) => self.for_admin(conn, data, &plain, &signature),
+            None => self.undelivered(
+                conn,
+                &data,
+                "The message was not encrypted with the administrator's key: not delivered.",
+            ),
+        }
+    }
+
+    fn legacy_one_to_one(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+        let (Some(ciphertext), Some(signature)) =
+            (b64_decode(&data.ciphertext), b64_decode(&data.signature))
+        else {
+            return self.undelivered(conn, &data, MALFORMED);
+        };
+        // Only a ciphertext of the administrator's modulus size can be for the
+        // administrator: anything else skips the costly private-key attempt.
+        if ciphertext.len() == self.admin.public().modulus_bytes() {
+            if !self.take_private_op(conn, now) {
+                return self.undelivered(conn, &data, BUSY);
+            }
+            if let Some(plain) = self.admin.decrypt(&ciphertext) {
+                return self.for_admin(conn, data, &plain, &signature);
+            }
+        }
+        let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
+        if self.settings.only_admin && !sender_is_admin {
+            return self.undelivered(conn, &data, ONLY_ADMIN);
+        }
+        let others: Vec<ConnId> = self
+            .users
+            .everyone()
+            .into_iter()
+            .filter(|&c| c != conn)
+            .collect();
+        self.send(others, frames::relayed(&data));
+        self.delivered(conn, &data);
+    }
+
+    /// A message the administrator's key decrypted: checked, shown on the console, and
+    /// passed to the administrator's web session unless that is where it came from.
+    fn for_admin(&mut self, conn: ConnId, data: MessageData, plain: &[u8], signature: &[u8]) {
+        let member = self.users.member(conn).expect("checked by the caller");
+        let Some(text) = Plaintext::parse(plain) else {
+            return self.undelivered(conn, &data, MALFORMED);
+        };
+        // A user writes to the administrator; only the web administrator writes
+        // console copies of its messages to others.
+        let admin = &self.settings.admin_name;
+        if text.from != member.name || (!member.is_web_admin && text.to != *admin) {
+            return self.undelivered(conn, &data, NOT_YOURS);
+        }
+        if !member.identity.verify(plain, signature) {
+            return self.undelivered(conn, &data, BAD_SIGNATURE);
+        }
+        let line = self.message_line(&text.from, member.is_web_admin, &text.to, &text.message);
+        self.console(line);
+        if let Some(web_admin) = self.users.web_admin().filter(|&c| c != conn) {
+            self.send_one(web_admin, frames::relayed(&data));
+        }
+        self.delivered(conn, &data);
+    }
+
+    fn take_private_op(&mut self, conn: ConnId, now: Instant) -> bool {
+        let Some(member) = self.users.member_mut(conn) else {
+            return false;
+        };
+        member.private_ops.take(now) && self.private_ops.take(now)
+    }
+
+    fn delivered(&mut self, conn: ConnId, data: &MessageData) {
+        if let Some(id) = data.valid_id() {
+            self.send_one(conn, frames::ack(id));
+        }
+    }
+
+    /// Tells the sender a message went nowhere: in our extension's terms to a client of
+    /// ours, as a 0.9 notice otherwise.
+    fn undelivered(&mut self, conn: ConnId, data: &MessageData, reason: &str) {
+        let extended = self.users.member(conn).is_some_and(|m| m.uses_extensions);
+        let frame = if extended {
+            let to = data
+                .to
+                .as_deref()
+                .map(printable)
+                .unwrap_or_else(|| "all".into());
+            frames::undelivered(data.valid_id(), &to, reason)
+        } else {
+            frames::notice(reason)
+        };
+        self.send_one(conn, frame);
+    }
+
+    pub(super) fn message_line(
+        &self,
+        from: &str,
+        from_web: bool,
+        to: &str,
+        text: &str,
+    ) -> ConsoleLine {
+        let admin = &self.settings.admin_name;
+        let mut line = ConsoleLine::new().name(from, from == admin);
+        if from_web {
+            line = line.plain(" (web)");
+        }
+        line.plain(" → ")
+            .name(to, to == admin)
+            .plain(": ")
+            .plain(text)
+    }
+}
+
+/// A name from the network, cut short and stripped of anything odd, for a reason text.
+fn printable(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(15)
+        .collect()
+}

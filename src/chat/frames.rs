@@ -1,0 +1,319 @@
+//! The JSON of the wire: parsing what clients send, building what the server sends.
+//! docs/PROTOCOL.md is the reference for every frame here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What a client frame asks for, once parsed. Anything the server does not act on is
+/// `Ignored`, never an error that could cost the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    Join { name: String, public_key: String },
+    Message(MessageData),
+    Ignored(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algo {
+    Rsa,
+    Aes,
+}
+
+/// The `data` of a message frame. Only these fields are relayed; whatever else a sender
+/// adds is dropped, so a relay never carries more than a message needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageData {
+    pub algo: Algo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
+    pub ciphertext: String,
+    pub signature: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl MessageData {
+    /// The client's message id, if it is one we can echo safely.
+    pub fn valid_id(&self) -> Option<&str> {
+        self.id.as_deref().filter(|id| is_valid_id(id))
+    }
+
+    /// Whether the sender used a field 0.9 clients never send.
+    pub fn uses_extensions(&self) -> bool {
+        self.to.is_some() || self.id.is_some()
+    }
+}
+
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[derive(Deserialize)]
+struct RawFrame {
+    cmd: Option<Value>,
+    #[serde(default)]
+    user: Value,
+    data: Option<Value>,
+}
+
+pub fn parse_client_frame(text: &str) -> ClientFrame {
+    let Ok(raw) = serde_json::from_str::<RawFrame>(text) else {
+        return ClientFrame::Ignored("not a JSON object with cmd and data");
+    };
+    let (Some(Value::String(cmd)), Some(data)) = (raw.cmd, raw.data) else {
+        return ClientFrame::Ignored("no cmd or no data");
+    };
+    match cmd.as_str() {
+        "signal" => parse_signal(raw.user, data),
+        "message" => match serde_json::from_value::<MessageData>(data) {
+            Ok(message) => ClientFrame::Message(message),
+            Err(_) => ClientFrame::Ignored("message without algo, ciphertext and signature"),
+        },
+        _ => ClientFrame::Ignored("unknown cmd"),
+    }
+}
+
+fn parse_signal(user: Value, data: Value) -> ClientFrame {
+    if data.get("code").and_then(Value::as_str) != Some("chat-join") {
+        return ClientFrame::Ignored("unknown signal");
+    }
+    match (user, data.get("publickey").and_then(Value::as_str)) {
+        (Value::String(name), Some(key)) => ClientFrame::Join {
+            name,
+            public_key: key.to_string(),
+        },
+        _ => ClientFrame::Ignored("join without a user name or a public key"),
+    }
+}
+
+/// The plaintext inside every message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plaintext {
+    pub from: String,
+    pub to: String,
+    pub message: String,
+    #[serde(
+        rename = "isWebAdminMsgCopy",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub web_admin_copy: bool,
+}
+
+impl Plaintext {
+    pub fn new(from: &str, to: &str, message: &str) -> Self {
+        Self {
+            from: from.to_string(),
+            to: to.to_string(),
+            message: message.to_string(),
+            web_admin_copy: false,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("strings always serialize")
+    }
+
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+// ---- server → client -------------------------------------------------------------
+
+fn frame(cmd: &str, user: &str, data: Value) -> String {
+    json!({"cmd": cmd, "user": user, "data": data}).to_string()
+}
+
+pub fn config(
+    disable_all: bool,
+    name: &str,
+    is_admin: bool,
+    key_id: &str,
+    group_key_b64: &str,
+) -> String {
+    frame(
+        "config",
+        "",
+        json!({
+            "disable-all": disable_all,
+            "user": name,
+            "is-admin": is_admin,
+            "keyid": key_id,
+            "aeskey": group_key_b64,
+        }),
+    )
+}
+
+/// One entry of the users list, as JSON text (not yet escaped into the list string).
+pub fn users_list_entry(name: &str, key_id: &str, spki_b64: &str) -> String {
+    json!({"name": name, "publickey": {"hash": key_id, "text": spki_b64}}).to_string()
+}
+
+/// The users list frame: the list is a JSON array *encoded as a string* (0.9's format).
+/// `entries` are the outputs of [`users_list_entry`], comma-joined.
+pub fn users_list(entries: &str) -> String {
+    let list = format!("[{entries}]");
+    frame(
+        "signal",
+        "",
+        json!({"code": "chat-userslist", "userslist": list}),
+    )
+}
+
+pub fn joined(name: &str, key_id: &str, spki_b64: &str) -> String {
+    frame(
+        "signal",
+        name,
+        json!({"code": "chat-join", "publickey": {"hash": key_id, "text": spki_b64}}),
+    )
+}
+
+pub fn left(name: &str) -> String {
+    frame("signal", name, json!({"code": "chat-left"}))
+}
+
+pub fn invalid_user() -> String {
+    frame("signal", "", json!({"code": "chat-invaliduser"}))
+}
+
+pub fn notice(text: &str) -> String {
+    frame("signal", "", json!({"code": "notice", "notice": text}))
+}
+
+pub fn ack(id: &str) -> String {
+    frame("signal", "", json!({"code": "chat-ack", "id": id}))
+}
+
+pub fn undelivered(id: Option<&str>, to: &str, reason: &str) -> String {
+    let mut data = json!({"code": "chat-undelivered", "to": to, "reason": reason});
+    if let Some(id) = id {
+        data["id"] = Value::String(id.to_string());
+    }
+    frame("signal", "", data)
+}
+
+pub fn relayed(data: &MessageData) -> String {
+    frame(
+        "message",
+        "",
+        serde_json::to_value(data).expect("plain struct"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_is_parsed() {
+        let f = parse_client_frame(
+            r#"{"cmd":"signal","user":"alice","data":{"code":"chat-join","publickey":"AAAA"}}"#,
+        );
+        assert_eq!(
+            f,
+            ClientFrame::Join {
+                name: "alice".into(),
+                public_key: "AAAA".into()
+            }
+        );
+    }
+
+    #[test]
+    fn messages_are_parsed_and_junk_fields_dropped_on_relay() {
+        let f = parse_client_frame(
+            r#"{"cmd":"message","user":"x","data":{"algo":"rsa","ciphertext":"Y3Q=","signature":"c2c=","to":"bob","id":"m1","junk":[1,2,3]}}"#,
+        );
+        let ClientFrame::Message(m) = f else {
+            panic!("{f:?}")
+        };
+        assert_eq!(m.algo, Algo::Rsa);
+        assert_eq!(m.to.as_deref(), Some("bob"));
+        assert_eq!(m.valid_id(), Some("m1"));
+        let relayed: Value = serde_json::from_str(&relayed(&m)).unwrap();
+        assert_eq!(
+            relayed,
+            json!({"cmd":"message","user":"","data":{"algo":"rsa","ciphertext":"Y3Q=","signature":"c2c=","to":"bob","id":"m1"}})
+        );
+    }
+
+    #[test]
+    fn legacy_relay_is_exactly_the_0_9_fields() {
+        let ClientFrame::Message(m) = parse_client_frame(
+            r#"{"cmd":"message","user":"x","data":{"algo":"aes","iv":"aXY=","ciphertext":"Y3Q=","signature":"c2c="}}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            relayed(&m),
+            r#"{"cmd":"message","data":{"algo":"aes","ciphertext":"Y3Q=","iv":"aXY=","signature":"c2c="},"user":""}"#
+        );
+    }
+
+    #[test]
+    fn hostile_frames_are_ignored_not_fatal() {
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        for text in [
+            "",
+            "null",
+            "[]",
+            "42",
+            "\"x\"",
+            "{}",
+            r#"{"cmd":"message"}"#,
+            r#"{"data":{}}"#,
+            r#"{"cmd":5,"data":{}}"#,
+            r#"{"cmd":"message","data":[]}"#,
+            r#"{"cmd":"message","data":{"algo":"des","ciphertext":"","signature":""}}"#,
+            r#"{"cmd":"signal","data":{"code":"chat-join"}}"#,
+            r#"{"cmd":"signal","user":7,"data":{"code":"chat-join","publickey":"x"}}"#,
+            deep.as_str(),
+        ] {
+            assert!(
+                matches!(parse_client_frame(text), ClientFrame::Ignored(_)),
+                "{text:.40}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids() {
+        assert!(is_valid_id("m-17_x"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id(&"a".repeat(65)));
+        assert!(!is_valid_id("a\"b"));
+    }
+
+    #[test]
+    fn users_list_is_a_json_string() {
+        let entries = [
+            users_list_entry("ADMIN", "h1", "t1"),
+            users_list_entry("bob", "h2", "t2"),
+        ]
+        .join(",");
+        let v: Value = serde_json::from_str(&users_list(&entries)).unwrap();
+        let inner: Value = serde_json::from_str(v["data"]["userslist"].as_str().unwrap()).unwrap();
+        assert_eq!(inner[1]["name"], "bob");
+        assert_eq!(inner[0]["publickey"]["hash"], "h1");
+    }
+
+    #[test]
+    fn web_admin_copy_flag_round_trips() {
+        let mut p = Plaintext::new("ADMIN", "ADMIN", "{}");
+        p.web_admin_copy = true;
+        let text = String::from_utf8(p.to_bytes()).unwrap();
+        assert!(text.contains(r#""isWebAdminMsgCopy":true"#));
+        assert_eq!(Plaintext::parse(text.as_bytes()).unwrap(), p);
+        assert!(
+            !String::from_utf8(Plaintext::new("a", "b", "c").to_bytes())
+                .unwrap()
+                .contains("isWeb")
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! Joins and departures.
+
+use std::time::Instant;
+
+use super::rate::TokenBucket;
+use super::{Chat, ConnId, close_code, frames};
+use crate::console::ConsoleLine;
+use crate::crypto::PublicIdentity;
+use crate::names::is_valid_user_name;
+
+pub const ADMIN_ALREADY_CONNECTED: &str = "Admin is already connected via web interface";
+
+impl Chat {
+    pub(super) fn join(&mut self, conn: ConnId, name: String, public_key: &str, now: Instant) {
+        let identity = match PublicIdentity::from_spki_b64(public_key) {
+            Ok(identity) => identity,
+            Err(err) => {
+                self.send_one(
+                    conn,
+                    frames::notice(&format!("Your public key cannot be used: {err}.")),
+                );
+                self.refuse_join(conn, &name, &format!("unusable public key ({err})"));
+                return;
+            }
+        };
+        let is_web_admin = identity.key_id() == self.admin.public().key_id();
+        let name = if is_web_admin {
+            if self.users.web_admin().is_some() {
+                self.send_one(conn, frames::notice(ADMIN_ALREADY_CONNECTED));
+                self.refuse_join(
+                    conn,
+                    &name,
+                    "the administrator is already connected on the web",
+                );
+                return;
+            }
+            self.settings.admin_name.clone()
+        } else {
+            if !is_valid_user_name(&name) || self.users.by_name(&name).is_some() {
+                let why = if is_valid_user_name(&name) {
+                    "name taken"
+                } else {
+                    "invalid name"
+                };
+                self.send_one(conn, frames::invalid_user());
+                self.refuse_join(conn, &name, why);
+                return;
+            }
+            name
+        };
+
+        let messages = TokenBucket::new(
+            self.limits.messages_per_second,
+            self.limits.message_burst,
+            now,
+        );
+        let private_ops = TokenBucket::new(
+            self.limits.private_ops_per_connection_per_second,
+            self.limits.private_ops_per_connection_burst,
+            now,
+        );
+        self.users.join(
+            conn,
+            name.clone(),
+            identity.clone(),
+            is_web_admin,
+            messages,
+            private_ops,
+        );
+
+        let config = frames::config(
+            self.settings.disable_all && !is_web_admin,
+            &name,
+            is_web_admin,
+            identity.key_id(),
+            &self.group_b64,
+        );
+        self.send_one(conn, config);
+        let list = self.users_list_for(is_web_admin);
+        self.send_one(conn, list);
+        if self.settings.welcome.is_some() {
+            if self.private_ops.take(now) {
+                self.send_welcome(conn);
+            } else {
+                self.pending_welcomes.push_back(conn);
+            }
+        }
+
+        if is_web_admin {
+            self.console(
+                ConsoleLine::new()
+                    .name(&name, true)
+                    .plain(" joined on the web interface, Key ID ")
+                    .key_id(identity.key_id()),
+            );
+            return;
+        }
+        let announce = frames::joined(&name, identity.key_id(), identity.spki_b64());
+        let others: Vec<ConnId> = self
+            .audience_of_presence()
+            .into_iter()
+            .filter(|&c| c != conn)
+            .collect();
+        self.send(others, announce);
+        self.console(
+            ConsoleLine::new()
+                .name(&name, false)
+                .plain(" joined, Key ID ")
+                .key_id(identity.key_id()),
+        );
+    }
+
+    fn refuse_join(&mut self, conn: ConnId, name: &str, why: &str) {
+        self.users.remove(conn);
+        self.close(conn, close_code::POLICY, "join refused");
+        let shown: String = name.chars().take(32).collect();
+        self.console(ConsoleLine::warning(format!(
+            "join refused for {shown:?}: {why}"
+        )));
+    }
+
+    /// The users list as `conn` may see it.
+    fn users_list_for(&mut self, is_web_admin: bool) -> String {
+        let mut entries = self.admin_entry.clone();
+        if !self.settings.only_admin || is_web_admin {
+            let users = self.users.entries();
+            if !users.is_empty() {
+                entries.reserve(users.len() + 1);
+                entries.push(',');
+                entries.push_str(users);
+            }
+        }
+        frames::users_list(&entries)
+    }
+
+    /// Who is told of users joining and leaving.
+    pub(super) fn audience_of_presence(&self) -> Vec<ConnId> {
+        if self.settings.only_admin {
+            self.users.web_admin().into_iter().collect()
+        } else {
+            self.users.everyone()
+        }
+    }
+
+    pub(super) fn send_welcome(&mut self, conn: ConnId) {
+        let Some(text) = self.settings.welcome.clone() else {
+            return;
+        };
+        let Some(member) = self.users.member(conn) else {
+            return;
+        };
+        let (name, identity) = (member.name.clone(), member.identity.clone());
+        let admin = self.settings.admin_name.clone();
+        match self.seal_for(&identity, &admin, &name, &text, false) {
+            Some(sealed) => {
+                for part in sealed {
+                    self.send_one(conn, part.frame);
+                }
+            }
+            None => self.console(ConsoleLine::warning(format!(
+                "the welcome message does not fit {name}'s key; not sent"
+            ))),
+        }
+    }
+
+    /// Forgets a connection; tells the others if it had joined.
+    pub(super) fn leave(&mut self, conn: ConnId, why: Option<&str>) {
+        let Some(member) = self.users.remove(conn) else {
+            return;
+        };
+        let suffix = why.map(|w| format!(" ({w})")).unwrap_or_default();
+        if member.is_web_admin {
+            self.console(
+                ConsoleLine::new()
+                    .name(&member.name, true)
+                    .plain(format!(" left the web interface{suffix}")),
+            );
+            return;
+        }
+        let audience = self.audience_of_presence();
+        self.send(audience, frames::left(&member.name));
+        self.console(
+            ConsoleLine::new()
+                .name(&member.name, false)
+                .plain(format!(" left{suffix}")),
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The chat itself, as a state machine with no I/O (the rustls / quinn-proto pattern):
+//! the event loop feeds it events — a connection opened, a text frame, a connection
+//! gone, a console command, the time — and drains [`Output`]s: frames to send, connections
+//! to close, lines for the console. Everything here is testable without a socket.
+//!
+//! - `users.rs`: who is connected, and the users list text.
+//! - `frames.rs`: the JSON of the wire.
+//! - `join.rs`: joins and departures.
+//! - `delivery.rs`: messages from clients: checks, routing, relaying.
+//! - `admin.rs`: what the administrator does from the console.
+//! - `rate.rs`: the token bucket behind every rate limit.
+
+mod admin;
+mod delivery;
+pub mod frames;
+mod join;
+pub mod rate;
+mod split;
+mod users;
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::console::{Command, ConsoleLine};
+use crate::crypto::{GroupKey, KeyPair};
+use crate::limits::Limits;
+use frames::ClientFrame;
+use rate::TokenBucket;
+use users::Users;
+
+/// The event loop's name for a connection.
+pub type ConnId = usize;
+
+/// WebSocket close codes the chat uses (RFC 6455 §7.4.1).
+pub mod close_code {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub admin_name: String,
+    pub disable_all: bool,
+    pub only_admin: bool,
+    pub welcome: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// One text frame to each of these connections (the same bytes for all).
+    Send {
+        to: Vec<ConnId>,
+        frame: Rc<str>,
+    },
+    /// Send what is queued, then a close frame, then close.
+    Close {
+        conn: ConnId,
+        code: u16,
+        reason: Cow<'static, str>,
+    },
+    Console(ConsoleLine),
+    /// The administrator asked the server to stop.
+    Quit,
+}
+
+pub struct Chat {
+    settings: Settings,
+    limits: Limits,
+    admin: KeyPair,
+    group: GroupKey,
+    group_b64: String,
+    admin_entry: String,
+    users: Users,
+    /// Server-wide budget of private-key operations that clients can cause.
+    private_ops: TokenBucket,
+    /// Joined connections whose welcome waits for the private-key budget.
+    pending_welcomes: VecDeque<ConnId>,
+    out: VecDeque<Output>,
+}
+
+impl Chat {
+    pub fn new(
+        settings: Settings,
+        limits: Limits,
+        admin: KeyPair,
+        group: GroupKey,
+        now: Instant,
+    ) -> Self {
+        let admin_entry = frames::users_list_entry(
+            &settings.admin_name,
+            admin.public().key_id(),
+            admin.public().spki_b64(),
+        );
+        let private_ops =
+            TokenBucket::new(limits.private_ops_per_second, limits.private_ops_burst, now);
+        Self {
+            group_b64: group.to_b64(),
+            settings,
+            limits,
+            admin,
+            group,
+            admin_entry,
+            users: Users::default(),
+            private_ops,
+            pending_welcomes: VecDeque::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// A WebSocket is open; the connection must now join.
+    pub fn opened(&mut self, conn: ConnId, now: Instant) {
+        self.users.open(conn, now);
+    }
+
+    /// A text frame arrived.
+    pub fn received(&mut self, conn: ConnId, text: &str, now: Instant) {
+        let joined = self.users.member(conn).is_some();
+        match frames::parse_client_frame(text) {
+            ClientFrame::Join { name, public_key } if !joined => {
+                self.join(conn, name, &public_key, now)
+            }
+            ClientFrame::Message(data) if joined => self.message(conn, data, now),
+            ClientFrame::Join { .. } | ClientFrame::Ignored(_) if joined => {}
+            _ => self.close(conn, close_code::POLICY, "join first"),
+        }
+    }
+
+    /// The connection is gone (closed by either side, or cut by the event loop). `why`
+    /// is shown on the console when the event loop cut it.
+    pub fn closed(&mut self, conn: ConnId, why: Option<&str>) {
+        self.pending_welcomes.retain(|&c| c != conn);
+        self.leave(conn, why);
+    }
+
+    pub fn command(&mut self, command: Command, now: Instant) {
+        self.admin_command(command, now);
+    }
+
+    /// Timers: joins that never came, welcomes waiting for the private-key budget.
+    pub fn tick(&mut self, now: Instant) {
+        if let Some(deadline) = now.checked_sub(self.limits.join_timeout) {
+            for conn in self.users.pending_since_before(deadline) {
+                self.users.remove(conn);
+                self.close(conn, close_code::POLICY, "no join in time");
+            }
+        }
+        while !self.pending_welcomes.is_empty() && self.private_ops.ready(now) {
+            let conn = self.pending_welcomes.pop_front().expect("not empty");
+            self.private_ops.take(now);
+            self.send_welcome(conn);
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub fn admin_name(&self) -> &str {
+        &self.settings.admin_name
+    }
+
+    pub fn admin_key(&self) -> &KeyPair {
+        &self.admin
+    }
+
+    /// Joined users, the web administrator excluded.
+    pub fn user_count(&self) -> usize {
+        self.users.user_count()
+    }
+
+    // ---- helpers for the submodules ------------------------------------------------
+
+    fn send(&mut self, to: Vec<ConnId>, frame: String) {
+        if !to.is_empty() {
+            self.out.push_back(Output::Send {
+                to,
+                frame: frame.into(),
+            });
+        }
+    }
+
+    fn send_one(&mut self, conn: ConnId, frame: String) {
+        self.send(vec![conn], frame);
+    }
+
+    fn close(&mut self, conn: ConnId, code: u16, reason: impl Into<Cow<'static, str>>) {
+        self.out.push_back(Output::Close {
+            conn,
+            code,
+            reason: reason.into(),
+        });
+    }
+
+    fn console(&mut self, line: ConsoleLine) {
+        self.out.push_back(Output::Console(line));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,299 @@
+//! The command line. Every mistake is one line saying what is wrong and what is
+//! accepted; `main` prints it and exits with status 2 before anything is bound.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::limits::Limits;
+use crate::names::is_valid_admin_name;
+
+/// Bytes of `--welcome`: it is signed and sent at every join, in several RSA messages
+/// when it does not fit one.
+pub const MAX_WELCOME_BYTES: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub ip: IpAddr,
+    /// `None`: 80, or 443 with TLS.
+    pub port: Option<u16>,
+    /// `None`: only the web port (`--single-port`).
+    pub wsport: Option<u16>,
+    pub admin_name: String,
+    pub admin_key_file: Option<PathBuf>,
+    pub welcome: Option<String>,
+    pub disable_all: bool,
+    pub only_admin: bool,
+    pub limits: Limits,
+}
+
+#[derive(Debug)]
+pub enum Invocation {
+    Run(Box<Options>),
+    Help,
+    Version,
+}
+
+pub const HELP: &str = "\
+dyspatcher: a standalone end-to-end encrypted chat. People join from a browser; you chat
+and manage from this console.
+
+Usage: dyspatcher [OPTIONS]
+
+Network:
+  -i, --ip-address IP        address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)
+  -p, --port PORT            web port: the page, and WebSocket at /ws (default 80; 0 = any free port)
+  -w, --wsport PORT          WebSocket port for dyspatcher 0.9 clients (default 81; 0 = any free port)
+      --single-port          no separate WebSocket port (our page needs only the web port)
+
+Chat:
+  -n, --admin-nickname NAME  the administrator's name, 4-15 of A-Z and 0-9 (default ADMIN)
+      --admin-private-key FILE
+                             the administrator's RSA key, PEM (PKCS#8 or PKCS#1, 2048-8192 bits);
+                             without it a new RSA-4096 key is made at every start
+      --welcome TEXT         message sent to every user who joins (at most 1000 bytes)
+      --disable-all          users cannot write to everybody (@all); the administrator can
+      --only-admin           users can write only to the administrator and see only them
+                             (implies --disable-all)
+
+Limits (docs/LIMITS.md):
+      --max-connections N    open connections in all (default 16384)
+      --max-per-address N    open connections from one address (default 64; this machine is exempt)
+
+  -h, --help                 this help
+  -V, --version              the version
+
+Examples:
+  dyspatcher -p 8080 -w 8081
+      chat on this machine: open http://127.0.0.1:8080/
+  dyspatcher -i 192.168.1.20 -p 8443 -w 8444 --ssl-certificate cert.pem --ssl-key key.pem
+      chat across a local network, over HTTPS
+  dyspatcher --admin-private-key admin.pem --welcome \"Hello, be kind\" --only-admin
+      a help desk: everybody talks to the administrator only
+
+Console commands: type /help once it runs.";
+
+pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
+    let mut args = pico_args::Arguments::from_vec(args);
+    if args.contains(["-h", "--help"]) {
+        return Ok(Invocation::Help);
+    }
+    if args.contains(["-V", "--version"]) {
+        return Ok(Invocation::Version);
+    }
+    let mut limits = Limits::default();
+
+    let ip = match text(&mut args, ["-i", "--ip-address"])? {
+        Some(v) => parse_ip(&v)?,
+        None => IpAddr::from([127, 0, 0, 1]),
+    };
+    let port = text(&mut args, ["-p", "--port"])?
+        .map(|v| parse_port("--port", &v))
+        .transpose()?;
+    let wsport_given = text(&mut args, ["-w", "--wsport"])?
+        .map(|v| parse_port("--wsport", &v))
+        .transpose()?;
+    let single_port = args.contains("--single-port");
+    let admin_name = text(&mut args, ["-n", "--admin-nickname"])?.unwrap_or_else(|| "ADMIN".into());
+    let admin_key_file = text(&mut args, "--admin-private-key")?.map(PathBuf::from);
+    let welcome = text(&mut args, "--welcome")?;
+    let disable_all = args.contains("--disable-all");
+    let only_admin = args.contains("--only-admin");
+    if let Some(v) = text(&mut args, "--max-connections")? {
+        limits.max_connections = parse_count("--max-connections", &v)?;
+    }
+    if let Some(v) = text(&mut args, "--max-per-address")? {
+        limits.max_connections_per_address = parse_count("--max-per-address", &v)?;
+    }
+
+    let rest = args.finish();
+    if let Some(first) = rest.first() {
+        let shown = first.to_string_lossy();
+        return Err(if shown.starts_with('-') {
+            format!("unknown option {shown:?}: see dyspatcher --help for the options")
+        } else {
+            format!(
+                "unexpected argument {shown:?}: every value follows its option, e.g. -p 8080 (see dyspatcher --help)"
+            )
+        });
+    }
+
+    if !is_valid_admin_name(&admin_name) {
+        return Err(format!(
+            "--admin-nickname {admin_name:?} is not accepted: use 4 to 15 capital letters A-Z or digits, e.g. ADMIN or OPS24"
+        ));
+    }
+    if let Some(w) = &welcome {
+        if w.trim().is_empty() {
+            return Err(
+                "--welcome is empty: give the text to send, e.g. --welcome \"Hello\"".into(),
+            );
+        }
+        if w.len() > MAX_WELCOME_BYTES {
+            return Err(format!(
+                "--welcome is {} bytes long: at most {MAX_WELCOME_BYTES} are accepted",
+                w.len()
+            ));
+        }
+    }
+    let wsport = match (single_port, wsport_given) {
+        (true, Some(_)) => {
+            return Err(
+                "--wsport and --single-port contradict each other: give one of them".into(),
+            );
+        }
+        (true, None) => None,
+        (false, w) => Some(w.unwrap_or(81)),
+    };
+    if let (Some(p), Some(w)) = (port, wsport) {
+        if p == w && p != 0 {
+            return Err(format!(
+                "--port and --wsport are both {p}: give two different ports, or --single-port to use one"
+            ));
+        }
+    }
+    if port.is_none() && wsport == Some(80) {
+        return Err("--wsport 80 is the default web port: choose another, e.g. -w 81".into());
+    }
+
+    Ok(Invocation::Run(Box::new(Options {
+        ip,
+        port,
+        wsport,
+        admin_name,
+        admin_key_file,
+        welcome,
+        disable_all: disable_all || only_admin,
+        only_admin,
+        limits,
+    })))
+}
+
+/// The value of an option, as text.
+fn text<A: Into<pico_args::Keys>>(
+    args: &mut pico_args::Arguments,
+    keys: A,
+) -> Result<Option<String>, String> {
+    args.opt_value_from_os_str(keys, |v| {
+        v.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| "not valid UTF-8".to_string())
+    })
+    .map_err(|err| match err {
+        pico_args::Error::OptionWithoutAValue(name) => {
+            format!("{name} needs a value (see dyspatcher --help)")
+        }
+        other => format!("{other} (see dyspatcher --help)"),
+    })
+}
+
+fn parse_ip(v: &str) -> Result<IpAddr, String> {
+    let bare = v.trim_start_matches('[').trim_end_matches(']');
+    if bare == "localhost" {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    bare.parse().map_err(|_| {
+        format!(
+            "--ip-address {v:?} is not an IP address: give one like 192.168.1.20, 0.0.0.0 (all), ::1 or :: (all, IPv6)"
+        )
+    })
+}
+
+fn parse_port(flag: &str, v: &str) -> Result<u16, String> {
+    v.parse::<u16>().map_err(|_| {
+        format!("{flag} {v:?} is not a port: give a number from 0 to 65535 (0 = any free port)")
+    })
+}
+
+fn parse_count(flag: &str, v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{flag} {v:?} is not accepted: give a whole number from 1 up"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Options, String> {
+        match parse(args.iter().map(OsString::from).collect())? {
+            Invocation::Run(o) => Ok(*o),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let o = run(&[]).unwrap();
+        assert_eq!(o.ip, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!((o.port, o.wsport), (None, Some(81)));
+        assert_eq!(o.admin_name, "ADMIN");
+        assert!(!o.disable_all && !o.only_admin);
+    }
+
+    #[test]
+    fn original_flags() {
+        let o = run(&[
+            "-i",
+            "::1",
+            "-p",
+            "8080",
+            "-w",
+            "8081",
+            "-n",
+            "OPS24",
+            "--admin-private-key",
+            "k.pem",
+            "--welcome",
+            "hi",
+            "--only-admin",
+        ])
+        .unwrap();
+        assert_eq!(o.ip, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!((o.port, o.wsport), (Some(8080), Some(8081)));
+        assert_eq!(o.admin_name, "OPS24");
+        assert!(
+            o.only_admin && o.disable_all,
+            "--only-admin implies --disable-all"
+        );
+        let o = run(&["--port=0", "--single-port", "--ip-address", "[::]"]).unwrap();
+        assert_eq!((o.port, o.wsport), (Some(0), None));
+    }
+
+    #[test]
+    fn mistakes_are_one_clear_line() {
+        for (args, needle) in [
+            (&["-p", "http"][..], "is not a port"),
+            (&["-p", "70000"][..], "0 to 65535"),
+            (&["-i", "my-laptop"][..], "is not an IP address"),
+            (&["-n", "admin"][..], "capital letters"),
+            (&["--frobnicate"][..], "unknown option"),
+            (&["8080"][..], "unexpected argument"),
+            (&["-p"][..], "needs a value"),
+            (&["--single-port", "-w", "81"][..], "contradict"),
+            (&["-p", "8080", "-w", "8080"][..], "different ports"),
+            (&["--welcome", ""][..], "empty"),
+            (&["--max-connections", "0"][..], "from 1 up"),
+        ] {
+            let err = run(args).unwrap_err();
+            assert!(err.contains(needle), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let long = "x".repeat(MAX_WELCOME_BYTES + 1);
+        assert!(
+            run(&["--welcome", &long])
+                .unwrap_err()
+                .contains("at most 1000")
+        );
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert!(matches!(parse(vec!["--help".into()]), Ok(Invocation::Help)));
+        assert!(matches!(parse(vec!["-V".into()]), Ok(Invocation::Version)));
+        assert!(HELP.contains("Examples:"));
+    }
+}

@@ -1,0 +1,12 @@
+//! HTTP/1.1, by hand on top of httparse, as the design asks: just what serving a page
+//! and upgrading to WebSocket needs, with every size and time bounded.
+//!
+//! - `request.rs`: parsing a request head.
+//! - `response.rs`: the responses we send, with their security headers.
+//! - `assets.rs`: the web client, embedded by build.rs.
+
+pub mod assets;
+pub mod request;
+pub mod response;
+
+pub use request::{HttpError, Method, Parsed, Request, parse_head};

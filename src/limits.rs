@@ -1,0 +1,77 @@
+//! Every limit the server enforces, in one place. docs/LIMITS.md lists them with their
+//! reasons; the ones an operator may need to change have command-line flags (cli.rs).
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Bytes of an HTTP request head (request line and headers). Browsers send < 2 KiB.
+    pub max_head_bytes: usize,
+    /// Headers in one request head.
+    pub max_headers: usize,
+    /// Time a connection has to send a complete request head, from its accept or from
+    /// the previous response (slowloris).
+    pub head_timeout: Duration,
+    /// Time to complete a TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Payload bytes of one WebSocket message (and of one frame). The largest legitimate
+    /// frame is a message to everybody with a long text; a join with an 8192-bit key is
+    /// under 2 KiB.
+    pub max_message_bytes: usize,
+    /// Silence on a WebSocket before the server sends a ping.
+    pub ping_after: Duration,
+    /// Further silence after that ping before the connection is declared dead.
+    pub pong_timeout: Duration,
+    /// Time from the WebSocket upgrade to the join frame.
+    pub join_timeout: Duration,
+    /// Time a closing connection gets to take its last bytes.
+    pub close_timeout: Duration,
+    /// Open connections of all kinds.
+    pub max_connections: usize,
+    /// Open connections from one remote address (connections from this machine itself,
+    /// e.g. through the SSH tunnel, are exempt).
+    pub max_connections_per_address: usize,
+    /// Messages a connection may send per second, sustained, and in a burst.
+    pub messages_per_second: f64,
+    pub message_burst: f64,
+    /// Messages dropped in a row for the rate before the connection is closed.
+    pub abuse_drops_before_close: u32,
+    /// Private-key operations (about 13 ms each for RSA-4096 here, far more on a Pi)
+    /// that clients may cause per second: server-wide, and per connection.
+    pub private_ops_per_second: f64,
+    pub private_ops_burst: f64,
+    pub private_ops_per_connection_per_second: f64,
+    pub private_ops_per_connection_burst: f64,
+    /// Bytes queued for one reader beyond the frame it is being sent; past it the reader
+    /// is disconnected (never the sender, never everybody).
+    pub max_queued_bytes: usize,
+    /// Bytes of one console line.
+    pub max_console_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: 8 * 1024,
+            max_headers: 32,
+            head_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_message_bytes: 64 * 1024,
+            ping_after: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(30),
+            join_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+            max_connections: 16_384,
+            max_connections_per_address: 64,
+            messages_per_second: 5.0,
+            message_burst: 20.0,
+            abuse_drops_before_close: 60,
+            private_ops_per_second: 20.0,
+            private_ops_burst: 20.0,
+            private_ops_per_connection_per_second: 2.0,
+            private_ops_per_connection_burst: 5.0,
+            max_queued_bytes: 256 * 1024,
+            max_console_line: 16 * 1024,
+        }
+    }
+}

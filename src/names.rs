@@ -1,0 +1,52 @@
+//! The naming rules of the chat: users are lower case, the administrator upper case, so
+//! the two can never collide.
+
+pub const MIN_NAME_LEN: usize = 4;
+pub const MAX_NAME_LEN: usize = 15;
+
+/// `^[a-z0-9]{4,15}$`
+pub fn is_valid_user_name(name: &str) -> bool {
+    valid_with(name, |b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// `^[A-Z0-9]{4,15}$`
+pub fn is_valid_admin_name(name: &str) -> bool {
+    valid_with(name, |b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn valid_with(name: &str, allowed: impl Fn(u8) -> bool) -> bool {
+    (MIN_NAME_LEN..=MAX_NAME_LEN).contains(&name.len()) && name.bytes().all(allowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names() {
+        for ok in ["alice", "bob1", "a1b2c3d4e5f6g7h"] {
+            assert!(is_valid_user_name(ok), "{ok}");
+        }
+        for bad in [
+            "bob",
+            "Alice",
+            "ADMIN",
+            "al ice",
+            "alice!",
+            "a1b2c3d4e5f6g7h8",
+            "",
+            "élise",
+        ] {
+            assert!(!is_valid_user_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn admin_names() {
+        assert!(is_valid_admin_name("ADMIN"));
+        assert!(is_valid_admin_name("OPS24"));
+        assert!(!is_valid_admin_name("admin"));
+        assert!(!is_valid_admin_name("ADM"));
+        assert!(!is_valid_admin_name("ADMIN_1"));
+    }
+}

@@ -1,0 +1,366 @@
+//! One client connection: its transport, its outgoing queue, and where it is in its
+//! life — reading HTTP requests, speaking WebSocket, or closing.
+
+use std::borrow::Cow;
+use std::io;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
+use tungstenite::{Error as WsError, Message};
+
+use super::outbound::OutQueue;
+use super::transport::{Transport, WsIo};
+use crate::http::{self, Method, Parsed, response};
+use crate::limits::Limits;
+
+/// Which listener accepted the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    /// The web port: the page, and WebSocket at `/ws`.
+    Web,
+    /// The WebSocket port of 0.9 clients: WebSocket at any path.
+    WebSocket,
+}
+
+pub enum Phase {
+    Http {
+        buf: Vec<u8>,
+    },
+    WebSocket(Box<WebSocketContext>),
+    /// Sending its last bytes; then the write side is shut and input drained until the
+    /// peer closes or the deadline passes.
+    Closing {
+        shut: bool,
+    },
+}
+
+pub struct Connection {
+    pub transport: Transport,
+    pub peer: IpAddr,
+    /// Counted against the per-address limit (not when it comes from this machine).
+    pub counted: bool,
+    pub kind: PortKind,
+    pub phase: Phase,
+    pub out: OutQueue,
+    /// When the current phase must be over: the request head, the TLS handshake, the
+    /// close. `None` while speaking WebSocket (idle time is watched instead).
+    pub deadline: Option<Instant>,
+    pub last_input: Instant,
+    pub ping_sent: bool,
+    /// Queued for the flush at the end of this loop turn.
+    pub dirty: bool,
+}
+
+/// What reading a connection led to.
+pub enum ReadOutcome {
+    /// Nothing more for now.
+    Idle,
+    /// The connection became a WebSocket: the chat must know.
+    Upgraded,
+    /// Text frames for the chat; `more` when the read budget ran out first.
+    Frames {
+        texts: Vec<String>,
+        more: bool,
+        end: Option<End>,
+    },
+    /// The connection is over.
+    Gone(&'static str),
+}
+
+/// How a WebSocket ended while being read.
+pub enum End {
+    /// The peer closed (its close frame is answered).
+    PeerClosed,
+    /// We close it, with this code and reason.
+    Violation(u16, &'static str),
+}
+
+pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limits.max_message_bytes * 2)
+        .max_message_size(Some(limits.max_message_bytes))
+        .max_frame_size(Some(limits.max_message_bytes))
+}
+
+impl Connection {
+    pub fn new(
+        transport: Transport,
+        peer: IpAddr,
+        counted: bool,
+        kind: PortKind,
+        now: Instant,
+        limits: &Limits,
+    ) -> Self {
+        let deadline = if transport.handshaking() {
+            limits.handshake_timeout
+        } else {
+            limits.head_timeout
+        };
+        Self {
+            transport,
+            peer,
+            counted,
+            kind,
+            phase: Phase::Http { buf: Vec::new() },
+            out: OutQueue::default(),
+            deadline: Some(now + deadline),
+            last_input: now,
+            ping_sent: false,
+            dirty: false,
+        }
+    }
+
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.phase, Phase::WebSocket(_))
+    }
+
+    /// Reads an HTTP request head and answers it. `page_url` is named on the WebSocket
+    /// port's answer to plain requests.
+    pub fn read_http(&mut self, limits: &Limits, page_url: &str, now: Instant) -> ReadOutcome {
+        let Phase::Http { buf } = &mut self.phase else {
+            return ReadOutcome::Idle;
+        };
+        let mut chunk = [0u8; 4096];
+        loop {
+            let room = (limits.max_head_bytes + 1)
+                .saturating_sub(buf.len())
+                .min(chunk.len());
+            if room == 0 {
+                break;
+            }
+            match self.transport.read(&mut chunk[..room]) {
+                Ok(0) => return ReadOutcome::Gone("closed"),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    self.last_input = now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return ReadOutcome::Gone("read error"),
+            }
+        }
+        self.answer_requests(limits, page_url, now)
+    }
+
+    fn answer_requests(&mut self, limits: &Limits, page_url: &str, now: Instant) -> ReadOutcome {
+        loop {
+            let Phase::Http { buf } = &mut self.phase else {
+                return ReadOutcome::Idle;
+            };
+            let (request, head_len) = match http::parse_head(buf, limits) {
+                Parsed::Partial => return ReadOutcome::Idle,
+                Parsed::Error(error) => {
+                    self.finish_with(response::for_error(error), limits, now);
+                    return ReadOutcome::Idle;
+                }
+                Parsed::Complete { request, head_len } => (request, head_len),
+            };
+            let rest = buf.split_off(head_len);
+            *buf = rest;
+            let head_only = request.method == Method::Head;
+            if request.method == Method::Other {
+                self.finish_with(response::method_not_allowed(), limits, now);
+                return ReadOutcome::Idle;
+            }
+            let wants_ws = self.kind == PortKind::WebSocket || request.path == "/ws";
+            match (&request.upgrade, wants_ws) {
+                (Some(upgrade), true) if request.method == Method::Get => {
+                    if upgrade.key.is_empty() || !upgrade.version_13 {
+                        self.finish_with(response::bad_websocket_request(), limits, now);
+                        return ReadOutcome::Idle;
+                    }
+                    let accept = tungstenite::handshake::derive_accept_key(upgrade.key.as_bytes());
+                    self.out.push_owned(response::switching_protocols(&accept));
+                    let Phase::Http { buf } =
+                        std::mem::replace(&mut self.phase, Phase::Closing { shut: false })
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let ctx = WebSocketContext::from_partially_read(
+                        buf,
+                        Role::Server,
+                        Some(websocket_config(limits)),
+                    );
+                    self.phase = Phase::WebSocket(Box::new(ctx));
+                    self.deadline = None;
+                    self.last_input = now;
+                    self.dirty = true;
+                    return ReadOutcome::Upgraded;
+                }
+                _ if self.kind == PortKind::WebSocket => {
+                    self.finish_with(response::websocket_only(Some(page_url)), limits, now);
+                    return ReadOutcome::Idle;
+                }
+                _ => {}
+            }
+            let bytes = match http::assets::find(&request.path) {
+                Some(asset) => response::asset(
+                    asset,
+                    request.accepts_gzip,
+                    request.keep_alive,
+                    head_only,
+                    request.host.as_deref(),
+                ),
+                None => response::not_found(request.keep_alive, head_only),
+            };
+            if request.keep_alive {
+                self.out.push_owned(bytes);
+                self.dirty = true;
+                self.deadline = Some(now + limits.head_timeout);
+            } else {
+                self.finish_with(bytes, limits, now);
+                return ReadOutcome::Idle;
+            }
+        }
+    }
+
+    /// Sends a last response, then closes.
+    fn finish_with(&mut self, bytes: Vec<u8>, limits: &Limits, now: Instant) {
+        self.out.push_owned(bytes);
+        self.start_closing(limits, now);
+    }
+
+    pub fn start_closing(&mut self, limits: &Limits, now: Instant) {
+        self.phase = Phase::Closing { shut: false };
+        self.deadline = Some(now + limits.close_timeout);
+        self.dirty = true;
+    }
+
+    /// Reads up to `budget` WebSocket messages.
+    pub fn read_websocket(&mut self, budget: usize, now: Instant) -> ReadOutcome {
+        let Phase::WebSocket(ctx) = &mut self.phase else {
+            return ReadOutcome::Idle;
+        };
+        let mut io = WsIo {
+            transport: &mut self.transport,
+            out: &mut self.out,
+            got_input: false,
+        };
+        let mut texts = Vec::new();
+        let mut end = None;
+        let mut more = true;
+        for _ in 0..budget {
+            match ctx.read(&mut io) {
+                Ok(Message::Text(text)) => texts.push(text.as_str().to_owned()),
+                Ok(Message::Binary(_)) => {
+                    end = Some(End::Violation(1003, "binary frames are not accepted"));
+                    break;
+                }
+                Ok(Message::Close(_)) => {
+                    let _ = ctx.flush(&mut io);
+                    end = Some(End::PeerClosed);
+                    break;
+                }
+                Ok(_) => {}
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    more = false;
+                    break;
+                }
+                Err(WsError::Capacity(_)) => {
+                    end = Some(End::Violation(1009, "message too big"));
+                    break;
+                }
+                Err(WsError::Utf8(_)) => {
+                    end = Some(End::Violation(1007, "invalid UTF-8"));
+                    break;
+                }
+                Err(WsError::Protocol(_)) => {
+                    end = Some(End::Violation(1002, "WebSocket protocol error"));
+                    break;
+                }
+                Err(_) => {
+                    let got_input = io.got_input;
+                    if got_input {
+                        self.last_input = now;
+                    }
+                    return ReadOutcome::Gone("connection lost");
+                }
+            }
+        }
+        if io.got_input {
+            self.last_input = now;
+            self.ping_sent = false;
+        }
+        self.dirty |= !self.out.is_empty();
+        if end.is_some() {
+            more = false;
+        }
+        ReadOutcome::Frames { texts, more, end }
+    }
+
+    /// Queues a frame already encoded for many recipients.
+    pub fn push_frame(&mut self, frame: Rc<[u8]>) {
+        self.out.push_shared(frame);
+        self.dirty = true;
+    }
+
+    /// Queues a close frame and moves to closing.
+    pub fn close_websocket(
+        &mut self,
+        code: u16,
+        reason: Cow<'static, str>,
+        limits: &Limits,
+        now: Instant,
+    ) {
+        if let Phase::WebSocket(ctx) = &mut self.phase {
+            let mut io = WsIo {
+                transport: &mut self.transport,
+                out: &mut self.out,
+                got_input: false,
+            };
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.as_ref().into(),
+            };
+            let _ = ctx.close(&mut io, Some(frame));
+        }
+        self.start_closing(limits, now);
+    }
+
+    pub fn ping(&mut self) {
+        if let Phase::WebSocket(ctx) = &mut self.phase {
+            let mut io = WsIo {
+                transport: &mut self.transport,
+                out: &mut self.out,
+                got_input: false,
+            };
+            let _ = ctx.write(&mut io, Message::Ping(Default::default()));
+            self.ping_sent = true;
+            self.dirty = true;
+        }
+    }
+
+    /// Sends what is queued. `Err` means the connection is dead.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.dirty = false;
+        match self.transport.send(&mut self.out) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        if let Phase::Closing { shut } = &mut self.phase {
+            if !*shut && self.out.is_empty() {
+                self.transport.shutdown_write();
+                *shut = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and drops input while closing; `true` once the peer has closed too.
+    pub fn drain_closing(&mut self) -> bool {
+        let mut sink = [0u8; 4096];
+        loop {
+            match self.transport.read(&mut sink) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The I/O shell around the chat: one thread, one mio `Poll`. It accepts connections,
+//! speaks HTTP and WebSocket on them, reads the console, and moves the chat's outputs to
+//! sockets and the terminal. It holds no chat logic: that is `crate::chat`.
+//!
+//! - `event_loop.rs`: the loop: accept, read, hand to the chat, flush, timers.
+//! - `connection.rs`: one connection's phases (HTTP, WebSocket, closing).
+//! - `transport.rs`: plain TCP or TLS under a connection.
+//! - `outbound.rs`: a connection's outgoing bytes, shared frames, vectored writes.
+//! - `stdin.rs`: the console's input.
+//! - `console_out.rs`: the console's output (terminal, transcription).
+//! - `listeners.rs`: binding the ports, with messages that say how to fix a failure.
+
+mod connection;
+mod console_out;
+mod event_loop;
+pub mod listeners;
+mod outbound;
+pub mod stdin;
+mod transport;
+
+pub use console_out::ConsoleOut;
+pub use event_loop::{Server, ServerParts};

@@ -1,0 +1,179 @@
+//! The bytes waiting to go out on one connection. A frame sent to many connections is
+//! encoded once and shared; a flush hands up to [`MAX_IOVECS`] pieces to one
+//! `writev`, so a burst of messages costs one system call per connection.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::rc::Rc;
+
+const MAX_IOVECS: usize = 64;
+
+#[derive(Debug)]
+enum Chunk {
+    Shared(Rc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Shared(b) => b,
+            Chunk::Owned(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    chunks: VecDeque<Chunk>,
+    /// Bytes of the first chunk already written.
+    offset: usize,
+    /// Unwritten bytes in all chunks.
+    bytes: usize,
+}
+
+impl OutQueue {
+    pub fn push_owned(&mut self, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.bytes += bytes.len();
+            self.chunks.push_back(Chunk::Owned(bytes));
+        }
+    }
+
+    pub fn push_shared(&mut self, bytes: Rc<[u8]>) {
+        if !bytes.is_empty() {
+            self.bytes += bytes.len();
+            self.chunks.push_back(Chunk::Shared(bytes));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes
+    }
+
+    /// Bytes waiting behind the chunk being written: the measure of a slow reader, so
+    /// that one large frame (a users list of thousands) never counts against it.
+    pub fn waiting_behind_first(&self) -> usize {
+        match self.chunks.front() {
+            Some(first) => self.bytes - (first.bytes().len() - self.offset),
+            None => 0,
+        }
+    }
+
+    /// Writes as much as `out` takes. `Ok` when everything went, `WouldBlock` when the
+    /// rest must wait for the socket to drain.
+    pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
+        while !self.chunks.is_empty() {
+            let written = {
+                let mut slices = Vec::with_capacity(MAX_IOVECS.min(self.chunks.len()));
+                for (i, chunk) in self.chunks.iter().take(MAX_IOVECS).enumerate() {
+                    let bytes = chunk.bytes();
+                    slices.push(IoSlice::new(if i == 0 {
+                        &bytes[self.offset..]
+                    } else {
+                        bytes
+                    }));
+                }
+                match out.write_vectored(&slices) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            self.consume(written);
+        }
+        Ok(())
+    }
+
+    fn consume(&mut self, mut n: usize) {
+        self.bytes -= n;
+        while n > 0 {
+            let first_left = self.chunks[0].bytes().len() - self.offset;
+            if n >= first_left {
+                n -= first_left;
+                self.chunks.pop_front();
+                self.offset = 0;
+            } else {
+                self.offset += n;
+                n = 0;
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.offset = 0;
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that takes at most `cap` bytes per call and then blocks.
+    struct Trickle {
+        got: Vec<u8>,
+        cap: usize,
+        calls: usize,
+        budget: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.calls == self.budget {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.calls += 1;
+            let n = buf.len().min(self.cap);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn partial_writes_resume_where_they_stopped() {
+        let mut q = OutQueue::default();
+        let shared: Rc<[u8]> = Rc::from(&b"shared"[..]);
+        q.push_owned(b"hello ".to_vec());
+        q.push_shared(shared.clone());
+        q.push_owned(b" world".to_vec());
+        assert_eq!(q.len(), 18);
+        assert_eq!(q.waiting_behind_first(), 12);
+        let mut w = Trickle {
+            got: vec![],
+            cap: 4,
+            calls: 0,
+            budget: 2,
+        };
+        assert_eq!(
+            q.write_to(&mut w).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        assert_eq!(q.len(), 10);
+        assert_eq!(q.waiting_behind_first(), 6);
+        w.budget = usize::MAX;
+        q.write_to(&mut w).unwrap();
+        assert!(q.is_empty());
+        assert_eq!(w.got, b"hello shared world");
+    }
+
+    #[test]
+    fn vectored_writes_batch_many_frames() {
+        let mut q = OutQueue::default();
+        for _ in 0..10 {
+            q.push_shared(Rc::from(&b"frame"[..]));
+        }
+        let mut sink: Vec<u8> = Vec::new();
+        q.write_to(&mut sink).unwrap();
+        assert_eq!(sink.len(), 50);
+    }
+}
