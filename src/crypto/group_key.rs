@@ -46,7 +46,9 @@ impl GroupKey {
     /// `None` when the IV has the wrong size or the tag does not verify.
     pub fn decrypt(&self, iv: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
         let iv: [u8; GROUP_IV_LEN] = iv.try_into().ok()?;
-        self.cipher.decrypt(&Nonce::<U16>::from(iv), ciphertext).ok()
+        self.cipher
+            .decrypt(&Nonce::<U16>::from(iv), ciphertext)
+            .ok()
     }
 }
 

@@ -28,7 +28,11 @@ fn key_ids_match_openssl() {
     let v = vectors();
     for name in ["alice", "bob", "admin", "small2048"] {
         let id = identity(&v, name);
-        assert_eq!(id.key_id(), v["keys"][name]["keyid"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            id.key_id(),
+            v["keys"][name]["keyid"].as_str().unwrap(),
+            "{name}"
+        );
         assert_eq!(id.spki_b64(), v["keys"][name]["spki_b64"].as_str().unwrap());
     }
     assert_eq!(
@@ -47,7 +51,10 @@ fn pkcs1_and_pkcs8_admin_keys_are_the_same_key() {
         "/tests/vectors/admin.pub.pem"
     ))
     .unwrap();
-    assert_eq!(PublicIdentity::from_pem(&public_pem).unwrap().key_id(), a.public().key_id());
+    assert_eq!(
+        PublicIdentity::from_pem(&public_pem).unwrap().key_id(),
+        a.public().key_id()
+    );
 }
 
 #[test]
@@ -58,12 +65,21 @@ fn openssl_rsa_message_decrypts_and_verifies() {
         ("rsa_message_bob_to_admin", "admin.pkcs1.pem"),
     ] {
         let m = &v[case];
-        let plain = private_key(key).decrypt(&b64(&m["ciphertext_b64"])).unwrap();
-        assert_eq!(std::str::from_utf8(&plain).unwrap(), m["plaintext_utf8"].as_str().unwrap());
+        let plain = private_key(key)
+            .decrypt(&b64(&m["ciphertext_b64"]))
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&plain).unwrap(),
+            m["plaintext_utf8"].as_str().unwrap()
+        );
         let sender = identity(&v, m["verify_with"].as_str().unwrap());
         assert!(sender.verify(&plain, &b64(&m["signature_b64"])), "{case}");
         // Someone else's key neither decrypts nor verifies it.
-        assert!(private_key("alice.pkcs8.pem").decrypt(&b64(&m["ciphertext_b64"])).is_none());
+        assert!(
+            private_key("alice.pkcs8.pem")
+                .decrypt(&b64(&m["ciphertext_b64"]))
+                .is_none()
+        );
         assert!(!identity(&v, "small2048").verify(&plain, &b64(&m["signature_b64"])));
     }
 }
@@ -73,8 +89,13 @@ fn openssl_aes_message_decrypts_and_verifies() {
     let v = vectors();
     let m = &v["aes_message_alice_to_all"];
     let key = GroupKey::from_bytes(b64(&m["aeskey_b64"]).try_into().unwrap());
-    let plain = key.decrypt(&b64(&m["iv_b64"]), &b64(&m["ciphertext_b64"])).unwrap();
-    assert_eq!(std::str::from_utf8(&plain).unwrap(), m["plaintext_utf8"].as_str().unwrap());
+    let plain = key
+        .decrypt(&b64(&m["iv_b64"]), &b64(&m["ciphertext_b64"]))
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(&plain).unwrap(),
+        m["plaintext_utf8"].as_str().unwrap()
+    );
     assert!(identity(&v, "alice").verify(&plain, &b64(&m["signature_b64"])));
     let mut tampered = plain.clone();
     tampered[3] ^= 1;
@@ -113,9 +134,18 @@ fn oaep_round_trip_and_capacity() {
 
 #[test]
 fn bad_keys_are_refused_not_crashed() {
-    assert_eq!(PublicIdentity::from_spki_b64("%%%").unwrap_err(), KeyError::NotBase64);
-    assert_eq!(PublicIdentity::from_spki_b64("AAAA").unwrap_err(), KeyError::NotRsaPublicKey);
-    assert_eq!(KeyPair::from_pem("hello").unwrap_err(), KeyError::NotRsaPrivateKey);
+    assert_eq!(
+        PublicIdentity::from_spki_b64("%%%").unwrap_err(),
+        KeyError::NotBase64
+    );
+    assert_eq!(
+        PublicIdentity::from_spki_b64("AAAA").unwrap_err(),
+        KeyError::NotRsaPublicKey
+    );
+    assert_eq!(
+        KeyPair::from_pem("hello").unwrap_err(),
+        KeyError::NotRsaPrivateKey
+    );
     assert_eq!(
         KeyPair::from_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----").unwrap_err(),
         KeyError::Encrypted

@@ -29,7 +29,9 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::NotBase64 => write!(f, "the public key is not base64 text"),
-            KeyError::NotRsaPublicKey => write!(f, "not an RSA public key (DER SubjectPublicKeyInfo)"),
+            KeyError::NotRsaPublicKey => {
+                write!(f, "not an RSA public key (DER SubjectPublicKeyInfo)")
+            }
             KeyError::NotRsaPrivateKey => write!(
                 f,
                 "not an RSA private key in PEM (PKCS#8 \"BEGIN PRIVATE KEY\" or PKCS#1 \"BEGIN RSA PRIVATE KEY\"); make one with: openssl genrsa -out private.pem 4096"
@@ -38,7 +40,10 @@ impl fmt::Display for KeyError {
                 f,
                 "the private key is protected by a passphrase; remove it with: openssl pkey -in key.pem -out plain.pem"
             ),
-            KeyError::Size(bits) => write!(f, "an RSA key of {bits} bits; 2048 to 8192 bits are accepted"),
+            KeyError::Size(bits) => write!(
+                f,
+                "an RSA key of {bits} bits; 2048 to 8192 bits are accepted"
+            ),
             KeyError::Generation => write!(f, "RSA key generation failed"),
         }
     }
