@@ -1,1 +1,500 @@
+//! The chat state machine driven without any socket: sessions of the protocol client
+//! (crate::client) play the browsers, and the outputs are routed to them by hand.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::client::{Algo as ClientAlgo, ClientEvent, ClientSession};
+use crate::console::command;
+
+fn key(name: &str) -> Arc<KeyPair> {
+    let path = format!("{}/tests/vectors/{name}.pkcs8.pem", env!("CARGO_MANIFEST_DIR"));
+    Arc::new(KeyPair::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap())
+}
+
+struct Harness {
+    chat: Chat,
+    now: Instant,
+    sessions: HashMap<ConnId, ClientSession>,
+    /// Events each connection received, in order.
+    inbox: HashMap<ConnId, Vec<ClientEvent>>,
+    closed: HashMap<ConnId, (u16, String)>,
+    console: Vec<String>,
+    quit: bool,
+}
+
+impl Harness {
+    fn new(settings: Settings) -> Self {
+        Self::with_limits(settings, Limits::default())
+    }
+
+    fn with_limits(settings: Settings, limits: Limits) -> Self {
+        let admin = Arc::try_unwrap(key("admin")).unwrap();
+        let now = Instant::now();
+        Self {
+            chat: Chat::new(settings, limits, admin, GroupKey::generate(), now),
+            now,
+            sessions: HashMap::new(),
+            inbox: HashMap::new(),
+            closed: HashMap::new(),
+            console: Vec::new(),
+            quit: false,
+        }
+    }
+
+    fn default_settings() -> Settings {
+        Settings { admin_name: "ADMIN".into(), disable_all: false, only_admin: false, welcome: None }
+    }
+
+    fn pump(&mut self) {
+        while let Some(out) = self.chat.poll_output() {
+            match out {
+                Output::Send { to, frame } => {
+                    for conn in to {
+                        assert!(!self.closed.contains_key(&conn), "frame after close to {conn}: {frame}");
+                        let session = self.sessions.get_mut(&conn).expect("frame to an unknown connection");
+                        let events = session.handle(&frame);
+                        self.inbox.entry(conn).or_default().extend(events);
+                    }
+                }
+                Output::Close { conn, code, reason } => {
+                    self.closed.insert(conn, (code, reason.into_owned()));
+                }
+                Output::Console(line) => self.console.push(line.text()),
+                Output::Quit => self.quit = true,
+            }
+        }
+    }
+
+    fn connect(&mut self, conn: ConnId, name: &str, keys: Arc<KeyPair>) {
+        self.sessions.insert(conn, ClientSession::new(name, keys));
+        self.chat.opened(conn, self.now);
+        let join = self.sessions[&conn].join_frame();
+        self.chat.received(conn, &join, self.now);
+        self.pump();
+    }
+
+    fn send(&mut self, conn: ConnId, frame: &str) {
+        self.chat.received(conn, frame, self.now);
+        self.pump();
+    }
+
+    fn console(&mut self, line: &str) {
+        self.chat.command(command::parse(line), self.now);
+        self.pump();
+    }
+
+    fn session(&mut self, conn: ConnId) -> &mut ClientSession {
+        self.sessions.get_mut(&conn).unwrap()
+    }
+
+    fn take(&mut self, conn: ConnId) -> Vec<ClientEvent> {
+        self.inbox.remove(&conn).unwrap_or_default()
+    }
+
+    fn messages(&mut self, conn: ConnId) -> Vec<(String, String, String)> {
+        self.take(conn)
+            .into_iter()
+            .filter_map(|e| match e {
+                ClientEvent::Message { from, to, text, verified: true, .. } => Some((from, to, text)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn console_has(&self, needle: &str) -> bool {
+        self.console.iter().any(|l| l.contains(needle))
+    }
+}
+
+fn msg(from: &str, to: &str, text: &str) -> (String, String, String) {
+    (from.into(), to.into(), text.into())
+}
+
+#[test]
+fn a_join_gets_config_then_users_list_then_welcome() {
+    let mut h = Harness::new(Settings { welcome: Some("Hello, be kind".into()), ..Harness::default_settings() });
+    h.connect(1, "alice", key("alice"));
+    let events = h.take(1);
+    let ClientEvent::Config { name, is_admin, disable_all, key_id } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((name.as_str(), *is_admin, *disable_all), ("alice", false, false));
+    assert_eq!(key_id, key("alice").public().key_id());
+    let ClientEvent::UsersList(users) = &events[1] else { panic!("{events:?}") };
+    assert_eq!(users[0].name, "ADMIN");
+    assert_eq!(users[0].hash, key("admin").public().key_id());
+    assert!(users.iter().all(|u| u.hash_matches_key()));
+    assert!(matches!(&events[2], ClientEvent::Message { from, text, verified: true, .. }
+        if from == "ADMIN" && text == "Hello, be kind"));
+    assert_eq!(events.len(), 3);
+    assert!(h.console_has("alice joined, Key ID 3a2a05238472"));
+}
+
+#[test]
+fn others_hear_of_joins_and_departures() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.take(1);
+    h.connect(2, "bobby", key("bob"));
+    let events = h.take(1);
+    assert!(matches!(&events[..], [ClientEvent::Joined(u)] if u.name == "bobby" && u.hash_matches_key()));
+    let ClientEvent::UsersList(users) = &h.take(2)[1] else { panic!() };
+    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["ADMIN", "alice", "bobby"]);
+    h.chat.closed(2, None);
+    h.pump();
+    assert_eq!(h.take(1), vec![ClientEvent::Left { name: "bobby".into() }]);
+    assert!(h.console_has("bobby left"));
+    // The list a newcomer gets no longer has bobby.
+    h.connect(3, "carol", key("small2048"));
+    let ClientEvent::UsersList(users) = &h.take(3)[1] else { panic!() };
+    assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["ADMIN", "alice", "carol"]);
+}
+
+#[test]
+fn bad_and_taken_names_are_refused() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "alice", key("bob"));
+    assert_eq!(h.take(2), vec![ClientEvent::InvalidUser]);
+    assert_eq!(h.closed[&2].0, close_code::POLICY);
+    for (conn, name) in [(3, "Bob"), (4, "bob"), (5, "b o b"), (6, "ADMIN")] {
+        h.connect(conn, name, key("bob"));
+        assert_eq!(h.take(conn), vec![ClientEvent::InvalidUser], "{name}");
+        assert!(h.closed.contains_key(&conn));
+    }
+    assert!(h.console_has("name taken"));
+    assert_eq!(h.chat.user_count(), 1);
+}
+
+#[test]
+fn frames_before_the_join_close_the_connection() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.sessions.insert(1, ClientSession::new("alice", key("alice")));
+    h.chat.opened(1, h.now);
+    h.send(1, r#"{"cmd":"message","user":"alice","data":{"algo":"aes","iv":"","ciphertext":"","signature":""}}"#);
+    assert_eq!(h.closed[&1], (close_code::POLICY, "join first".into()));
+}
+
+#[test]
+fn junk_after_the_join_is_ignored_and_the_user_stays() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.take(1);
+    for junk in ["", "[]", "{}", r#"{"cmd":"message"}"#, r#"{"cmd":"message","data":7}"#, "{\"a\":".repeat(200).as_str()] {
+        h.send(1, junk);
+    }
+    assert!(h.closed.is_empty());
+    assert_eq!(h.take(1), vec![]);
+}
+
+#[test]
+fn a_routed_message_reaches_its_recipient_only() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.connect(3, "carol", key("small2048"));
+    h.take(1);
+    h.take(2);
+    h.take(3);
+    let out = h.session(1).message_to("bobby", "hi bob").unwrap();
+    h.send(1, &out.frame);
+    assert_eq!(h.messages(2), vec![msg("alice", "bobby", "hi bob")]);
+    assert_eq!(h.take(3), vec![], "carol never sees it");
+    assert_eq!(h.take(1), vec![ClientEvent::Ack { id: out.id }]);
+    assert!(!h.console_has("hi bob"), "not for the administrator");
+}
+
+#[test]
+fn an_undeliverable_message_is_reported_to_its_sender() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    let out = h.session(1).message_to("bobby", "are you there").unwrap();
+    h.chat.closed(2, None);
+    h.pump();
+    h.take(1);
+    h.send(1, &out.frame);
+    let events = h.take(1);
+    assert!(
+        matches!(&events[..], [ClientEvent::Undelivered { id, reason, .. }] if *id == out.id && reason.contains("bobby is not connected")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn legacy_one_to_one_goes_to_everyone_else_as_in_0_9() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.connect(3, "carol", key("small2048"));
+    for c in 1..=3 {
+        h.take(c);
+    }
+    let frame = h.session(1).legacy_message_to("bobby", "old style").unwrap();
+    h.send(1, &frame);
+    assert_eq!(h.messages(2), vec![msg("alice", "bobby", "old style")]);
+    let carol = h.take(3);
+    assert!(matches!(&carol[..], [ClientEvent::Dropped { algo: ClientAlgo::Rsa, .. }]), "{carol:?}");
+    assert_eq!(h.take(1), vec![], "not echoed to the sender, no extension frames for 0.9 clients");
+}
+
+#[test]
+fn messages_to_the_administrator_are_decrypted_on_the_console() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    let out = h.session(1).message_to("ADMIN", "routed to admin").unwrap();
+    h.send(1, &out.frame);
+    assert!(h.console_has("alice → ADMIN: routed to admin"));
+    assert_eq!(h.take(1), vec![ClientEvent::Ack { id: out.id }]);
+    let legacy = h.session(2).legacy_message_to("ADMIN", "legacy to admin").unwrap();
+    h.send(2, &legacy);
+    assert!(h.console_has("bobby → ADMIN: legacy to admin"));
+    assert_eq!(h.take(1), vec![], "a legacy message for the administrator is not broadcast");
+}
+
+#[test]
+fn identity_is_the_connections_whatever_the_frame_claims() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    // bobby forges a message "from alice" to everybody, signed with his own key.
+    let frame = {
+        let bob = h.session(2);
+        let plain = crate::client::plaintext("alice", "all", "I am alice");
+        let mut data = crate::client::seal_aes(bob.group_key().unwrap(), plain.as_bytes(), &key("bob"));
+        data.insert("id".into(), "f1".into());
+        bob.message_frame(data)
+    };
+    h.send(2, &frame);
+    assert_eq!(h.messages(1), vec![], "never relayed");
+    assert!(!h.console_has("I am alice"));
+    let events = h.take(2);
+    assert!(matches!(&events[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("not you")), "{events:?}");
+}
+
+#[test]
+fn a_bad_signature_is_dropped() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    let out = h.session(1).message_to_all("signed").unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&out.frame).unwrap();
+    let other = h.session(2).message_to_all("other").unwrap();
+    let ov: serde_json::Value = serde_json::from_str(&other.frame).unwrap();
+    v["data"]["signature"] = ov["data"]["signature"].clone();
+    h.send(1, &v.to_string());
+    assert_eq!(h.messages(2), vec![]);
+    assert!(matches!(&h.take(1)[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("signature")));
+}
+
+#[test]
+fn messages_to_everybody_reach_everybody_and_the_console() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    let out = h.session(1).message_to_all("hello all").unwrap();
+    h.send(1, &out.frame);
+    assert_eq!(h.messages(2), vec![msg("alice", "all", "hello all")]);
+    let mine = h.take(1);
+    assert!(mine.contains(&ClientEvent::Ack { id: out.id }));
+    assert!(h.console_has("alice → all: hello all"));
+}
+
+#[test]
+fn disable_all_stops_users_not_the_administrator() {
+    let mut h = Harness::new(Settings { disable_all: true, ..Harness::default_settings() });
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    assert!(matches!(&h.take(1)[0], ClientEvent::Config { disable_all: true, .. }));
+    h.take(2);
+    let out = h.session(1).message_to_all("spam").unwrap();
+    h.send(1, &out.frame);
+    assert_eq!(h.messages(2), vec![]);
+    assert!(matches!(&h.take(1)[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("disabled")));
+    h.console("@all from the console");
+    assert_eq!(h.messages(2), vec![msg("ADMIN", "all", "from the console")]);
+}
+
+#[test]
+fn only_admin_hides_users_from_each_other() {
+    let mut h = Harness::new(Settings { only_admin: true, disable_all: true, ..Harness::default_settings() });
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    let ClientEvent::UsersList(users) = &h.take(2)[1] else { panic!() };
+    assert_eq!(users.len(), 1, "only the administrator");
+    assert_eq!(h.take(1).len(), 2, "alice is not told of bobby");
+    // The web administrator sees everybody and is told of joins.
+    h.connect(9, "whoever", key("admin"));
+    let events = h.take(9);
+    assert!(matches!(&events[0], ClientEvent::Config { is_admin: true, name, .. } if name == "ADMIN"));
+    let ClientEvent::UsersList(users) = &events[1] else { panic!() };
+    assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["ADMIN", "alice", "bobby"]);
+    h.connect(3, "carol", key("small2048"));
+    assert!(matches!(&h.take(9)[..], [ClientEvent::Joined(u)] if u.name == "carol"));
+    assert_eq!(h.take(1), vec![]);
+}
+
+#[test]
+fn console_messages_reach_users_and_copies_reach_the_web_administrator() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(9, "anyname", key("admin"));
+    h.take(1);
+    h.take(9);
+    assert!(h.console_has("ADMIN joined on the web interface"));
+    h.console("@alice hello from the console");
+    assert_eq!(h.messages(1), vec![msg("ADMIN", "alice", "hello from the console")]);
+    let copies = h.take(9);
+    assert!(
+        matches!(&copies[..], [ClientEvent::WebAdminCopy { to, text, verified: true }] if to == "alice" && text == "hello from the console"),
+        "{copies:?}"
+    );
+    // Admin to admin: the console writes to the web session.
+    h.console("@ADMIN note to self");
+    assert_eq!(h.messages(9), vec![msg("ADMIN", "ADMIN", "note to self")]);
+    // Users' messages to the administrator reach the web session too.
+    let out = h.session(1).message_to("ADMIN", "for the admin").unwrap();
+    h.send(1, &out.frame);
+    assert_eq!(h.messages(9), vec![msg("alice", "ADMIN", "for the admin")]);
+    // The web administrator's copy of its own message to alice shows on the console.
+    let plain = crate::client::plaintext("ADMIN", "alice", "web admin to alice");
+    let mut data = crate::client::seal_rsa(key("admin").public(), plain.as_bytes(), &key("admin")).unwrap();
+    data.insert("to".into(), "ADMIN".into());
+    let frame = h.session(9).message_frame(data);
+    h.send(9, &frame);
+    assert!(h.console_has("ADMIN (web) → alice: web admin to alice"), "{:?}", h.console);
+    assert_eq!(h.messages(9), vec![], "not echoed to the web session that sent it");
+}
+
+#[test]
+fn only_one_web_administrator() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "one", key("admin"));
+    h.connect(2, "two", key("admin"));
+    assert_eq!(h.take(2), vec![ClientEvent::Notice(join::ADMIN_ALREADY_CONNECTED.into())]);
+    assert!(h.closed.contains_key(&2));
+    h.chat.closed(1, None);
+    h.pump();
+    h.connect(3, "three", key("admin"));
+    assert!(matches!(&h.take(3)[0], ClientEvent::Config { is_admin: true, .. }));
+}
+
+#[test]
+fn kick_tells_the_user_and_the_others() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    h.console("/kick bobby");
+    assert!(matches!(&h.take(2)[..], [ClientEvent::Notice(n)] if n.contains("disconnected by the administrator")));
+    assert_eq!(h.closed[&2].0, close_code::NORMAL);
+    assert_eq!(h.take(1), vec![ClientEvent::Left { name: "bobby".into() }]);
+    h.console("/kick nobody");
+    assert!(h.console_has("nobody called \"nobody\" is connected"));
+    // The event loop reporting the close later changes nothing.
+    h.chat.closed(2, None);
+    h.pump();
+    assert_eq!(h.take(1), vec![]);
+}
+
+#[test]
+fn console_commands() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.console("/users");
+    assert!(h.console_has("1 connected: ADMIN (console), Key ID b2a6523d60dc"));
+    assert!(h.console_has("alice"));
+    h.console("/key public");
+    assert!(h.console_has("-----BEGIN PUBLIC KEY-----"));
+    h.console("/key private");
+    assert!(h.console_has("-----BEGIN PRIVATE KEY-----"));
+    h.console("/help");
+    assert!(h.console_has("/kick NAME"));
+    h.console("@nobody hi");
+    assert!(h.console_has("nobody called \"nobody\""));
+    h.console("hello?");
+    assert!(h.console_has("unknown command"));
+    assert!(!h.quit);
+    h.console("/q");
+    assert!(h.quit);
+}
+
+#[test]
+fn a_console_message_too_long_for_the_key_is_split_not_fatal() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(3, "carol", key("small2048"));
+    h.take(3);
+    let long = "word ".repeat(200);
+    h.console(&format!("@carol {long}"));
+    let parts = h.messages(3);
+    assert!(parts.len() >= 5, "{}", parts.len());
+    let joined: Vec<String> = parts.iter().map(|(_, _, t)| t.clone()).collect();
+    assert_eq!(joined.join(" ").split_whitespace().count(), 200);
+    assert!(h.console_has("sent in"));
+}
+
+#[test]
+fn a_flood_is_throttled_then_cut() {
+    let limits = Limits { messages_per_second: 1.0, message_burst: 3.0, abuse_drops_before_close: 5, ..Limits::default() };
+    let mut h = Harness::with_limits(Harness::default_settings(), limits);
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    let out = h.session(1).message_to("bobby", "flood").unwrap();
+    for _ in 0..3 {
+        h.send(1, &out.frame);
+    }
+    assert_eq!(h.messages(2).len(), 3);
+    h.send(1, &out.frame);
+    assert!(matches!(&h.take(1)[..], [.., ClientEvent::Undelivered { reason, .. }] if reason.contains("too fast")));
+    // A second later there is room again.
+    h.now += Duration::from_secs(1);
+    h.send(1, &out.frame);
+    assert_eq!(h.messages(2).len(), 1);
+    for _ in 0..5 {
+        h.send(1, &out.frame);
+    }
+    assert_eq!(h.closed[&1].1, "too many messages");
+    assert!(matches!(&h.take(2)[..], [.., ClientEvent::Left { name }] if name == "alice"));
+}
+
+#[test]
+fn private_key_work_is_budgeted() {
+    let limits = Limits { private_ops_per_connection_burst: 2.0, private_ops_per_connection_per_second: 0.1, ..Limits::default() };
+    let mut h = Harness::with_limits(Harness::default_settings(), limits);
+    h.connect(1, "alice", key("alice"));
+    h.take(1);
+    for i in 0..3 {
+        let out = h.session(1).message_to("ADMIN", &format!("m{i}")).unwrap();
+        h.send(1, &out.frame);
+    }
+    assert!(h.console_has("m0") && h.console_has("m1") && !h.console_has("m2"));
+    let events = h.take(1);
+    assert!(matches!(&events[..], [_, _, ClientEvent::Undelivered { reason, .. }] if reason.contains("busy")), "{events:?}");
+}
+
+#[test]
+fn joins_that_never_come_time_out() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.chat.opened(1, h.now);
+    h.chat.tick(h.now + Duration::from_secs(5));
+    h.pump();
+    assert!(h.closed.is_empty());
+    h.chat.tick(h.now + Duration::from_secs(31));
+    h.pump();
+    assert_eq!(h.closed[&1], (close_code::POLICY, "no join in time".into()));
+}
