@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::limits::Limits;
-use crate::names::is_valid_admin_name;
+use crate::names::{is_valid_admin_name, is_valid_hostname};
 
 /// Bytes of `--welcome`: it is signed and sent at every join, in several RSA messages
 /// when it does not fit one.
@@ -24,7 +24,23 @@ pub struct Options {
     pub welcome: Option<String>,
     pub disable_all: bool,
     pub only_admin: bool,
+    pub tls: Option<TlsChoice>,
+    /// `--redirect-http`: a plain-HTTP port that redirects to the HTTPS page.
+    pub redirect_http: Option<u16>,
     pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsChoice {
+    Files {
+        certificate: PathBuf,
+        key: PathBuf,
+        cabundle: Option<PathBuf>,
+    },
+    SelfSigned {
+        dir: Option<PathBuf>,
+        hostnames: Vec<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -46,6 +62,16 @@ Network:
   -w, --wsport PORT          WebSocket port for dyspatcher 0.9 clients (default 81; 0 = any free port)
       --single-port          no separate WebSocket port (our page needs only the web port)
 
+HTTPS (browsers allow the chat's cryptography only over HTTPS, or on this machine):
+      --self-signed          make a certificate at start (its fingerprint is shown to compare
+                             with what the browser shows); web port 443 unless -p
+      --self-signed-dir DIR  keep that certificate in DIR and reuse it, so people accept it once
+      --hostname NAME        a host name the certificate is for (repeatable), e.g. chat.lan
+      --ssl-certificate FILE your certificate (PEM); with --ssl-key
+      --ssl-key FILE         its private key (PEM: PKCS#8, PKCS#1 or SEC1)
+      --ssl-cabundle FILE    intermediate certificates sent after yours (PEM)
+      --redirect-http PORT   also answer plain HTTP on PORT with a redirect to the HTTPS page
+
 Chat:
   -n, --admin-nickname NAME  the administrator's name, 4-15 of A-Z and 0-9 (default ADMIN)
       --admin-private-key FILE
@@ -66,8 +92,10 @@ Limits (docs/LIMITS.md):
 Examples:
   dyspatcher -p 8080 -w 8081
       chat on this machine: open http://127.0.0.1:8080/
+  dyspatcher -i 0.0.0.0 -p 8443 --single-port --self-signed --self-signed-dir ~/.dyspatcher
+      chat across a network: open https://<this machine's address>:8443/
   dyspatcher -i 192.168.1.20 -p 8443 -w 8444 --ssl-certificate cert.pem --ssl-key key.pem
-      chat across a local network, over HTTPS
+      over HTTPS with your own certificate
   dyspatcher --admin-private-key admin.pem --welcome \"Hello, be kind\" --only-admin
       a help desk: everybody talks to the administrator only
 
@@ -97,6 +125,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     let admin_name = text(&mut args, ["-n", "--admin-nickname"])?.unwrap_or_else(|| "ADMIN".into());
     let admin_key_file = text(&mut args, "--admin-private-key")?.map(PathBuf::from);
     let welcome = text(&mut args, "--welcome")?;
+    let certificate = text(&mut args, "--ssl-certificate")?.map(PathBuf::from);
+    let key = text(&mut args, "--ssl-key")?.map(PathBuf::from);
+    let cabundle = text(&mut args, "--ssl-cabundle")?.map(PathBuf::from);
+    let self_signed = args.contains("--self-signed");
+    let self_signed_dir = text(&mut args, "--self-signed-dir")?.map(PathBuf::from);
+    let hostnames: Vec<String> = args
+        .values_from_str("--hostname")
+        .map_err(|e| format!("--hostname: {e}"))?;
+    let redirect_http = text(&mut args, "--redirect-http")?
+        .map(|v| parse_port("--redirect-http", &v))
+        .transpose()?;
     let disable_all = args.contains("--disable-all");
     let only_admin = args.contains("--only-admin");
     if let Some(v) = text(&mut args, "--max-connections")? {
@@ -136,6 +175,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
             ));
         }
     }
+    let tls = tls_choice(
+        certificate,
+        key,
+        cabundle,
+        self_signed,
+        self_signed_dir,
+        hostnames,
+    )?;
+    if redirect_http.is_some() && tls.is_none() {
+        return Err(
+            "--redirect-http redirects to HTTPS: add --self-signed or --ssl-certificate/--ssl-key"
+                .into(),
+        );
+    }
     let wsport = match (single_port, wsport_given) {
         (true, Some(_)) => {
             return Err(
@@ -152,8 +205,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
             ));
         }
     }
-    if port.is_none() && wsport == Some(80) {
-        return Err("--wsport 80 is the default web port: choose another, e.g. -w 81".into());
+    let web_default = if tls.is_some() { 443 } else { 80 };
+    if port.is_none() && wsport == Some(web_default) {
+        return Err(format!(
+            "--wsport {web_default} is the default web port: choose another, e.g. -w 8444"
+        ));
+    }
+    if let Some(r) = redirect_http {
+        let web = port.unwrap_or(web_default);
+        if r != 0 && (r == web || Some(r) == wsport) {
+            return Err(format!(
+                "--redirect-http {r} is already the web or WebSocket port: give another, e.g. --redirect-http 8080"
+            ));
+        }
     }
 
     Ok(Invocation::Run(Box::new(Options {
@@ -165,8 +229,55 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         welcome,
         disable_all: disable_all || only_admin,
         only_admin,
+        tls,
+        redirect_http,
         limits,
     })))
+}
+
+fn tls_choice(
+    certificate: Option<PathBuf>,
+    key: Option<PathBuf>,
+    cabundle: Option<PathBuf>,
+    self_signed: bool,
+    self_signed_dir: Option<PathBuf>,
+    hostnames: Vec<String>,
+) -> Result<Option<TlsChoice>, String> {
+    if let Some(bad) = hostnames.iter().find(|h| !is_valid_hostname(h)) {
+        return Err(format!(
+            "--hostname {bad:?} is not a host name: give letters, digits, hyphens and dots, e.g. chat.lan"
+        ));
+    }
+    let self_signed = self_signed || self_signed_dir.is_some();
+    match (certificate, key) {
+        (Some(_), _) | (_, Some(_)) if self_signed => Err(
+            "--self-signed and --ssl-certificate/--ssl-key contradict each other: give one of them"
+                .into(),
+        ),
+        (Some(certificate), Some(key)) if hostnames.is_empty() => Ok(Some(TlsChoice::Files {
+            certificate,
+            key,
+            cabundle,
+        })),
+        (Some(_), Some(_)) => Err(
+            "--hostname goes with --self-signed; your certificate already names its hosts".into(),
+        ),
+        (Some(_), None) => {
+            Err("--ssl-certificate needs --ssl-key FILE (the certificate's private key)".into())
+        }
+        (None, Some(_)) => {
+            Err("--ssl-key needs --ssl-certificate FILE (the certificate of that key)".into())
+        }
+        (None, None) if cabundle.is_some() => {
+            Err("--ssl-cabundle goes with --ssl-certificate and --ssl-key".into())
+        }
+        (None, None) if self_signed => Ok(Some(TlsChoice::SelfSigned {
+            dir: self_signed_dir,
+            hostnames,
+        })),
+        (None, None) if !hostnames.is_empty() => Err("--hostname goes with --self-signed".into()),
+        (None, None) => Ok(None),
+    }
 }
 
 /// The value of an option, as text.
@@ -277,6 +388,23 @@ mod tests {
             (&["-p", "8080", "-w", "8080"][..], "different ports"),
             (&["--welcome", ""][..], "empty"),
             (&["--max-connections", "0"][..], "from 1 up"),
+            (&["--ssl-certificate", "c.pem"][..], "needs --ssl-key"),
+            (&["--ssl-key", "k.pem"][..], "needs --ssl-certificate"),
+            (
+                &["--self-signed", "--ssl-certificate", "c", "--ssl-key", "k"][..],
+                "contradict",
+            ),
+            (&["--ssl-cabundle", "b.pem"][..], "goes with"),
+            (&["--hostname", "chat.lan"][..], "goes with --self-signed"),
+            (
+                &["--self-signed", "--hostname", "a b"][..],
+                "not a host name",
+            ),
+            (&["--redirect-http", "8080"][..], "redirects to HTTPS"),
+            (
+                &["--self-signed", "--redirect-http", "443"][..],
+                "already the web",
+            ),
         ] {
             let err = run(args).unwrap_err();
             assert!(err.contains(needle), "{args:?}: {err}");
@@ -288,6 +416,37 @@ mod tests {
                 .unwrap_err()
                 .contains("at most 1000")
         );
+    }
+
+    #[test]
+    fn tls_choices() {
+        let o = run(&[
+            "--self-signed-dir",
+            "/tmp/d",
+            "--hostname",
+            "chat.lan",
+            "--hostname",
+            "pi",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.tls,
+            Some(TlsChoice::SelfSigned {
+                dir: Some("/tmp/d".into()),
+                hostnames: vec!["chat.lan".into(), "pi".into()]
+            })
+        );
+        let o = run(&[
+            "--ssl-certificate",
+            "c.pem",
+            "--ssl-key",
+            "k.pem",
+            "--redirect-http",
+            "8080",
+        ])
+        .unwrap();
+        assert!(matches!(o.tls, Some(TlsChoice::Files { .. })));
+        assert_eq!(o.redirect_http, Some(8080));
     }
 
     #[test]

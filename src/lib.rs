@@ -10,3 +10,4 @@ pub mod http;
 pub mod limits;
 pub mod names;
 pub mod server;
+pub mod tls;

@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use dyspatcher::chat::{Chat, Settings};
-use dyspatcher::cli::{self, Invocation, Options};
+use dyspatcher::cli::{self, Invocation, Options, TlsChoice};
 use dyspatcher::console::ConsoleLine;
 use dyspatcher::console::render::Renderer;
 use dyspatcher::crypto::{GroupKey, KeyPair};
-use dyspatcher::server::{ConsoleOut, Server, ServerParts, listeners, stdin};
+use dyspatcher::server::{ConsoleOut, Server, ServerParts, Site, listeners, stdin};
+use dyspatcher::tls::{self, Tls};
 
 const USAGE_ERROR: u8 = 2;
 
@@ -43,9 +44,11 @@ fn fail(message: &str, code: u8) -> ExitCode {
 
 fn start(options: Options) -> Result<(), (String, u8)> {
     let started = Instant::now();
+    let tls = tls_setup(&options)?;
     let (admin, key_origin) = admin_key(&options)?;
 
-    let web_addr = SocketAddr::new(options.ip, options.port.unwrap_or(80));
+    let default_port = if tls.is_some() { 443 } else { 80 };
+    let web_addr = SocketAddr::new(options.ip, options.port.unwrap_or(default_port));
     let web = listeners::bind(web_addr, "web port, -p").map_err(|m| (m, 1))?;
     let websocket = match options.wsport {
         Some(port) => Some(
@@ -59,7 +62,26 @@ fn start(options: Options) -> Result<(), (String, u8)> {
         Some(l) => Some(l.local_addr().map_err(|e| (e.to_string(), 1))?),
         None => None,
     };
-    let page_url = format!("http://{}/", url_host(web_addr));
+    let redirect = match options.redirect_http {
+        Some(port) => Some(
+            listeners::bind(
+                SocketAddr::new(options.ip, port),
+                "HTTP redirect port, --redirect-http",
+            )
+            .map_err(|m| (m, 1))?,
+        ),
+        None => None,
+    };
+    let redirect_addr = match &redirect {
+        Some(l) => Some(l.local_addr().map_err(|e| (e.to_string(), 1))?),
+        None => None,
+    };
+    let (http, ws) = if tls.is_some() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    let page_url = format!("{http}://{}/", url_host(web_addr));
 
     let settings = Settings {
         admin_name: options.admin_name.clone(),
@@ -79,7 +101,12 @@ fn start(options: Options) -> Result<(), (String, u8)> {
     let server = Server::new(ServerParts {
         web,
         websocket,
-        page_url: page_url.clone(),
+        redirect,
+        tls: tls.as_ref().map(|t| t.config.clone()),
+        site: Site {
+            page_url: page_url.clone(),
+            https_port: tls.as_ref().map(|_| web_addr.port()),
+        },
         limits: options.limits.clone(),
         chat,
         console: ConsoleOut::new(Renderer::for_stdout()),
@@ -105,8 +132,21 @@ fn start(options: Options) -> Result<(), (String, u8)> {
     }
     if let Some(addr) = ws_addr {
         console.show(&ConsoleLine::screen_only(format!(
-            "WebSocket for 0.9 clients: ws://{}/",
+            "WebSocket for 0.9 clients: {ws}://{}/",
             url_host(addr)
+        )));
+    }
+    if let Some(addr) = redirect_addr {
+        console.show(&ConsoleLine::screen_only(format!(
+            "Plain HTTP redirected to HTTPS: http://{}/",
+            url_host(addr)
+        )));
+    }
+    if let Some(tls) = &tls {
+        console.show(&ConsoleLine::screen_only(format!("HTTPS: {}", tls.origin)));
+        console.show(&ConsoleLine::screen_only(format!(
+            "Certificate SHA-256 fingerprint: {}\n  (browsers show it under the certificate's details: it must be the same before you accept it)",
+            tls.fingerprint
         )));
     }
     if options.ip.is_unspecified() {
@@ -126,6 +166,26 @@ fn start(options: Options) -> Result<(), (String, u8)> {
     server
         .run()
         .map_err(|e| (format!("the event loop failed: {e}"), 1))
+}
+
+fn tls_setup(options: &Options) -> Result<Option<Tls>, (String, u8)> {
+    let now = std::time::SystemTime::now();
+    match &options.tls {
+        None => Ok(None),
+        Some(TlsChoice::Files {
+            certificate,
+            key,
+            cabundle,
+        }) => tls::certificate::load(certificate, key, cabundle.as_deref(), now)
+            .map(Some)
+            .map_err(|m| (m, USAGE_ERROR)),
+        Some(TlsChoice::SelfSigned { dir, hostnames }) => {
+            let names = tls::self_signed::subject_names(options.ip, hostnames);
+            tls::self_signed::make_or_reuse(&names, dir.as_deref(), now)
+                .map(Some)
+                .map_err(|m| (m, USAGE_ERROR))
+        }
+    }
 }
 
 fn admin_key(options: &Options) -> Result<(KeyPair, String), (String, u8)> {

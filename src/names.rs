@@ -14,6 +14,21 @@ pub fn is_valid_admin_name(name: &str) -> bool {
     valid_with(name, |b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
+/// A DNS host name for a certificate (`--hostname`): labels of letters, digits and
+/// hyphens, separated by dots.
+pub fn is_valid_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 fn valid_with(name: &str, allowed: impl Fn(u8) -> bool) -> bool {
     (MIN_NAME_LEN..=MAX_NAME_LEN).contains(&name.len()) && name.bytes().all(allowed)
 }
@@ -38,6 +53,16 @@ mod tests {
             "élise",
         ] {
             assert!(!is_valid_user_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hostnames() {
+        for ok in ["chat.lan", "localhost", "my-pi", "a.b.c"] {
+            assert!(is_valid_hostname(ok), "{ok}");
+        }
+        for bad in ["", "a b", "-x.lan", "x..lan", "x_y", "a/b", &"a".repeat(64)] {
+            assert!(!is_valid_hostname(bad), "{bad}");
         }
     }
 

@@ -197,6 +197,27 @@ pub fn redirect(location: &str) -> Vec<u8> {
     )
 }
 
+/// The HTTPS address of `path` on the host the browser asked for (its Host header
+/// without the port), or on the page's host when it named none.
+pub fn https_url(host_header: Option<&str>, page_url: &str, https_port: u16, path: &str) -> String {
+    let from_page = page_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("localhost");
+    let authority = host_header.unwrap_or(from_page);
+    let host = match authority.rfind(']') {
+        Some(end) => &authority[..=end],
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    let path = if path.starts_with('/') { path } else { "/" };
+    if https_port == 443 {
+        format!("https://{host}{path}")
+    } else {
+        format!("https://{host}:{https_port}{path}")
+    }
+}
+
 pub fn switching_protocols(accept: &str) -> Vec<u8> {
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
@@ -242,6 +263,20 @@ mod tests {
         assert_eq!(bytes.len(), head.len() + 4);
         assert!(head.contains(&format!("Content-Length: {}", page.plain.len())));
         assert!(!head.contains("Content-Encoding"));
+    }
+
+    #[test]
+    fn redirect_targets() {
+        assert_eq!(
+            https_url(Some("chat.lan:8080"), "x", 8443, "/app.js"),
+            "https://chat.lan:8443/app.js"
+        );
+        assert_eq!(https_url(Some("[::1]:80"), "x", 443, "/"), "https://[::1]/");
+        assert_eq!(
+            https_url(None, "https://10.0.0.2:8443/", 8443, "/"),
+            "https://10.0.0.2:8443/"
+        );
+        assert_eq!(https_url(Some("h"), "x", 443, "*"), "https://h/");
     }
 
     #[test]

@@ -23,6 +23,17 @@ pub enum PortKind {
     Web,
     /// The WebSocket port of 0.9 clients: WebSocket at any path.
     WebSocket,
+    /// Plain HTTP where HTTPS is wanted (`--redirect-http`, or http:// typed for an
+    /// https port): every request is redirected to the HTTPS page.
+    Redirect,
+}
+
+/// What requests are answered with, beyond the connection itself.
+pub struct Site {
+    /// The chat page's URL as the banner shows it.
+    pub page_url: String,
+    /// The HTTPS port, when TLS is on: where redirects point.
+    pub https_port: Option<u16>,
 }
 
 pub enum Phase {
@@ -52,6 +63,8 @@ pub struct Connection {
     pub ping_sent: bool,
     /// Queued for the flush at the end of this loop turn.
     pub dirty: bool,
+    /// The TLS handshake was under way at the last look: its deadline applies.
+    handshaking: bool,
 }
 
 /// What reading a connection led to.
@@ -96,12 +109,14 @@ impl Connection {
         now: Instant,
         limits: &Limits,
     ) -> Self {
-        let deadline = if transport.handshaking() {
+        let handshaking = transport.handshaking();
+        let deadline = if handshaking {
             limits.handshake_timeout
         } else {
             limits.head_timeout
         };
         Self {
+            handshaking,
             transport,
             peer,
             counted,
@@ -119,9 +134,12 @@ impl Connection {
         matches!(self.phase, Phase::WebSocket(_))
     }
 
-    /// Reads an HTTP request head and answers it. `page_url` is named on the WebSocket
-    /// port's answer to plain requests.
-    pub fn read_http(&mut self, limits: &Limits, page_url: &str, now: Instant) -> ReadOutcome {
+    /// Reads HTTP request heads and answers them.
+    pub fn read_http(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
+        if self.handshaking && self.transport.detect_plain_http() {
+            self.kind = PortKind::Redirect;
+            self.handshaking = false;
+        }
         let Phase::Http { buf } = &mut self.phase else {
             return ReadOutcome::Idle;
         };
@@ -140,13 +158,22 @@ impl Connection {
                     self.last_input = now;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.dirty = true; // the TLS alert
+                    return ReadOutcome::Gone("TLS handshake failed");
+                }
                 Err(_) => return ReadOutcome::Gone("read error"),
             }
         }
-        self.answer_requests(limits, page_url, now)
+        self.dirty |= self.transport.wants_write();
+        if self.handshaking && !self.transport.handshaking() {
+            self.handshaking = false;
+            self.deadline = Some(now + limits.head_timeout);
+        }
+        self.answer_requests(limits, site, now)
     }
 
-    fn answer_requests(&mut self, limits: &Limits, page_url: &str, now: Instant) -> ReadOutcome {
+    fn answer_requests(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
         loop {
             let Phase::Http { buf } = &mut self.phase else {
                 return ReadOutcome::Idle;
@@ -162,6 +189,17 @@ impl Connection {
             let rest = buf.split_off(head_len);
             *buf = rest;
             let head_only = request.method == Method::Head;
+            if self.kind == PortKind::Redirect {
+                let port = site.https_port.unwrap_or(443);
+                let target = response::https_url(
+                    request.host.as_deref(),
+                    &site.page_url,
+                    port,
+                    &request.path,
+                );
+                self.finish_with(response::redirect(&target), limits, now);
+                return ReadOutcome::Idle;
+            }
             if request.method == Method::Other {
                 self.finish_with(response::method_not_allowed(), limits, now);
                 return ReadOutcome::Idle;
@@ -192,7 +230,7 @@ impl Connection {
                     return ReadOutcome::Upgraded;
                 }
                 _ if self.kind == PortKind::WebSocket => {
-                    self.finish_with(response::websocket_only(Some(page_url)), limits, now);
+                    self.finish_with(response::websocket_only(Some(&site.page_url)), limits, now);
                     return ReadOutcome::Idle;
                 }
                 _ => {}
@@ -285,7 +323,7 @@ impl Connection {
             self.last_input = now;
             self.ping_sent = false;
         }
-        self.dirty |= !self.out.is_empty();
+        self.dirty |= !self.out.is_empty() || self.transport.wants_write();
         if end.is_some() {
             more = false;
         }

@@ -9,15 +9,18 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
+use rustls::ServerConfig;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use super::connection::{Connection, End, Phase, PortKind, ReadOutcome};
+use super::connection::{Connection, End, Phase, PortKind, ReadOutcome, Site};
 use super::console_out::ConsoleOut;
 use super::stdin::{ConsoleEvent, ConsoleInput};
 use super::transport::Transport;
@@ -29,6 +32,7 @@ const WEB: Token = Token(0);
 const WEBSOCKET: Token = Token(1);
 const STDIN: Token = Token(2);
 const SIGNALS: Token = Token(3);
+const REDIRECT: Token = Token(4);
 const FIRST_CONNECTION: usize = 16;
 
 /// WebSocket messages read from one connection per loop turn before the others get
@@ -43,7 +47,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub struct ServerParts {
     pub web: TcpListener,
     pub websocket: Option<TcpListener>,
-    pub page_url: String,
+    /// `--redirect-http`: plain HTTP redirected to the HTTPS page.
+    pub redirect: Option<TcpListener>,
+    pub tls: Option<Arc<ServerConfig>>,
+    pub site: Site,
     pub limits: Limits,
     pub chat: Chat,
     pub console: ConsoleOut,
@@ -53,7 +60,9 @@ pub struct Server {
     poll: Poll,
     web: TcpListener,
     websocket: Option<TcpListener>,
-    page_url: String,
+    redirect: Option<TcpListener>,
+    tls: Option<Arc<ServerConfig>>,
+    site: Site,
     limits: Limits,
     chat: Chat,
     console: ConsoleOut,
@@ -82,6 +91,10 @@ impl Server {
             poll.registry()
                 .register(ws, WEBSOCKET, Interest::READABLE)?;
         }
+        let mut redirect = parts.redirect;
+        if let Some(r) = &mut redirect {
+            poll.registry().register(r, REDIRECT, Interest::READABLE)?;
+        }
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -91,7 +104,9 @@ impl Server {
             poll,
             web,
             websocket,
-            page_url: parts.page_url,
+            redirect,
+            tls: parts.tls,
+            site: parts.site,
             limits: parts.limits,
             chat: parts.chat,
             console: parts.console,
@@ -132,6 +147,7 @@ impl Server {
                 match event.token() {
                     WEB => self.accept(PortKind::Web, now),
                     WEBSOCKET => self.accept(PortKind::WebSocket, now),
+                    REDIRECT => self.accept(PortKind::Redirect, now),
                     STDIN => self.read_console(now),
                     SIGNALS => self.on_signals(),
                     Token(t) => {
@@ -166,6 +182,10 @@ impl Server {
                     Some(l) => l,
                     None => return,
                 },
+                PortKind::Redirect => match &self.redirect {
+                    Some(l) => l,
+                    None => return,
+                },
             };
             let (mut stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
@@ -182,10 +202,11 @@ impl Server {
                 }
             };
             let ip = peer.ip();
-            let from_here = ip.is_loopback()
-                && matches!(ip, IpAddr::V4(v4) if v4.octets() == [127, 0, 0, 1])
+            // This machine itself (the SSH tunnel, a local proxy) is exempt from the
+            // per-address limit; other loopback addresses stand for remote peers.
+            let from_here = ip == IpAddr::from([127, 0, 0, 1])
                 || ip == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
-                || stream.local_addr().map(|a| a.ip() == ip).unwrap_or(false);
+                || stream.local_addr().is_ok_and(|a| a.ip() == ip);
             if self.conns.len() >= self.limits.max_connections {
                 continue; // dropped: the chat is full
             }
@@ -196,23 +217,29 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let entry = self.conns.vacant_entry();
             let key = entry.key();
+            let token = Token(key + FIRST_CONNECTION);
             if self
                 .poll
                 .registry()
-                .register(
-                    &mut stream,
-                    Token(key + FIRST_CONNECTION),
-                    Interest::READABLE | Interest::WRITABLE,
-                )
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
                 .is_err()
             {
                 continue;
             }
+            let transport = match (&self.tls, kind) {
+                (Some(config), PortKind::Web | PortKind::WebSocket) => {
+                    match Transport::tls(stream, config) {
+                        Ok(t) => t,
+                        Err(_) => continue,
+                    }
+                }
+                _ => Transport::Plain(stream),
+            };
             if !from_here {
                 *self.per_address.entry(ip).or_default() += 1;
             }
             entry.insert(Connection::new(
-                Transport::Plain(stream),
+                transport,
                 ip,
                 !from_here,
                 kind,
@@ -228,7 +255,7 @@ impl Server {
                 return;
             };
             let outcome = match conn.phase {
-                Phase::Http { .. } => conn.read_http(&self.limits, &self.page_url, now),
+                Phase::Http { .. } => conn.read_http(&self.limits, &self.site, now),
                 Phase::WebSocket(_) => conn.read_websocket(READ_BUDGET, now),
                 Phase::Closing { .. } => {
                     if conn.drain_closing() {
@@ -379,6 +406,7 @@ impl Server {
             self.accept_paused = false;
             self.accept(PortKind::Web, now);
             self.accept(PortKind::WebSocket, now);
+            self.accept(PortKind::Redirect, now);
         }
         let mut expired = Vec::new();
         let mut to_ping = Vec::new();

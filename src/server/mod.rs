@@ -18,5 +18,6 @@ mod outbound;
 pub mod stdin;
 mod transport;
 
+pub use connection::Site;
 pub use console_out::ConsoleOut;
 pub use event_loop::{Server, ServerParts};
