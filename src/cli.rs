@@ -285,17 +285,13 @@ fn text<A: Into<pico_args::Keys>>(
     args: &mut pico_args::Arguments,
     keys: A,
 ) -> Result<Option<String>, String> {
-    args.opt_value_from_os_str(keys, |v| {
-        v.to_str()
-            .map(str::to_string)
-            .ok_or_else(|| "not valid UTF-8".to_string())
-    })
-    .map_err(|err| match err {
-        pico_args::Error::OptionWithoutAValue(name) => {
-            format!("{name} needs a value (see dyspatcher --help)")
-        }
-        other => format!("{other} (see dyspatcher --help)"),
-    })
+    args.opt_value_from_fn(keys, |v| Ok::<String, String>(v.to_string()))
+        .map_err(|err| match err {
+            pico_args::Error::OptionWithoutAValue(name) => {
+                format!("{name} needs a value (see dyspatcher --help)")
+            }
+            other => format!("{other} (see dyspatcher --help)"),
+        })
 }
 
 fn parse_ip(v: &str) -> Result<IpAddr, String> {

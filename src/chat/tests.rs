@@ -10,7 +10,10 @@ use crate::client::{Algo as ClientAlgo, ClientEvent, ClientSession};
 use crate::console::command;
 
 fn key(name: &str) -> Arc<KeyPair> {
-    let path = format!("{}/tests/vectors/{name}.pkcs8.pem", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/vectors/{name}.pkcs8.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
     Arc::new(KeyPair::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap())
 }
 
@@ -45,7 +48,12 @@ impl Harness {
     }
 
     fn default_settings() -> Settings {
-        Settings { admin_name: "ADMIN".into(), disable_all: false, only_admin: false, welcome: None }
+        Settings {
+            admin_name: "ADMIN".into(),
+            disable_all: false,
+            only_admin: false,
+            welcome: None,
+        }
     }
 
     fn pump(&mut self) {
@@ -53,8 +61,14 @@ impl Harness {
             match out {
                 Output::Send { to, frame } => {
                     for conn in to {
-                        assert!(!self.closed.contains_key(&conn), "frame after close to {conn}: {frame}");
-                        let session = self.sessions.get_mut(&conn).expect("frame to an unknown connection");
+                        assert!(
+                            !self.closed.contains_key(&conn),
+                            "frame after close to {conn}: {frame}"
+                        );
+                        let session = self
+                            .sessions
+                            .get_mut(&conn)
+                            .expect("frame to an unknown connection");
                         let events = session.handle(&frame);
                         self.inbox.entry(conn).or_default().extend(events);
                     }
@@ -98,7 +112,13 @@ impl Harness {
         self.take(conn)
             .into_iter()
             .filter_map(|e| match e {
-                ClientEvent::Message { from, to, text, verified: true, .. } => Some((from, to, text)),
+                ClientEvent::Message {
+                    from,
+                    to,
+                    text,
+                    verified: true,
+                    ..
+                } => Some((from, to, text)),
                 _ => None,
             })
             .collect()
@@ -115,18 +135,36 @@ fn msg(from: &str, to: &str, text: &str) -> (String, String, String) {
 
 #[test]
 fn a_join_gets_config_then_users_list_then_welcome() {
-    let mut h = Harness::new(Settings { welcome: Some("Hello, be kind".into()), ..Harness::default_settings() });
+    let mut h = Harness::new(Settings {
+        welcome: Some("Hello, be kind".into()),
+        ..Harness::default_settings()
+    });
     h.connect(1, "alice", key("alice"));
     let events = h.take(1);
-    let ClientEvent::Config { name, is_admin, disable_all, key_id } = &events[0] else { panic!("{events:?}") };
-    assert_eq!((name.as_str(), *is_admin, *disable_all), ("alice", false, false));
+    let ClientEvent::Config {
+        name,
+        is_admin,
+        disable_all,
+        key_id,
+    } = &events[0]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (name.as_str(), *is_admin, *disable_all),
+        ("alice", false, false)
+    );
     assert_eq!(key_id, key("alice").public().key_id());
-    let ClientEvent::UsersList(users) = &events[1] else { panic!("{events:?}") };
+    let ClientEvent::UsersList(users) = &events[1] else {
+        panic!("{events:?}")
+    };
     assert_eq!(users[0].name, "ADMIN");
     assert_eq!(users[0].hash, key("admin").public().key_id());
     assert!(users.iter().all(|u| u.hash_matches_key()));
-    assert!(matches!(&events[2], ClientEvent::Message { from, text, verified: true, .. }
-        if from == "ADMIN" && text == "Hello, be kind"));
+    assert!(
+        matches!(&events[2], ClientEvent::Message { from, text, verified: true, .. }
+        if from == "ADMIN" && text == "Hello, be kind")
+    );
     assert_eq!(events.len(), 3);
     assert!(h.console_has("alice joined, Key ID 3a2a05238472"));
 }
@@ -138,18 +176,32 @@ fn others_hear_of_joins_and_departures() {
     h.take(1);
     h.connect(2, "bobby", key("bob"));
     let events = h.take(1);
-    assert!(matches!(&events[..], [ClientEvent::Joined(u)] if u.name == "bobby" && u.hash_matches_key()));
-    let ClientEvent::UsersList(users) = &h.take(2)[1] else { panic!() };
+    assert!(
+        matches!(&events[..], [ClientEvent::Joined(u)] if u.name == "bobby" && u.hash_matches_key())
+    );
+    let ClientEvent::UsersList(users) = &h.take(2)[1] else {
+        panic!()
+    };
     let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["ADMIN", "alice", "bobby"]);
     h.chat.closed(2, None);
     h.pump();
-    assert_eq!(h.take(1), vec![ClientEvent::Left { name: "bobby".into() }]);
+    assert_eq!(
+        h.take(1),
+        vec![ClientEvent::Left {
+            name: "bobby".into()
+        }]
+    );
     assert!(h.console_has("bobby left"));
     // The list a newcomer gets no longer has bobby.
     h.connect(3, "carol", key("small2048"));
-    let ClientEvent::UsersList(users) = &h.take(3)[1] else { panic!() };
-    assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["ADMIN", "alice", "carol"]);
+    let ClientEvent::UsersList(users) = &h.take(3)[1] else {
+        panic!()
+    };
+    assert_eq!(
+        users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+        ["ADMIN", "alice", "carol"]
+    );
 }
 
 #[test]
@@ -171,7 +223,8 @@ fn bad_and_taken_names_are_refused() {
 #[test]
 fn frames_before_the_join_close_the_connection() {
     let mut h = Harness::new(Harness::default_settings());
-    h.sessions.insert(1, ClientSession::new("alice", key("alice")));
+    h.sessions
+        .insert(1, ClientSession::new("alice", key("alice")));
     h.chat.opened(1, h.now);
     h.send(1, r#"{"cmd":"message","user":"alice","data":{"algo":"aes","iv":"","ciphertext":"","signature":""}}"#);
     assert_eq!(h.closed[&1], (close_code::POLICY, "join first".into()));
@@ -182,7 +235,14 @@ fn junk_after_the_join_is_ignored_and_the_user_stays() {
     let mut h = Harness::new(Harness::default_settings());
     h.connect(1, "alice", key("alice"));
     h.take(1);
-    for junk in ["", "[]", "{}", r#"{"cmd":"message"}"#, r#"{"cmd":"message","data":7}"#, "{\"a\":".repeat(200).as_str()] {
+    for junk in [
+        "",
+        "[]",
+        "{}",
+        r#"{"cmd":"message"}"#,
+        r#"{"cmd":"message","data":7}"#,
+        "{\"a\":".repeat(200).as_str(),
+    ] {
         h.send(1, junk);
     }
     assert!(h.closed.is_empty());
@@ -233,12 +293,28 @@ fn legacy_one_to_one_goes_to_everyone_else_as_in_0_9() {
     for c in 1..=3 {
         h.take(c);
     }
-    let frame = h.session(1).legacy_message_to("bobby", "old style").unwrap();
+    let frame = h
+        .session(1)
+        .legacy_message_to("bobby", "old style")
+        .unwrap();
     h.send(1, &frame);
     assert_eq!(h.messages(2), vec![msg("alice", "bobby", "old style")]);
     let carol = h.take(3);
-    assert!(matches!(&carol[..], [ClientEvent::Dropped { algo: ClientAlgo::Rsa, .. }]), "{carol:?}");
-    assert_eq!(h.take(1), vec![], "not echoed to the sender, no extension frames for 0.9 clients");
+    assert!(
+        matches!(
+            &carol[..],
+            [ClientEvent::Dropped {
+                algo: ClientAlgo::Rsa,
+                ..
+            }]
+        ),
+        "{carol:?}"
+    );
+    assert_eq!(
+        h.take(1),
+        vec![],
+        "not echoed to the sender, no extension frames for 0.9 clients"
+    );
 }
 
 #[test]
@@ -252,10 +328,17 @@ fn messages_to_the_administrator_are_decrypted_on_the_console() {
     h.send(1, &out.frame);
     assert!(h.console_has("alice → ADMIN: routed to admin"));
     assert_eq!(h.take(1), vec![ClientEvent::Ack { id: out.id }]);
-    let legacy = h.session(2).legacy_message_to("ADMIN", "legacy to admin").unwrap();
+    let legacy = h
+        .session(2)
+        .legacy_message_to("ADMIN", "legacy to admin")
+        .unwrap();
     h.send(2, &legacy);
     assert!(h.console_has("bobby → ADMIN: legacy to admin"));
-    assert_eq!(h.take(1), vec![], "a legacy message for the administrator is not broadcast");
+    assert_eq!(
+        h.take(1),
+        vec![],
+        "a legacy message for the administrator is not broadcast"
+    );
 }
 
 #[test]
@@ -269,7 +352,8 @@ fn identity_is_the_connections_whatever_the_frame_claims() {
     let frame = {
         let bob = h.session(2);
         let plain = crate::client::plaintext("alice", "all", "I am alice");
-        let mut data = crate::client::seal_aes(bob.group_key().unwrap(), plain.as_bytes(), &key("bob"));
+        let mut data =
+            crate::client::seal_aes(bob.group_key().unwrap(), plain.as_bytes(), &key("bob"));
         data.insert("id".into(), "f1".into());
         bob.message_frame(data)
     };
@@ -277,7 +361,10 @@ fn identity_is_the_connections_whatever_the_frame_claims() {
     assert_eq!(h.messages(1), vec![], "never relayed");
     assert!(!h.console_has("I am alice"));
     let events = h.take(2);
-    assert!(matches!(&events[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("not you")), "{events:?}");
+    assert!(
+        matches!(&events[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("not you")),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -294,7 +381,9 @@ fn a_bad_signature_is_dropped() {
     v["data"]["signature"] = ov["data"]["signature"].clone();
     h.send(1, &v.to_string());
     assert_eq!(h.messages(2), vec![]);
-    assert!(matches!(&h.take(1)[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("signature")));
+    assert!(
+        matches!(&h.take(1)[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("signature"))
+    );
 }
 
 #[test]
@@ -314,33 +403,57 @@ fn messages_to_everybody_reach_everybody_and_the_console() {
 
 #[test]
 fn disable_all_stops_users_not_the_administrator() {
-    let mut h = Harness::new(Settings { disable_all: true, ..Harness::default_settings() });
+    let mut h = Harness::new(Settings {
+        disable_all: true,
+        ..Harness::default_settings()
+    });
     h.connect(1, "alice", key("alice"));
     h.connect(2, "bobby", key("bob"));
-    assert!(matches!(&h.take(1)[0], ClientEvent::Config { disable_all: true, .. }));
+    assert!(matches!(
+        &h.take(1)[0],
+        ClientEvent::Config {
+            disable_all: true,
+            ..
+        }
+    ));
     h.take(2);
     let out = h.session(1).message_to_all("spam").unwrap();
     h.send(1, &out.frame);
     assert_eq!(h.messages(2), vec![]);
-    assert!(matches!(&h.take(1)[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("disabled")));
+    assert!(
+        matches!(&h.take(1)[..], [ClientEvent::Undelivered { reason, .. }] if reason.contains("disabled"))
+    );
     h.console("@all from the console");
     assert_eq!(h.messages(2), vec![msg("ADMIN", "all", "from the console")]);
 }
 
 #[test]
 fn only_admin_hides_users_from_each_other() {
-    let mut h = Harness::new(Settings { only_admin: true, disable_all: true, ..Harness::default_settings() });
+    let mut h = Harness::new(Settings {
+        only_admin: true,
+        disable_all: true,
+        ..Harness::default_settings()
+    });
     h.connect(1, "alice", key("alice"));
     h.connect(2, "bobby", key("bob"));
-    let ClientEvent::UsersList(users) = &h.take(2)[1] else { panic!() };
+    let ClientEvent::UsersList(users) = &h.take(2)[1] else {
+        panic!()
+    };
     assert_eq!(users.len(), 1, "only the administrator");
     assert_eq!(h.take(1).len(), 2, "alice is not told of bobby");
     // The web administrator sees everybody and is told of joins.
     h.connect(9, "whoever", key("admin"));
     let events = h.take(9);
-    assert!(matches!(&events[0], ClientEvent::Config { is_admin: true, name, .. } if name == "ADMIN"));
-    let ClientEvent::UsersList(users) = &events[1] else { panic!() };
-    assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["ADMIN", "alice", "bobby"]);
+    assert!(
+        matches!(&events[0], ClientEvent::Config { is_admin: true, name, .. } if name == "ADMIN")
+    );
+    let ClientEvent::UsersList(users) = &events[1] else {
+        panic!()
+    };
+    assert_eq!(
+        users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+        ["ADMIN", "alice", "bobby"]
+    );
     h.connect(3, "carol", key("small2048"));
     assert!(matches!(&h.take(9)[..], [ClientEvent::Joined(u)] if u.name == "carol"));
     assert_eq!(h.take(1), vec![]);
@@ -355,7 +468,10 @@ fn console_messages_reach_users_and_copies_reach_the_web_administrator() {
     h.take(9);
     assert!(h.console_has("ADMIN joined on the web interface"));
     h.console("@alice hello from the console");
-    assert_eq!(h.messages(1), vec![msg("ADMIN", "alice", "hello from the console")]);
+    assert_eq!(
+        h.messages(1),
+        vec![msg("ADMIN", "alice", "hello from the console")]
+    );
     let copies = h.take(9);
     assert!(
         matches!(&copies[..], [ClientEvent::WebAdminCopy { to, text, verified: true }] if to == "alice" && text == "hello from the console"),
@@ -370,12 +486,21 @@ fn console_messages_reach_users_and_copies_reach_the_web_administrator() {
     assert_eq!(h.messages(9), vec![msg("alice", "ADMIN", "for the admin")]);
     // The web administrator's copy of its own message to alice shows on the console.
     let plain = crate::client::plaintext("ADMIN", "alice", "web admin to alice");
-    let mut data = crate::client::seal_rsa(key("admin").public(), plain.as_bytes(), &key("admin")).unwrap();
+    let mut data =
+        crate::client::seal_rsa(key("admin").public(), plain.as_bytes(), &key("admin")).unwrap();
     data.insert("to".into(), "ADMIN".into());
     let frame = h.session(9).message_frame(data);
     h.send(9, &frame);
-    assert!(h.console_has("ADMIN (web) → alice: web admin to alice"), "{:?}", h.console);
-    assert_eq!(h.messages(9), vec![], "not echoed to the web session that sent it");
+    assert!(
+        h.console_has("ADMIN (web) → alice: web admin to alice"),
+        "{:?}",
+        h.console
+    );
+    assert_eq!(
+        h.messages(9),
+        vec![],
+        "not echoed to the web session that sent it"
+    );
 }
 
 #[test]
@@ -383,12 +508,18 @@ fn only_one_web_administrator() {
     let mut h = Harness::new(Harness::default_settings());
     h.connect(1, "one", key("admin"));
     h.connect(2, "two", key("admin"));
-    assert_eq!(h.take(2), vec![ClientEvent::Notice(join::ADMIN_ALREADY_CONNECTED.into())]);
+    assert_eq!(
+        h.take(2),
+        vec![ClientEvent::Notice(join::ADMIN_ALREADY_CONNECTED.into())]
+    );
     assert!(h.closed.contains_key(&2));
     h.chat.closed(1, None);
     h.pump();
     h.connect(3, "three", key("admin"));
-    assert!(matches!(&h.take(3)[0], ClientEvent::Config { is_admin: true, .. }));
+    assert!(matches!(
+        &h.take(3)[0],
+        ClientEvent::Config { is_admin: true, .. }
+    ));
 }
 
 #[test]
@@ -399,9 +530,16 @@ fn kick_tells_the_user_and_the_others() {
     h.take(1);
     h.take(2);
     h.console("/kick bobby");
-    assert!(matches!(&h.take(2)[..], [ClientEvent::Notice(n)] if n.contains("disconnected by the administrator")));
+    assert!(
+        matches!(&h.take(2)[..], [ClientEvent::Notice(n)] if n.contains("disconnected by the administrator"))
+    );
     assert_eq!(h.closed[&2].0, close_code::NORMAL);
-    assert_eq!(h.take(1), vec![ClientEvent::Left { name: "bobby".into() }]);
+    assert_eq!(
+        h.take(1),
+        vec![ClientEvent::Left {
+            name: "bobby".into()
+        }]
+    );
     h.console("/kick nobody");
     assert!(h.console_has("nobody called \"nobody\" is connected"));
     // The event loop reporting the close later changes nothing.
@@ -448,7 +586,12 @@ fn a_console_message_too_long_for_the_key_is_split_not_fatal() {
 
 #[test]
 fn a_flood_is_throttled_then_cut() {
-    let limits = Limits { messages_per_second: 1.0, message_burst: 3.0, abuse_drops_before_close: 5, ..Limits::default() };
+    let limits = Limits {
+        messages_per_second: 1.0,
+        message_burst: 3.0,
+        abuse_drops_before_close: 5,
+        ..Limits::default()
+    };
     let mut h = Harness::with_limits(Harness::default_settings(), limits);
     h.connect(1, "alice", key("alice"));
     h.connect(2, "bobby", key("bob"));
@@ -460,7 +603,9 @@ fn a_flood_is_throttled_then_cut() {
     }
     assert_eq!(h.messages(2).len(), 3);
     h.send(1, &out.frame);
-    assert!(matches!(&h.take(1)[..], [.., ClientEvent::Undelivered { reason, .. }] if reason.contains("too fast")));
+    assert!(
+        matches!(&h.take(1)[..], [.., ClientEvent::Undelivered { reason, .. }] if reason.contains("too fast"))
+    );
     // A second later there is room again.
     h.now += Duration::from_secs(1);
     h.send(1, &out.frame);
@@ -474,7 +619,11 @@ fn a_flood_is_throttled_then_cut() {
 
 #[test]
 fn private_key_work_is_budgeted() {
-    let limits = Limits { private_ops_per_connection_burst: 2.0, private_ops_per_connection_per_second: 0.1, ..Limits::default() };
+    let limits = Limits {
+        private_ops_per_connection_burst: 2.0,
+        private_ops_per_connection_per_second: 0.1,
+        ..Limits::default()
+    };
     let mut h = Harness::with_limits(Harness::default_settings(), limits);
     h.connect(1, "alice", key("alice"));
     h.take(1);
@@ -484,7 +633,10 @@ fn private_key_work_is_budgeted() {
     }
     assert!(h.console_has("m0") && h.console_has("m1") && !h.console_has("m2"));
     let events = h.take(1);
-    assert!(matches!(&events[..], [_, _, ClientEvent::Undelivered { reason, .. }] if reason.contains("busy")), "{events:?}");
+    assert!(
+        matches!(&events[..], [_, _, ClientEvent::Undelivered { reason, .. }] if reason.contains("busy")),
+        "{events:?}"
+    );
 }
 
 #[test]
