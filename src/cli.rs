@@ -25,6 +25,11 @@ pub struct Options {
     pub disable_all: bool,
     pub only_admin: bool,
     pub tls: Option<TlsChoice>,
+    pub allow_list: Option<PathBuf>,
+    pub transcription: Option<PathBuf>,
+    pub transcription_append: bool,
+    pub daemon: bool,
+    pub pid_file: Option<PathBuf>,
     /// `--redirect-http`: a plain-HTTP port that redirects to the HTTPS page.
     pub redirect_http: Option<u16>,
     pub limits: Limits,
@@ -82,6 +87,16 @@ Chat:
       --only-admin           users can write only to the administrator and see only them
                              (implies --disable-all)
 
+Running unattended:
+      --allow-list FILE      only keys listed in FILE may join: CSV lines keyid,username
+                             (edits apply to the next join; an unreadable file lets nobody in)
+      --transcription FILE   append everything the console shows (not keys, not help) to FILE,
+                             timestamped; FILE must not exist yet...
+      --transcription-append ...or continue an existing FILE
+  -d, --daemon               go to the background once started (needs --transcription and
+                             --admin-private-key); stop it with kill -TERM or -HUP
+      --pid-file FILE        write the server's PID to FILE
+
 Limits (docs/LIMITS.md):
       --max-connections N    open connections in all (default 16384)
       --max-per-address N    open connections from one address (default 64; this machine is exempt)
@@ -136,6 +151,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     let redirect_http = text(&mut args, "--redirect-http")?
         .map(|v| parse_port("--redirect-http", &v))
         .transpose()?;
+    let allow_list = text(&mut args, "--allow-list")?.map(PathBuf::from);
+    let transcription = text(&mut args, "--transcription")?.map(PathBuf::from);
+    let transcription_append = args.contains("--transcription-append");
+    let daemon = args.contains(["-d", "--daemon"]);
+    let pid_file = text(&mut args, "--pid-file")?.map(PathBuf::from);
     let disable_all = args.contains("--disable-all");
     let only_admin = args.contains("--only-admin");
     if let Some(v) = text(&mut args, "--max-connections")? {
@@ -174,6 +194,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
                 w.len()
             ));
         }
+    }
+    if transcription_append && transcription.is_none() {
+        return Err("--transcription-append goes with --transcription FILE".into());
+    }
+    if daemon && (transcription.is_none() || admin_key_file.is_none()) {
+        return Err(
+            "--daemon needs --transcription FILE (to keep what the console would show) and --admin-private-key FILE (a key that survives restarts)"
+                .into(),
+        );
     }
     let tls = tls_choice(
         certificate,
@@ -230,6 +259,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         disable_all: disable_all || only_admin,
         only_admin,
         tls,
+        allow_list,
+        transcription,
+        transcription_append,
+        daemon,
+        pid_file,
         redirect_http,
         limits,
     })))
@@ -397,6 +431,15 @@ mod tests {
                 "not a host name",
             ),
             (&["--redirect-http", "8080"][..], "redirects to HTTPS"),
+            (
+                &["--daemon", "--transcription", "t.txt"][..],
+                "--daemon needs",
+            ),
+            (
+                &["-d", "--admin-private-key", "k.pem"][..],
+                "--daemon needs",
+            ),
+            (&["--transcription-append"][..], "goes with --transcription"),
             (
                 &["--self-signed", "--redirect-http", "443"][..],
                 "already the web",

@@ -1,11 +1,13 @@
 //! dyspatcher: a standalone end-to-end encrypted chat server. See docs/ARCHITECTURE.md.
 
+pub mod allowlist;
 pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod console;
 pub mod crypto;
+pub mod daemon;
 pub mod http;
 pub mod limits;
 pub mod names;

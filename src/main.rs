@@ -7,11 +7,16 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use dyspatcher::chat::{Chat, Settings};
+use mio::net::TcpListener;
+
+use dyspatcher::chat::{Admission, Chat, Settings};
 use dyspatcher::cli::{self, Invocation, Options, TlsChoice};
 use dyspatcher::console::ConsoleLine;
 use dyspatcher::console::render::Renderer;
 use dyspatcher::crypto::{GroupKey, KeyPair};
+use dyspatcher::daemon::{self, Forked};
+use dyspatcher::server::allow_list_file::AllowListFile;
+use dyspatcher::server::transcript::Transcript;
 use dyspatcher::server::{ConsoleOut, Server, ServerParts, Site, listeners, stdin};
 use dyspatcher::tls::{self, Tls};
 
@@ -44,44 +49,30 @@ fn fail(message: &str, code: u8) -> ExitCode {
 
 fn start(options: Options) -> Result<(), (String, u8)> {
     let started = Instant::now();
+    let usage = |m: String| (m, USAGE_ERROR);
     let tls = tls_setup(&options)?;
     let (admin, key_origin) = admin_key(&options)?;
+    let transcript = match &options.transcription {
+        Some(path) => Some(Transcript::open(path, options.transcription_append).map_err(usage)?),
+        None => None,
+    };
+    let mut allow_list = options.allow_list.clone().map(AllowListFile::new);
+    let admission = match allow_list.as_mut().and_then(AllowListFile::refresh) {
+        Some((Admission::Nobody(why), _)) => return Err(usage(format!("--allow-list: {why}"))),
+        Some((admission, lines)) => Some((admission, lines)),
+        None => None,
+    };
+    if let Some(path) = &options.pid_file {
+        daemon::prepare_pid_file(path).map_err(usage)?;
+    }
 
-    let default_port = if tls.is_some() { 443 } else { 80 };
-    let web_addr = SocketAddr::new(options.ip, options.port.unwrap_or(default_port));
-    let web = listeners::bind(web_addr, "web port, -p").map_err(|m| (m, 1))?;
-    let websocket = match options.wsport {
-        Some(port) => Some(
-            listeners::bind(SocketAddr::new(options.ip, port), "WebSocket port, -w")
-                .map_err(|m| (m, 1))?,
-        ),
-        None => None,
-    };
-    let web_addr = web.local_addr().map_err(|e| (e.to_string(), 1))?;
-    let ws_addr = match &websocket {
-        Some(l) => Some(l.local_addr().map_err(|e| (e.to_string(), 1))?),
-        None => None,
-    };
-    let redirect = match options.redirect_http {
-        Some(port) => Some(
-            listeners::bind(
-                SocketAddr::new(options.ip, port),
-                "HTTP redirect port, --redirect-http",
-            )
-            .map_err(|m| (m, 1))?,
-        ),
-        None => None,
-    };
-    let redirect_addr = match &redirect {
-        Some(l) => Some(l.local_addr().map_err(|e| (e.to_string(), 1))?),
-        None => None,
-    };
+    let bound = Bound::bind(&options, tls.is_some())?;
     let (http, ws) = if tls.is_some() {
         ("https", "wss")
     } else {
         ("http", "ws")
     };
-    let page_url = format!("{http}://{}/", url_host(web_addr));
+    let page_url = format!("{http}://{}/", url_host(bound.web_addr));
 
     let settings = Settings {
         admin_name: options.admin_name.clone(),
@@ -90,30 +81,16 @@ fn start(options: Options) -> Result<(), (String, u8)> {
         welcome: options.welcome.clone(),
     };
     let admin_key_id = admin.public().key_id().to_string();
-    let chat = Chat::new(
+    let mut chat = Chat::new(
         settings,
         options.limits.clone(),
         admin,
         GroupKey::generate(),
         Instant::now(),
     );
-    let mut console = ConsoleOut::new(Renderer::for_stdout());
-    let server = Server::new(ServerParts {
-        web,
-        websocket,
-        redirect,
-        tls: tls.as_ref().map(|t| t.config.clone()),
-        site: Site {
-            page_url: page_url.clone(),
-            https_port: tls.as_ref().map(|_| web_addr.port()),
-        },
-        limits: options.limits.clone(),
-        chat,
-        console: ConsoleOut::new(Renderer::for_stdout()),
-    })
-    .map_err(|e| (format!("cannot start the event loop: {e}"), 1))?;
+    let mut console = ConsoleOut::new(Renderer::for_stdout(), transcript);
 
-    let banner = [
+    let mut banner = vec![
         ConsoleLine::screen_only(format!(
             "dyspatcher {}: end-to-end encrypted chat",
             env!("CARGO_PKG_VERSION")
@@ -127,45 +104,127 @@ fn start(options: Options) -> Result<(), (String, u8)> {
             .screen(),
         ConsoleLine::screen_only(format!("Chat page: {page_url}")),
     ];
-    for line in banner {
-        console.show(&line);
-    }
-    if let Some(addr) = ws_addr {
-        console.show(&ConsoleLine::screen_only(format!(
+    if let Some(addr) = bound.ws_addr {
+        banner.push(ConsoleLine::screen_only(format!(
             "WebSocket for 0.9 clients: {ws}://{}/",
             url_host(addr)
         )));
     }
-    if let Some(addr) = redirect_addr {
-        console.show(&ConsoleLine::screen_only(format!(
+    if let Some(addr) = bound.redirect_addr {
+        banner.push(ConsoleLine::screen_only(format!(
             "Plain HTTP redirected to HTTPS: http://{}/",
             url_host(addr)
         )));
     }
     if let Some(tls) = &tls {
-        console.show(&ConsoleLine::screen_only(format!("HTTPS: {}", tls.origin)));
-        console.show(&ConsoleLine::screen_only(format!(
+        banner.push(ConsoleLine::screen_only(format!("HTTPS: {}", tls.origin)));
+        banner.push(ConsoleLine::screen_only(format!(
             "Certificate SHA-256 fingerprint: {}\n  (browsers show it under the certificate's details: it must be the same before you accept it)",
             tls.fingerprint
         )));
     }
     if options.ip.is_unspecified() {
-        console.show(&ConsoleLine::screen_only(
+        banner.push(ConsoleLine::screen_only(
             "Listening on all addresses: people open this machine's address with that port.",
         ));
     }
-    console.show(&ConsoleLine::screen_only(if server.has_console() {
+    for line in &banner {
+        console.show(line);
+    }
+    console.show(&ConsoleLine::info(format!(
+        "dyspatcher started: {page_url}"
+    )));
+    if let Some((admission, lines)) = admission {
+        for line in &lines {
+            console.show(line);
+        }
+        chat.set_admission(admission);
+    }
+
+    if options.daemon {
+        if let Forked::Parent { child } = daemon::detach().map_err(|m| (m, 1))? {
+            if let Some(path) = &options.pid_file {
+                daemon::write_pid_file(path, child).map_err(|m| (m, 1))?;
+            }
+            println!(
+                "dyspatcher runs in the background as PID {child}. Stop it with: kill {child}"
+            );
+            return Ok(());
+        }
+    } else if let Some(path) = &options.pid_file {
+        daemon::write_pid_file(path, std::process::id()).map_err(|m| (m, 1))?;
+    }
+    console.start_syncing();
+
+    let mut server = Server::new(ServerParts {
+        web: bound.web,
+        websocket: bound.websocket,
+        redirect: bound.redirect,
+        tls: tls.as_ref().map(|t| t.config.clone()),
+        site: Site {
+            page_url,
+            https_port: tls.as_ref().map(|_| bound.web_addr.port()),
+        },
+        limits: options.limits.clone(),
+        allow_list,
+        chat,
+        console,
+    })
+    .map_err(|e| (format!("cannot start the event loop: {e}"), 1))?;
+    let ready = if server.has_console() {
         format!(
             "Ready in {} ms. Type /help for the commands, @NAME text to write.",
             started.elapsed().as_millis()
         )
     } else {
         "No console (stdin cannot be read): stop the server with Ctrl-C or kill -TERM.".to_string()
-    }));
-
+    };
+    server.show(&ConsoleLine::screen_only(ready));
     server
         .run()
         .map_err(|e| (format!("the event loop failed: {e}"), 1))
+}
+
+/// The listening sockets, bound before anything else happens.
+struct Bound {
+    web: TcpListener,
+    websocket: Option<TcpListener>,
+    redirect: Option<TcpListener>,
+    web_addr: SocketAddr,
+    ws_addr: Option<SocketAddr>,
+    redirect_addr: Option<SocketAddr>,
+}
+
+impl Bound {
+    fn bind(options: &Options, tls: bool) -> Result<Self, (String, u8)> {
+        let bind = |port: u16, what: &str| -> Result<(TcpListener, SocketAddr), (String, u8)> {
+            let listener =
+                listeners::bind(SocketAddr::new(options.ip, port), what).map_err(|m| (m, 1))?;
+            let addr = listener.local_addr().map_err(|e| (e.to_string(), 1))?;
+            Ok((listener, addr))
+        };
+        let (web, web_addr) = bind(
+            options.port.unwrap_or(if tls { 443 } else { 80 }),
+            "web port, -p",
+        )?;
+        let (websocket, ws_addr) = match options.wsport {
+            Some(port) => bind(port, "WebSocket port, -w").map(|(l, a)| (Some(l), Some(a)))?,
+            None => (None, None),
+        };
+        let (redirect, redirect_addr) = match options.redirect_http {
+            Some(port) => bind(port, "HTTP redirect port, --redirect-http")
+                .map(|(l, a)| (Some(l), Some(a)))?,
+            None => (None, None),
+        };
+        Ok(Self {
+            web,
+            websocket,
+            redirect,
+            web_addr,
+            ws_addr,
+            redirect_addr,
+        })
+    }
 }
 
 fn tls_setup(options: &Options) -> Result<Option<Tls>, (String, u8)> {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::frames::{self, Algo, MessageData, Plaintext};
 use super::split::split_to_fit;
-use super::{Chat, ConnId, Output, close_code};
+use super::{Admission, Chat, ConnId, Output, close_code};
 use crate::console::{Command, ConsoleLine, KeyExport};
 use crate::crypto::{PublicIdentity, b64_encode};
 
@@ -36,7 +36,8 @@ impl Chat {
             Command::Quit => self.out.push_back(Output::Quit),
             Command::Send { to, text } => self.admin_send(&to, &text),
             Command::Usage(usage) => self.console(ConsoleLine::error(usage)),
-            Command::AllowList | Command::Tunnel => self.console(ConsoleLine::error(
+            Command::AllowList => self.list_allowed(),
+            Command::Tunnel => self.console(ConsoleLine::error(
                 "not available: this server runs without that option (see /help)",
             )),
             Command::Unknown(text) => {
@@ -73,6 +74,43 @@ impl Chat {
             );
         }
         for line in lines {
+            self.console(line);
+        }
+    }
+
+    fn list_allowed(&mut self) {
+        let list = match &self.admission {
+            Admission::Anyone => {
+                return self.console(ConsoleLine::info(
+                    "no allow list: anyone with the page can join (start with --allow-list FILE to restrict)",
+                ));
+            }
+            Admission::Nobody(why) => {
+                return self.console(ConsoleLine::warning(format!("nobody can join: {why}")));
+            }
+            Admission::Listed(list) => list.clone(),
+        };
+        let connected: Vec<(String, String)> = self
+            .users
+            .everyone()
+            .into_iter()
+            .filter_map(|c| self.users.member(c))
+            .map(|m| (m.identity.key_id().to_string(), m.name.clone()))
+            .collect();
+        self.console(ConsoleLine::info(format!(
+            "allow list: {} entries",
+            list.len()
+        )));
+        for (key_id, name) in list.entries() {
+            let online = connected.iter().find(|(k, _)| k == key_id);
+            let mut line = ConsoleLine::new()
+                .plain("  ")
+                .key_id(key_id)
+                .plain("  ")
+                .name(name, false);
+            if let Some((_, as_name)) = online {
+                line = line.plain(format!("  connected as {as_name}"));
+            }
             self.console(line);
         }
     }

@@ -3,12 +3,13 @@
 use std::time::Instant;
 
 use super::rate::TokenBucket;
-use super::{Chat, ConnId, close_code, frames};
+use super::{Admission, Chat, ConnId, close_code, frames};
 use crate::console::ConsoleLine;
 use crate::crypto::PublicIdentity;
 use crate::names::is_valid_user_name;
 
 pub const ADMIN_ALREADY_CONNECTED: &str = "Admin is already connected via web interface";
+pub const NOT_ALLOWED: &str = "Your Public Key is not allowed to connect";
 
 impl Chat {
     pub(super) fn join(&mut self, conn: ConnId, name: String, public_key: &str, now: Instant) {
@@ -23,6 +24,21 @@ impl Chat {
                 return;
             }
         };
+        let listed_name = match &self.admission {
+            Admission::Anyone => None,
+            Admission::Listed(list) => list.name_for(identity.key_id()).map(str::to_string),
+            Admission::Nobody(_) => None,
+        };
+        if listed_name.is_none() && !matches!(self.admission, Admission::Anyone) {
+            self.send_one(conn, frames::notice(NOT_ALLOWED));
+            let why = format!(
+                "Key ID {} is not on the allow list",
+                &identity.key_id()[..12]
+            );
+            self.refuse_join(conn, &name, &why);
+            return;
+        }
+        let name = listed_name.unwrap_or(name);
         let is_web_admin = identity.key_id() == self.admin.public().key_id();
         let name = if is_web_admin {
             if self.users.web_admin().is_some() {

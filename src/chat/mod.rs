@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::allowlist::AllowList;
 use crate::console::{Command, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
 use crate::limits::Limits;
@@ -38,6 +39,16 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     pub const GOING_AWAY: u16 = 1001;
     pub const POLICY: u16 = 1008;
+}
+
+/// Who may join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Anyone,
+    /// Only listed keys, under their listed names (`--allow-list`).
+    Listed(AllowList),
+    /// Nobody: the allow list cannot be read (fail closed); the text says why.
+    Nobody(String),
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +85,7 @@ pub struct Chat {
     group_b64: String,
     admin_entry: String,
     users: Users,
+    admission: Admission,
     /// Server-wide budget of private-key operations that clients can cause.
     private_ops: TokenBucket,
     /// Joined connections whose welcome waits for the private-key budget.
@@ -104,6 +116,7 @@ impl Chat {
             group,
             admin_entry,
             users: Users::default(),
+            admission: Admission::Anyone,
             private_ops,
             pending_welcomes: VecDeque::new(),
             out: VecDeque::new(),
@@ -152,6 +165,16 @@ impl Chat {
             self.private_ops.take(now);
             self.send_welcome(conn);
         }
+    }
+
+    /// Sets who may join from now on; those connected stay.
+    pub fn set_admission(&mut self, admission: Admission) {
+        self.admission = admission;
+    }
+
+    /// Whether the connection has joined (the web administrator included).
+    pub fn has_joined(&self, conn: ConnId) -> bool {
+        self.users.member(conn).is_some()
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {

@@ -650,3 +650,46 @@ fn joins_that_never_come_time_out() {
     h.pump();
     assert_eq!(h.closed[&1], (close_code::POLICY, "no join in time".into()));
 }
+
+#[test]
+fn the_allow_list_admits_listed_keys_under_their_listed_names() {
+    let mut h = Harness::new(Harness::default_settings());
+    let text = format!(
+        "{},alice\n{},whatever\n",
+        key("bob").public().key_id(),
+        key("admin").public().key_id()
+    );
+    let (list, problems) = crate::allowlist::AllowList::parse(&text);
+    assert!(problems.is_empty());
+    h.chat.set_admission(Admission::Listed(list));
+    h.connect(1, "bobby", key("bob"));
+    assert!(
+        matches!(&h.take(1)[0], ClientEvent::Config { name, .. } if name == "alice"),
+        "listed name wins"
+    );
+    h.connect(2, "alice", key("alice"));
+    assert_eq!(
+        h.take(2),
+        vec![ClientEvent::Notice(join::NOT_ALLOWED.into())]
+    );
+    assert!(h.closed.contains_key(&2));
+    assert!(h.console_has("is not on the allow list"));
+    h.connect(9, "web", key("admin"));
+    assert!(matches!(
+        &h.take(9)[0],
+        ClientEvent::Config { is_admin: true, .. }
+    ));
+    h.console("/allowlist");
+    assert!(h.console_has("allow list: 2 entries"));
+    assert!(h.console_has("alice  connected as alice"));
+    // Fail closed.
+    h.chat
+        .set_admission(Admission::Nobody("the allow list file is missing".into()));
+    h.connect(3, "carol", key("small2048"));
+    assert_eq!(
+        h.take(3),
+        vec![ClientEvent::Notice(join::NOT_ALLOWED.into())]
+    );
+    h.console("/a");
+    assert!(h.console_has("nobody can join: the allow list file is missing"));
+}

@@ -20,6 +20,7 @@ use slab::Slab;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 
+use super::allow_list_file::AllowListFile;
 use super::connection::{Connection, End, Phase, PortKind, ReadOutcome, Site};
 use super::console_out::ConsoleOut;
 use super::stdin::{ConsoleEvent, ConsoleInput};
@@ -52,6 +53,7 @@ pub struct ServerParts {
     pub tls: Option<Arc<ServerConfig>>,
     pub site: Site,
     pub limits: Limits,
+    pub allow_list: Option<AllowListFile>,
     pub chat: Chat,
     pub console: ConsoleOut,
 }
@@ -64,6 +66,7 @@ pub struct Server {
     tls: Option<Arc<ServerConfig>>,
     site: Site,
     limits: Limits,
+    allow_list: Option<AllowListFile>,
     chat: Chat,
     console: ConsoleOut,
     console_input: Option<ConsoleInput>,
@@ -108,6 +111,7 @@ impl Server {
             tls: parts.tls,
             site: parts.site,
             limits: parts.limits,
+            allow_list: parts.allow_list,
             chat: parts.chat,
             console: parts.console,
             console_input,
@@ -124,6 +128,10 @@ impl Server {
 
     pub fn has_console(&self) -> bool {
         self.console_input.is_some()
+    }
+
+    pub fn show(&mut self, line: &ConsoleLine) {
+        self.console.show(line);
     }
 
     /// Runs until `/quit` or a signal; then closes every connection cleanly.
@@ -273,6 +281,9 @@ impl Server {
                     continue; // bytes may have come with the upgrade request
                 }
                 ReadOutcome::Frames { texts, more, end } => {
+                    if !texts.is_empty() && !self.chat.has_joined(key) {
+                        self.refresh_allow_list();
+                    }
                     for text in &texts {
                         self.chat.received(key, text, now);
                     }
@@ -440,6 +451,19 @@ impl Server {
         }
         self.chat.tick(now);
         self.apply_outputs(now);
+    }
+
+    /// Picks up edits of the allow list before a join is decided.
+    fn refresh_allow_list(&mut self) {
+        let Some(file) = &mut self.allow_list else {
+            return;
+        };
+        if let Some((admission, lines)) = file.refresh() {
+            for line in &lines {
+                self.console.show(line);
+            }
+            self.chat.set_admission(admission);
+        }
     }
 
     fn read_console(&mut self, now: Instant) {

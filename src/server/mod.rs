@@ -10,12 +10,14 @@
 //! - `console_out.rs`: the console's output (terminal, transcription).
 //! - `listeners.rs`: binding the ports, with messages that say how to fix a failure.
 
+pub mod allow_list_file;
 mod connection;
 mod console_out;
 mod event_loop;
 pub mod listeners;
 mod outbound;
 pub mod stdin;
+pub mod transcript;
 mod transport;
 
 pub use connection::Site;

@@ -51,6 +51,7 @@ impl OutQueue {
         self.bytes == 0
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.bytes
     }
@@ -103,12 +104,6 @@ impl OutQueue {
                 n = 0;
             }
         }
-    }
-
-    pub fn clear(&mut self) {
-        self.chunks.clear();
-        self.offset = 0;
-        self.bytes = 0;
     }
 }
 
