@@ -122,7 +122,8 @@ mod tests {
         assert!(!text.contains("PRIVATE"));
         assert!(
             Transcript::open(&path, false)
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("--transcription-append")
         );
         let mut again = Transcript::open(&path, true).unwrap();
