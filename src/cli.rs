@@ -100,6 +100,9 @@ Running unattended:
 Limits (docs/LIMITS.md):
       --max-connections N    open connections in all (default 16384)
       --max-per-address N    open connections from one address (default 64; this machine is exempt)
+      --messages-per-second N  messages one connection may send per second (default 5, bursts of 20)
+      --idle-timeout SECS    silence before a WebSocket is pinged, and again before it is
+                             dropped (default 30)
 
   -h, --help                 this help
   -V, --version              the version
@@ -159,10 +162,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     let disable_all = args.contains("--disable-all");
     let only_admin = args.contains("--only-admin");
     if let Some(v) = text(&mut args, "--max-connections")? {
-        limits.max_connections = parse_count("--max-connections", &v)?;
+        limits.max_connections = parse_count("--max-connections", &v, 1_000_000)?;
     }
     if let Some(v) = text(&mut args, "--max-per-address")? {
-        limits.max_connections_per_address = parse_count("--max-per-address", &v)?;
+        limits.max_connections_per_address = parse_count("--max-per-address", &v, 1_000_000)?;
+    }
+    if let Some(v) = text(&mut args, "--messages-per-second")? {
+        let rate = parse_count("--messages-per-second", &v, 10_000)?;
+        limits.messages_per_second = rate as f64;
+        limits.message_burst = (rate * 4) as f64;
+    }
+    if let Some(v) = text(&mut args, "--idle-timeout")? {
+        let secs = parse_count("--idle-timeout", &v, 86_400)? as u64;
+        limits.ping_after = std::time::Duration::from_secs(secs);
+        limits.pong_timeout = std::time::Duration::from_secs(secs);
     }
 
     let rest = args.finish();
@@ -346,11 +359,11 @@ fn parse_port(flag: &str, v: &str) -> Result<u16, String> {
     })
 }
 
-fn parse_count(flag: &str, v: &str) -> Result<usize, String> {
+fn parse_count(flag: &str, v: &str, max: usize) -> Result<usize, String> {
     match v.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(format!(
-            "{flag} {v:?} is not accepted: give a whole number from 1 up"
+            "{flag} {v:?} is not accepted: give a whole number from 1 to {max}"
         )),
     }
 }
@@ -417,7 +430,11 @@ mod tests {
             (&["--single-port", "-w", "81"][..], "contradict"),
             (&["-p", "8080", "-w", "8080"][..], "different ports"),
             (&["--welcome", ""][..], "empty"),
-            (&["--max-connections", "0"][..], "from 1 up"),
+            (&["--max-connections", "0"][..], "from 1 to"),
+            (
+                &["--idle-timeout", "99999999999999999999"][..],
+                "from 1 to 86400",
+            ),
             (&["--ssl-certificate", "c.pem"][..], "needs --ssl-key"),
             (&["--ssl-key", "k.pem"][..], "needs --ssl-certificate"),
             (
