@@ -94,7 +94,7 @@ impl Chat {
         self.send_one(conn, config);
         let list = self.users_list_for(is_web_admin);
         self.send_one(conn, list);
-        if self.settings.welcome.is_some() {
+        if self.settings.welcome.is_some() && !is_web_admin {
             if self.private_ops.take(now) {
                 self.send_welcome(conn);
             } else {

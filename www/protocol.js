@@ -1,0 +1,66 @@
+// dyspatcher frames: {"cmd", "user", "data"} as one JSON text frame (docs/PROTOCOL.md).
+
+export const NAME_RE = /^[a-z0-9]{4,15}$/;
+export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function socketUrl(loc = location) {
+  return (loc.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + loc.host + '/ws';
+}
+
+// Why a name is refused, or '' when it is fine.
+export function nameProblem(name) {
+  if (name === '') return 'Enter a name.';
+  if (name.length < 4) return 'Too short: at least 4 characters.';
+  if (name.length > 15) return 'Too long: at most 15 characters.';
+  if (/[A-Z]/.test(name)) return 'Use lower case letters only.';
+  if (!NAME_RE.test(name)) return 'Only letters a-z and digits 0-9, no spaces or symbols.';
+  return '';
+}
+
+export const join = (user, spkiB64) =>
+  JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-join', publickey: spkiB64 } });
+
+export const rsaMessage = (user, to, id, ciphertext, signature) =>
+  JSON.stringify({ cmd: 'message', user, data: { algo: 'rsa', ciphertext, signature, to, id } });
+
+export const aesMessage = (user, id, iv, ciphertext, signature) =>
+  JSON.stringify({ cmd: 'message', user, data: { algo: 'aes', iv, ciphertext, signature, id } });
+
+// Parse a server frame; null when it is not one.
+export function parse(text) {
+  let f;
+  try {
+    f = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!f || typeof f !== 'object' || typeof f.cmd !== 'string' || !f.data || typeof f.data !== 'object') return null;
+  return { cmd: f.cmd, user: typeof f.user === 'string' ? f.user : '', data: f.data };
+}
+
+// The users list of a chat-userslist signal: [{name, hash, text}]
+export function usersList(data) {
+  let list = data.userslist;
+  if (typeof list === 'string') {
+    try {
+      list = JSON.parse(list);
+    } catch {
+      return [];
+    }
+  }
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((u) => u && typeof u.name === 'string' && u.publickey && typeof u.publickey.text === 'string')
+    .map((u) => ({ name: u.name, hash: String(u.publickey.hash || ''), text: u.publickey.text }));
+}
+
+// Split "@name text" -> {to, text}; null when there is no destination.
+export function splitDestination(value) {
+  const m = /^@([A-Za-z0-9]+)(?:[ \t\n]+([\s\S]*))?$/.exec(value.trim());
+  if (!m) return null;
+  return { to: m[1], text: (m[2] || '').trim() };
+}
+
+let seq = 0;
+const prefix = Math.random().toString(36).slice(2, 8);
+export const newId = () => `m${prefix}${(++seq).toString(36)}`;

@@ -1,0 +1,228 @@
+// DOM helpers of the dyspatcher page. Text goes in with textContent only.
+
+const $ = (id) => document.getElementById(id);
+let pick = () => {};
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export function init() {
+  const toggle = $('users-toggle');
+  toggle.addEventListener('click', () => {
+    const open = !$('users').classList.contains('open');
+    $('users').classList.toggle('open', open);
+    toggle.setAttribute('aria-expanded', String(open));
+  });
+  $('log').addEventListener('click', (e) => {
+    const item = e.target.closest('li.msg');
+    if (!item || !item.dataset.reply || e.target.closest('button:not(.who)')) return;
+    if (String(getSelection() || '') !== '') return; // selecting text, not answering
+    pick(item.dataset.reply);
+  });
+  $('users-list').addEventListener('click', (e) => {
+    const kid = e.target.closest('button.kid');
+    if (kid) return toggleKid(kid);
+    const b = e.target.closest('button.pick');
+    if (b) pick(b.dataset.name);
+  });
+  $('me-kid').addEventListener('click', (e) => toggleKid(e.currentTarget));
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && $('users').classList.contains('open')) {
+      closeUsers();
+      toggle.focus();
+    }
+  });
+}
+
+export function onPick(fn) {
+  pick = fn;
+}
+
+function toggleKid(b) {
+  const full = b.getAttribute('aria-expanded') !== 'true';
+  b.setAttribute('aria-expanded', String(full));
+  b.textContent = full ? b.dataset.keyid : b.dataset.keyid.slice(0, 12);
+  b.title = full ? 'Show the short Key ID' : 'Show the whole Key ID';
+}
+
+function kidButton(b, keyid) {
+  b.dataset.keyid = keyid;
+  b.textContent = keyid.slice(0, 12);
+  b.setAttribute('aria-expanded', 'false');
+  b.title = 'Show the whole Key ID';
+}
+
+export function setState(state, text) {
+  const s = $('state');
+  s.dataset.state = state;
+  s.textContent = text;
+}
+
+export function keygen(state, text) {
+  const k = $('keygen');
+  k.dataset.state = state;
+  $('keygen-bar').hidden = state !== 'busy';
+  $('keygen-text').textContent = text;
+}
+
+export function fieldError(input, out, msg) {
+  out.textContent = msg;
+  if (input) {
+    if (msg) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+}
+
+export function joinError(msg, certUrl) {
+  $('join-error').textContent = msg;
+  $('join-cert').hidden = !certUrl;
+  if (certUrl) $('join-cert-link').href = $('join-cert-link').textContent = certUrl;
+}
+export const sendError = (msg) => ($('send-error').textContent = msg);
+export const help = (msg) => ($('text-help').textContent = msg);
+
+export function grow(t) {
+  t.style.height = 'auto';
+  t.style.height = Math.min(t.scrollHeight + 2, 200) + 'px';
+}
+
+export function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }));
+  const a = el('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+let title = 'dyspatcher';
+let unread = 0;
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) {
+    unread = 0;
+    document.title = title;
+  }
+});
+
+export function showChat(me, keyid) {
+  $('start').hidden = true;
+  $('chat').hidden = false;
+  $('users-toggle').hidden = false;
+  $('me-name').textContent = me;
+  kidButton($('me-kid'), keyid);
+  document.title = title = `${me} · dyspatcher`;
+}
+
+export function closeUsers() {
+  $('users').classList.remove('open');
+  $('users-toggle').setAttribute('aria-expanded', 'false');
+}
+
+export function renderUsers({ users, all }) {
+  const ul = $('users-list');
+  ul.classList.remove('offline');
+  const items = [];
+  if (all) {
+    const li = el('li', 'user all');
+    const b = el('button', 'pick', '@all');
+    b.type = 'button';
+    b.dataset.name = 'all';
+    b.setAttribute('aria-label', 'Write to everybody (@all)');
+    li.append(b, el('span', 'hint', 'everybody'));
+    items.push(li);
+  }
+  for (const u of users) {
+    const li = el('li', 'user' + (u.admin ? ' admin' : ''));
+    li.dataset.name = u.name;
+    const b = el('button', 'pick', u.name);
+    b.type = 'button';
+    b.dataset.name = u.name;
+    if (u.admin) b.append(el('span', 'badge', u.self ? 'console' : 'admin'));
+    b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}`);
+    const k = el('button', 'kid');
+    k.type = 'button';
+    kidButton(k, u.keyid);
+    k.setAttribute('aria-label', `Key ID of ${u.name}`);
+    li.append(b, k);
+    if (u.bad) li.append(el('span', 'error', 'Key ID differs from the server’s!'));
+    items.push(li);
+  }
+  ul.replaceChildren(...items);
+  $('users-count').textContent = `(${users.filter((u) => !u.self).length})`;
+}
+
+export function markUsersOffline() {
+  $('users-list').classList.add('offline');
+}
+
+function time() {
+  const d = new Date();
+  const t = el('time', '', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+  t.dateTime = d.toISOString();
+  t.title = d.toLocaleString();
+  return t;
+}
+
+function append(li) {
+  const log = $('log');
+  const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  log.append(li);
+  if (stick) log.scrollTop = log.scrollHeight;
+  return li;
+}
+
+export function notice(text, kind = '') {
+  const li = el('li', 'notice' + (kind ? ' ' + kind : ''));
+  li.append(time(), el('span', '', text));
+  return append(li);
+}
+
+// m: { kind: 'mine'|'other', admin, who, reply, text, status }
+export function message(m) {
+  const li = el('li', `msg ${m.kind}${m.admin ? ' admin' : ''}`);
+  const meta = el('div', 'meta');
+  const who = el('button', 'who', m.who);
+  who.type = 'button';
+  if (m.reply) {
+    li.dataset.reply = m.reply;
+    who.setAttribute('aria-label', `${m.who}. Answer ${m.reply === 'all' ? 'everybody' : m.reply}`);
+  } else who.disabled = true;
+  meta.append(who, time());
+  if (m.status !== undefined) meta.append(el('span', 'status', m.status));
+  li.append(meta, el('p', 'text', m.text));
+  if (document.hidden && m.kind === 'other') document.title = `(${++unread}) ${title}`;
+  return append(li);
+}
+
+export function status(li, state, text, fix) {
+  let s = li.querySelector('.status');
+  if (!s) s = li.querySelector('.meta').appendChild(el('span', 'status'));
+  if (state === 'note') {
+    li.append(el('p', 'note', text));
+    return;
+  }
+  s.textContent = text;
+  s.dataset.state = state;
+  li.classList.toggle('failed', state === 'failed');
+  if (fix && !li.querySelector('.fix')) {
+    const b = el('button', 'fix ghost', 'Put the text back in the box');
+    b.type = 'button';
+    b.addEventListener('click', fix);
+    li.append(b);
+  }
+}
+
+export function banner(text, certUrl) {
+  $('banner').hidden = !text;
+  if (!text) return;
+  $('banner-text').textContent = text;
+  $('cert-help').hidden = !certUrl;
+  if (certUrl) $('cert-link').href = $('cert-link').textContent = certUrl;
+  $('reconnect').focus();
+}
