@@ -47,7 +47,7 @@ fn fail(message: &str, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn start(options: Options) -> Result<(), (String, u8)> {
+fn start(mut options: Options) -> Result<(), (String, u8)> {
     let started = Instant::now();
     let usage = |m: String| (m, USAGE_ERROR);
     let tls = tls_setup(&options)?;
@@ -66,6 +66,7 @@ fn start(options: Options) -> Result<(), (String, u8)> {
         daemon::prepare_pid_file(path).map_err(usage)?;
     }
 
+    let fd_note = raise_open_file_limit(&mut options.limits);
     let bound = Bound::bind(&options, tls.is_some())?;
     let (http, ws) = if tls.is_some() {
         ("https", "wss")
@@ -128,6 +129,9 @@ fn start(options: Options) -> Result<(), (String, u8)> {
             "Listening on all addresses: people open this machine's address with that port.",
         ));
     }
+    if let Some(note) = fd_note {
+        banner.push(ConsoleLine::warning(note).screen());
+    }
     for line in &banner {
         console.show(line);
     }
@@ -183,6 +187,36 @@ fn start(options: Options) -> Result<(), (String, u8)> {
     server
         .run()
         .map_err(|e| (format!("the event loop failed: {e}"), 1))
+}
+
+/// Every connection is a file descriptor: the soft limit (often 1024) is raised as far
+/// as the hard limit allows, up to what `--max-connections` needs; if that is not
+/// enough, the connection limit comes down to fit, and the returned note says so.
+fn raise_open_file_limit(limits: &mut dyspatcher::limits::Limits) -> Option<String> {
+    const RESERVE: usize = 64;
+    let wanted = (limits.max_connections + RESERVE) as libc::rlim_t;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: get/setrlimit on our own process with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+    let fits = (limit.rlim_cur as usize).saturating_sub(RESERVE).max(1);
+    (fits < limits.max_connections).then(|| {
+        limits.max_connections = fits;
+        format!(
+            "The open-file limit ({}) allows {fits} connections: raise it (ulimit -n) for more",
+            limit.rlim_cur
+        )
+    })
 }
 
 /// The listening sockets, bound before anything else happens.
