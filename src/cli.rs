@@ -240,12 +240,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         (true, None) => None,
         (false, w) => Some(w.unwrap_or(81)),
     };
-    if let (Some(p), Some(w)) = (port, wsport) {
-        if p == w && p != 0 {
-            return Err(format!(
-                "--port and --wsport are both {p}: give two different ports, or --single-port to use one"
-            ));
-        }
+    if let (Some(p), Some(w)) = (port, wsport)
+        && p == w
+        && p != 0
+    {
+        return Err(format!(
+            "--port and --wsport are both {p}: give two different ports, or --single-port to use one"
+        ));
     }
     let web_default = if tls.is_some() { 443 } else { 80 };
     if port.is_none() && wsport == Some(web_default) {

@@ -339,7 +339,7 @@ fn two_thousand_idle_connections_and_a_huge_request_head() {
         ))
         .unwrap();
         let mut buf = [0u8; 64];
-        if matches!((&*conn).read(&mut buf), Ok(_)) {
+        if (&*conn).read(&mut buf).is_ok() {
             closed += 1;
         }
     }

@@ -46,16 +46,16 @@ impl Chat {
         }
         member.dropped_in_a_row = 0;
         match (data.algo, data.to.clone()) {
-            (Algo::Aes, _) => self.to_everybody(conn, data),
+            (Algo::Aes, _) => self.deliver_to_all(conn, data),
             (Algo::Rsa, Some(to)) if to == self.settings.admin_name => {
-                self.to_admin(conn, data, now)
+                self.deliver_to_admin(conn, data, now)
             }
-            (Algo::Rsa, Some(to)) => self.to_user(conn, &to, data),
+            (Algo::Rsa, Some(to)) => self.deliver_to_user(conn, &to, data),
             (Algo::Rsa, None) => self.legacy_one_to_one(conn, data, now),
         }
     }
 
-    fn to_everybody(&mut self, conn: ConnId, data: MessageData) {
+    fn deliver_to_all(&mut self, conn: ConnId, data: MessageData) {
         let decoded = (
             data.iv.as_deref().and_then(b64_decode),
             b64_decode(&data.ciphertext),
@@ -91,7 +91,7 @@ impl Chat {
         self.delivered(conn, &data);
     }
 
-    fn to_user(&mut self, conn: ConnId, to: &str, data: MessageData) {
+    fn deliver_to_user(&mut self, conn: ConnId, to: &str, data: MessageData) {
         let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
         if self.settings.only_admin && !sender_is_admin {
             return self.undelivered(conn, &data, ONLY_ADMIN);
@@ -107,7 +107,7 @@ impl Chat {
         self.delivered(conn, &data);
     }
 
-    fn to_admin(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+    fn deliver_to_admin(&mut self, conn: ConnId, data: MessageData, now: Instant) {
         let (Some(ciphertext), Some(signature)) =
             (b64_decode(&data.ciphertext), b64_decode(&data.signature))
         else {

@@ -2,7 +2,7 @@
 
 /// Splits `text` into the fewest parts for which `fits` holds, cutting at a space when
 /// one is in the second half of a part. `None` if not even one character fits.
-pub fn split_to_fit<'a>(text: &'a str, fits: impl Fn(&str) -> bool) -> Option<Vec<&'a str>> {
+pub fn split_to_fit(text: &str, fits: impl Fn(&str) -> bool) -> Option<Vec<&str>> {
     let mut parts = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
@@ -17,10 +17,10 @@ pub fn split_to_fit<'a>(text: &'a str, fits: impl Fn(&str) -> bool) -> Option<Ve
             return None;
         }
         let mut end = ends[count - 1];
-        if let Some(space) = rest[..end].rfind(' ') {
-            if space > end / 2 {
-                end = space + 1;
-            }
+        if let Some(space) = rest[..end].rfind(' ')
+            && space > end / 2
+        {
+            end = space + 1;
         }
         parts.push(rest[..end].trim_end());
         rest = rest[end..].trim_start();

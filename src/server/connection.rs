@@ -380,11 +380,12 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) => return Err(e),
         }
-        if let Phase::Closing { shut } = &mut self.phase {
-            if !*shut && self.out.is_empty() {
-                self.transport.shutdown_write();
-                *shut = true;
-            }
+        if let Phase::Closing { shut } = &mut self.phase
+            && !*shut
+            && self.out.is_empty()
+        {
+            self.transport.shutdown_write();
+            *shut = true;
         }
         Ok(())
     }

@@ -297,10 +297,10 @@ impl Server {
                                 Some(reason)
                             }
                         };
-                        if let Some(conn) = self.conns.get_mut(key) {
-                            if conn.is_websocket() {
-                                conn.start_closing(&self.limits, now);
-                            }
+                        if let Some(conn) = self.conns.get_mut(key)
+                            && conn.is_websocket()
+                        {
+                            conn.start_closing(&self.limits, now);
                         }
                         self.touch(key, false);
                         self.chat.closed(key, why);
@@ -364,11 +364,11 @@ impl Server {
 
     /// Notes that `key` has bytes to send (or that its socket can take more).
     fn touch(&mut self, key: ConnId, writable: bool) {
-        if let Some(conn) = self.conns.get_mut(key) {
-            if conn.dirty || writable {
-                conn.dirty = true;
-                self.to_flush.push(key);
-            }
+        if let Some(conn) = self.conns.get_mut(key)
+            && (conn.dirty || writable)
+        {
+            conn.dirty = true;
+            self.to_flush.push(key);
         }
     }
 
@@ -401,12 +401,12 @@ impl Server {
             return;
         };
         let _ = self.poll.registry().deregister(conn.transport.socket());
-        if conn.counted {
-            if let Some(n) = self.per_address.get_mut(&conn.peer) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_address.remove(&conn.peer);
-                }
+        if conn.counted
+            && let Some(n) = self.per_address.get_mut(&conn.peer)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.per_address.remove(&conn.peer);
             }
         }
         self.chat.closed(key, why);

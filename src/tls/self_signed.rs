@@ -45,10 +45,10 @@ pub fn subject_names(listen: IpAddr, hostnames: &[String]) -> Vec<String> {
 }
 
 pub fn make_or_reuse(names: &[String], dir: Option<&Path>, now: SystemTime) -> Result<Tls, String> {
-    if let Some(dir) = dir {
-        if let Some(tls) = reuse(dir, names, now)? {
-            return Ok(tls);
-        }
+    if let Some(dir) = dir
+        && let Some(tls) = reuse(dir, names, now)?
+    {
+        return Ok(tls);
     }
     let (cert_pem, key_pem) = make(names, now)?;
     let origin = match dir {

@@ -73,8 +73,11 @@ fn key_dir() -> PathBuf {
         .join("test-keys")
 }
 
+/// One slot per key name, filled once.
+type Slot = Arc<OnceLock<Arc<KeyPair>>>;
+
 fn cached(name: &str, make: impl FnOnce() -> KeyPair) -> Arc<KeyPair> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Arc<KeyPair>>>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
     // One slot per key, so that different keys are made in parallel and one key once.
     let slot = CACHE
         .get_or_init(Default::default)
