@@ -74,6 +74,8 @@ impl ConsoleInput {
         while let Some(pos) = bytes.iter().position(|&b| b == b'\n') {
             if self.discarding {
                 self.discarding = false;
+            } else if self.buf.len() + pos > self.max_line {
+                events.push(ConsoleEvent::TooLong);
             } else {
                 self.buf.extend_from_slice(&bytes[..pos]);
                 events.push(ConsoleEvent::Line(
@@ -169,6 +171,9 @@ mod tests {
         c.take(b"abcdef", &mut ev);
         c.take(b"xyz\n/q\n", &mut ev);
         assert_eq!(lines(&ev), ["<too long>", "/q"]);
+        // Over the limit within one read, newline included.
+        c.take(b"0123456789\n", &mut ev);
+        assert_eq!(lines(&ev), ["<too long>", "/q", "<too long>"]);
     }
 
     #[test]
