@@ -32,6 +32,8 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     /// `--redirect-http`: a plain-HTTP port that redirects to the HTTPS page.
     pub redirect_http: Option<u16>,
+    /// `--sshpfw-*`: the SSH tunnel.
+    pub tunnel: Option<crate::tunnel::TunnelOptions>,
     pub limits: Limits,
 }
 
@@ -97,6 +99,15 @@ Running unattended:
                              --admin-private-key); stop it with kill -TERM or -HUP
       --pid-file FILE        write the server's PID to FILE
 
+Reach it from the internet through an SSH server (all four, or none; needs ssh):
+      --sshpfw-ip-address IP the SSH server; it listens there for the chat, on the same ports
+      --sshpfw-port PORT     its SSH port (usually 22)
+      --sshpfw-user NAME     the login there (a user allowed to forward ports)
+      --sshpfw-keyfile FILE  the private key for that login, without a passphrase (chmod 600)
+      --sshpfw-known-hosts FILE
+                             check the server's host key against FILE; without it the first key
+                             seen is accepted and kept beside the key file (KEYFILE.known_hosts)
+
 Limits (docs/LIMITS.md):
       --max-connections N    open connections in all (default 16384)
       --max-per-address N    open connections from one address (default 64; this machine is exempt)
@@ -116,6 +127,9 @@ Examples:
       over HTTPS with your own certificate
   dyspatcher --admin-private-key admin.pem --welcome \"Hello, be kind\" --only-admin
       a help desk: everybody talks to the administrator only
+  dyspatcher -p 8080 -w 8081 --sshpfw-ip-address 11.22.33.44 --sshpfw-port 22 \\
+      --sshpfw-user dyspatcherpfw --sshpfw-keyfile dyspatcherpfw.key
+      also from the internet: http://11.22.33.44:8080/ (that server must allow it: README)
 
 Console commands: type /help once it runs.";
 
@@ -177,6 +191,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         limits.ping_after = std::time::Duration::from_secs(secs);
         limits.pong_timeout = std::time::Duration::from_secs(secs);
     }
+
+    let tunnel = crate::tunnel::parse_options(&mut args)?;
 
     let rest = args.finish();
     if let Some(first) = rest.first() {
@@ -279,6 +295,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         daemon,
         pid_file,
         redirect_http,
+        tunnel,
         limits,
     })))
 }

@@ -13,3 +13,4 @@ pub mod limits;
 pub mod names;
 pub mod server;
 pub mod tls;
+pub mod tunnel;

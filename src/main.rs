@@ -19,6 +19,7 @@ use dyspatcher::server::allow_list_file::AllowListFile;
 use dyspatcher::server::transcript::Transcript;
 use dyspatcher::server::{ConsoleOut, Server, ServerParts, Site, listeners, stdin};
 use dyspatcher::tls::{self, Tls};
+use dyspatcher::tunnel::Tunnel;
 
 const USAGE_ERROR: u8 = 2;
 
@@ -117,6 +118,18 @@ fn start(mut options: Options) -> Result<(), (String, u8)> {
             url_host(addr)
         )));
     }
+    let tunnel = options
+        .tunnel
+        .as_ref()
+        .map(|t| Tunnel::new(t, bound.web_addr, bound.ws_addr, tls.is_some()));
+    for (what, url) in ["Chat page", "WebSocket for 0.9 clients"]
+        .iter()
+        .zip(tunnel.iter().flat_map(Tunnel::urls))
+    {
+        banner.push(ConsoleLine::screen_only(format!(
+            "{what} from the internet (SSH tunnel): {url}"
+        )));
+    }
     if let Some(tls) = &tls {
         banner.push(ConsoleLine::screen_only(format!("HTTPS: {}", tls.origin)));
         banner.push(ConsoleLine::screen_only(format!(
@@ -173,6 +186,7 @@ fn start(mut options: Options) -> Result<(), (String, u8)> {
         allow_list,
         chat,
         console,
+        tunnel,
     })
     .map_err(|e| (format!("cannot start the event loop: {e}"), 1))?;
     let ready = if server.has_console() {
@@ -273,7 +287,13 @@ fn tls_setup(options: &Options) -> Result<Option<Tls>, (String, u8)> {
             .map(Some)
             .map_err(|m| (m, USAGE_ERROR)),
         Some(TlsChoice::SelfSigned { dir, hostnames }) => {
-            let names = tls::self_signed::subject_names(options.ip, hostnames);
+            let mut names = tls::self_signed::subject_names(options.ip, hostnames);
+            // The address people use through the SSH tunnel.
+            if let Some(host) = options.tunnel.as_ref().map(|t| t.host.to_string())
+                && !names.contains(&host)
+            {
+                names.push(host);
+            }
             tls::self_signed::make_or_reuse(&names, dir.as_deref(), now)
                 .map(Some)
                 .map_err(|m| (m, USAGE_ERROR))

@@ -58,6 +58,7 @@ fn client_joins_and_chats_over_a_websocket() {
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let fake = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
         let mut ws = tungstenite::accept(stream).unwrap();
         let join: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
         assert_eq!(join["data"]["code"], "chat-join");

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use rustls::ServerConfig;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use tungstenite::protocol::frame::Frame;
@@ -26,14 +26,17 @@ use super::console_out::ConsoleOut;
 use super::stdin::{ConsoleEvent, ConsoleInput};
 use super::transport::Transport;
 use crate::chat::{Chat, ConnId, Output, close_code};
-use crate::console::{self, ConsoleLine};
+use crate::console::{self, Command, ConsoleLine};
 use crate::limits::Limits;
+use crate::tunnel::Tunnel;
 
 const WEB: Token = Token(0);
 const WEBSOCKET: Token = Token(1);
 const STDIN: Token = Token(2);
 const SIGNALS: Token = Token(3);
 const REDIRECT: Token = Token(4);
+/// The SSH tunnel's stderr pipe.
+const TUNNEL: Token = Token(8);
 const FIRST_CONNECTION: usize = 16;
 
 /// WebSocket messages read from one connection per loop turn before the others get
@@ -56,6 +59,8 @@ pub struct ServerParts {
     pub allow_list: Option<AllowListFile>,
     pub chat: Chat,
     pub console: ConsoleOut,
+    /// `--sshpfw-*`: the ssh child, started when the loop starts.
+    pub tunnel: Option<Tunnel>,
 }
 
 pub struct Server {
@@ -69,6 +74,7 @@ pub struct Server {
     allow_list: Option<AllowListFile>,
     chat: Chat,
     console: ConsoleOut,
+    tunnel: Option<Tunnel>,
     console_input: Option<ConsoleInput>,
     signals: Signals,
     conns: Slab<Connection>,
@@ -98,7 +104,7 @@ impl Server {
         if let Some(r) = &mut redirect {
             poll.registry().register(r, REDIRECT, Interest::READABLE)?;
         }
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let console_input =
@@ -114,6 +120,7 @@ impl Server {
             allow_list: parts.allow_list,
             chat: parts.chat,
             console: parts.console,
+            tunnel: parts.tunnel,
             console_input,
             signals,
             conns: Slab::new(),
@@ -137,6 +144,7 @@ impl Server {
     /// Runs until `/quit` or a signal; then closes every connection cleanly.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        self.with_tunnel(|t, registry, now| t.start(registry, TUNNEL, now));
         while !self.quitting {
             let now = Instant::now();
             let timeout = if self.backlog.is_empty() {
@@ -158,6 +166,7 @@ impl Server {
                     REDIRECT => self.accept(PortKind::Redirect, now),
                     STDIN => self.read_console(now),
                     SIGNALS => self.on_signals(),
+                    TUNNEL => self.with_tunnel(Tunnel::readable),
                     Token(t) => {
                         let key = t - FIRST_CONNECTION;
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -449,6 +458,7 @@ impl Server {
             };
             self.remove(key, (why != "closed").then_some(why));
         }
+        self.with_tunnel(Tunnel::tick);
         self.chat.tick(now);
         self.apply_outputs(now);
     }
@@ -474,8 +484,21 @@ impl Server {
             match event {
                 ConsoleEvent::Line(line) => {
                     let command = console::command::parse(&line);
+                    if command == Command::Tunnel && self.tunnel.is_some() {
+                        self.with_tunnel(|t, _, now| t.status(now));
+                        continue;
+                    }
+                    let help = command == Command::Help;
                     self.chat.command(command, now);
                     self.apply_outputs(now);
+                    if help {
+                        self.with_tunnel(|t, _, _| {
+                            let urls = t.urls().join("  ");
+                            vec![ConsoleLine::screen_only(format!(
+                                "From the internet (SSH tunnel; /tunnel shows its state): {urls}"
+                            ))]
+                        });
+                    }
                     if self.quitting {
                         return;
                     }
@@ -498,16 +521,37 @@ impl Server {
     }
 
     fn on_signals(&mut self) {
+        let mut child_ended = false;
         for signal in self.signals.pending() {
             let name = match signal {
                 SIGINT => "SIGINT",
                 SIGTERM => "SIGTERM",
                 SIGHUP => "SIGHUP",
+                SIGCHLD => {
+                    child_ended = true;
+                    continue;
+                }
                 _ => continue,
             };
             self.console
                 .show(&ConsoleLine::info(format!("{name} received: stopping")));
             self.quitting = true;
+        }
+        if child_ended {
+            self.with_tunnel(Tunnel::child_signal);
+        }
+    }
+
+    /// Runs `f` on the SSH tunnel, if there is one, and shows what it says.
+    fn with_tunnel(
+        &mut self,
+        f: impl FnOnce(&mut Tunnel, &mio::Registry, Instant) -> Vec<ConsoleLine>,
+    ) {
+        let Some(tunnel) = &mut self.tunnel else {
+            return;
+        };
+        for line in f(tunnel, self.poll.registry(), Instant::now()) {
+            self.console.show(&line);
         }
     }
 
@@ -548,6 +592,7 @@ impl Server {
                 }
             }
         }
+        self.with_tunnel(|t, registry, _| t.stop(registry));
         self.console.show(&ConsoleLine::info("dyspatcher stopped"));
     }
 }

@@ -144,7 +144,11 @@ impl Client {
                         reason: format!("a binary frame of {} bytes", bytes.len()),
                     });
                 }
-                Ok(Message::Close(frame)) => self.closed = Some(close_info(frame)),
+                Ok(Message::Close(frame)) => {
+                    self.closed = Some(close_info(frame));
+                    // Sends the queued close reply.
+                    let _ = self.ws.flush();
+                }
                 Ok(_) => {} // ping, pong: tungstenite answers pings itself
                 Err(tungstenite::Error::Io(e))
                     if matches!(
