@@ -5,8 +5,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { launchBrowser, newPage, startServer, vectors, vectorFile, artifact, BIN, sleep } from './helpers.mjs';
 
 const T = 90000; // per test: servers, key generation (up to ~4 s with two pages), joins
@@ -372,27 +374,37 @@ test('--only-admin: users see and write to the administrator only', { timeout: T
   await b.close();
 });
 
-// TLS: runs once the binary knows --self-signed.
-const tlsSkip = (() => {
-  try {
-    return execFileSync(BIN, ['--help'], { encoding: 'utf8' }).includes('--self-signed') ? false : 'the server has no --self-signed yet';
-  } catch {
-    return 'the server binary does not run';
-  }
-})();
+// The SPKI hash Chromium's --ignore-certificate-errors-spki-list wants: base64 SHA-256 of
+// the certificate's SubjectPublicKeyInfo. Only that certificate is trusted.
+function spkiHash(certPemFile) {
+  const cert = new X509Certificate(readFileSync(certPemFile));
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
 
-test('over HTTPS (--self-signed): join and chat on wss; a failing WebSocket shows the certificate guidance', { timeout: T, skip: tlsSkip }, async () => {
-  const srv = await server(['--self-signed']);
+test('over HTTPS (--self-signed, trusted by its SPKI only): two pages chat on wss; a failing WebSocket shows the certificate guidance', { timeout: T }, async () => {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'dysp-selfsigned-'));
+  const srv = await server(['--self-signed-dir', dir]);
   assert.match(srv.url, /^https:/);
-  const tls = await launchBrowser(['--ignore-certificate-errors']);
+  const tls = await launchBrowser([`--ignore-certificate-errors-spki-list=${spkiHash(joinPath(dir, 'cert.pem'))}`]);
   try {
     const a = await newPage(tls);
     a.setDefaultTimeout(WAIT);
     await a.goto(srv.url);
+    const j = await newPage(tls, { width: 360, height: 640 });
+    j.setDefaultTimeout(WAIT);
+    await j.goto(srv.url);
     await join(a, 'judy');
     await joined(a, 'judy');
-    srv.send('@judy over tls');
-    await shows(a, 'over tls', 'ADMIN → you');
+    await join(j, 'jack');
+    await joined(j, 'jack');
+    await say(a, '@jack over tls, from judy');
+    await shows(j, 'over tls, from judy', 'judy → you');
+    await say(j, '@all over tls, from jack');
+    await shows(a, 'over tls, from jack', 'jack → all');
+    srv.send('@judy from the console over tls');
+    await shows(a, 'from the console over tls', 'ADMIN → you');
+    noProblems(a, j);
 
     // A browser that refuses the WebSocket's certificate: the connection fails before it opens.
     const b = await newPage(tls, { width: 360, height: 640 });
