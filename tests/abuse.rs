@@ -424,3 +424,50 @@ fn a_flood_of_one_to_one_frames_is_throttled_then_cut() {
     assert!(got <= 20, "the victim received {got} of {sent} frames");
     honest_users_still_chat(&server);
 }
+
+#[test]
+fn a_silent_peer_is_pinged_then_dropped_and_a_live_one_stays() {
+    let mut server = server(&["--idle-timeout", "1"]);
+    let mut live = Client::join(&server.ws_url(), "alive", keys("alice"));
+    let dead = Client::join(&server.ws_url(), "deadish", keys("bob"));
+    // `live` keeps reading (its WebSocket answers pings); `dead` never reads again.
+    let started = Instant::now();
+    let left = live.expect(
+        |e| matches!(e, ClientEvent::Left { name } if name == "deadish"),
+        WAIT,
+    );
+    assert!(matches!(left, ClientEvent::Left { .. }));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
+        "dropped after {took:?}"
+    );
+    server.wait_for_output("deadish left (no answer to ping)", WAIT);
+    // Past several more idle periods, the live one is still there.
+    live.expect_none(
+        |e| matches!(e, ClientEvent::Left { .. }),
+        Duration::from_secs(3),
+    );
+    assert!(!live.is_closed());
+    drop(dead);
+    honest_users_still_chat(&server);
+}
+
+#[test]
+fn the_connection_limit_refuses_the_surplus() {
+    let server = server(&["--max-connections", "3"]);
+    let _a = Client::join(&server.ws_url(), "first", keys("alice"));
+    let _b = Client::join(&server.ws_url(), "second", keys("bob"));
+    let _c = Client::join(&server.ws_url(), "third", pool_keys(0, 1)[0].clone());
+    assert!(
+        Client::try_open(&server.ws_url()).is_err(),
+        "a fourth connection is refused"
+    );
+    drop(_c);
+    // Room again once one leaves.
+    let deadline = Instant::now() + WAIT;
+    while Client::try_open(&server.ws_url()).is_err() {
+        assert!(Instant::now() < deadline, "no room after a departure");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
