@@ -693,3 +693,31 @@ fn the_allow_list_admits_listed_keys_under_their_listed_names() {
     h.console("/a");
     assert!(h.console_has("nobody can join: the allow list file is missing"));
 }
+
+#[test]
+fn welcomes_beyond_the_key_budget_wait_their_turn_instead_of_being_dropped() {
+    let limits = Limits {
+        private_ops_per_second: 1.0,
+        private_ops_burst: 1.0,
+        ..Limits::default()
+    };
+    let settings = Settings {
+        welcome: Some("hi".into()),
+        ..Harness::default_settings()
+    };
+    let mut h = Harness::with_limits(settings, limits);
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    assert_eq!(h.messages(1), vec![msg("ADMIN", "alice", "hi")]);
+    assert_eq!(
+        h.messages(2),
+        vec![],
+        "no budget left for bobby's welcome yet"
+    );
+    h.chat.tick(h.now + Duration::from_millis(500));
+    h.pump();
+    assert_eq!(h.messages(2), vec![]);
+    h.chat.tick(h.now + Duration::from_millis(1100));
+    h.pump();
+    assert_eq!(h.messages(2), vec![msg("ADMIN", "bobby", "hi")]);
+}
