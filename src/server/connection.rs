@@ -61,8 +61,10 @@ pub struct Connection {
     pub deadline: Option<Instant>,
     pub last_input: Instant,
     pub ping_sent: bool,
-    /// Queued for the flush at the end of this loop turn.
+    /// Has bytes (or TLS records) to send: to flush at the end of this loop turn.
     pub dirty: bool,
+    /// In the event loop's list of connections to flush, so it is listed once.
+    pub listed: bool,
     /// The TLS handshake was under way at the last look: its deadline applies.
     handshaking: bool,
 }
@@ -127,6 +129,7 @@ impl Connection {
             last_input: now,
             ping_sent: false,
             dirty: false,
+            listed: false,
         }
     }
 

@@ -377,7 +377,10 @@ impl Server {
             && (conn.dirty || writable)
         {
             conn.dirty = true;
-            self.to_flush.push(key);
+            if !conn.listed {
+                conn.listed = true;
+                self.to_flush.push(key);
+            }
         }
     }
 
@@ -388,9 +391,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if !conn.dirty {
-                continue; // already flushed this turn
-            }
+            conn.listed = false;
             if conn.flush().is_err() {
                 dead.push(key);
             }
