@@ -1,0 +1,20 @@
+//! The console: the command parser, then the chat carrying the command out with two
+//! users joined. Lines are separated by newlines, as typed.
+#![no_main]
+
+use dyspatcher::console::command::parse;
+use dyspatcher_fuzz::Harness;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut h = Harness::new(None);
+    for line in text.split('\n').take(16) {
+        let command = parse(line);
+        h.chat.command(command, h.now);
+        h.drain();
+        h.advance(10);
+    }
+});
