@@ -34,6 +34,13 @@ pub struct Limits {
     /// Messages a connection may send per second, sustained, and in a burst.
     pub messages_per_second: f64,
     pub message_burst: f64,
+    /// Joins one key may make per second, sustained, and in a burst: reconnecting
+    /// does not refill a key's budgets, and cannot be used to flood joins.
+    pub rejoins_per_second: f64,
+    pub rejoin_burst: f64,
+    /// Keys whose budgets are remembered after they leave, and for how long.
+    pub remembered_keys: usize,
+    pub remember_for: Duration,
     /// Messages dropped in a row for the rate before the connection is closed.
     pub abuse_drops_before_close: u32,
     /// Private-key operations (about 13 ms each for RSA-4096 here, far more on a Pi)
@@ -65,9 +72,13 @@ impl Default for Limits {
             max_connections_per_address: 64,
             messages_per_second: 5.0,
             message_burst: 20.0,
+            rejoins_per_second: 0.2,
+            rejoin_burst: 5.0,
+            remembered_keys: 4096,
+            remember_for: Duration::from_secs(600),
             abuse_drops_before_close: 60,
-            private_ops_per_second: 20.0,
-            private_ops_burst: 20.0,
+            private_ops_per_second: 10.0,
+            private_ops_burst: 10.0,
             private_ops_per_connection_per_second: 2.0,
             private_ops_per_connection_burst: 5.0,
             max_queued_bytes: 256 * 1024,

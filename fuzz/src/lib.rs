@@ -1,12 +1,11 @@
 //! Shared pieces of the fuzz targets: a chat with users already joined, driven by a
-//! simulated clock, and the server's WebSocket configuration.
+//! simulated clock; and the server's WebSocket configuration.
 
 use std::time::{Duration, Instant};
 
 use dyspatcher::chat::{Chat, ConnId, Output, Settings};
 use dyspatcher::crypto::{GroupKey, KeyPair, PublicIdentity};
 use dyspatcher::limits::Limits;
-use tungstenite::protocol::WebSocketConfig;
 
 /// A 2048-bit administrator key: the same code paths as RSA-4096 at a quarter of the
 /// cost of each private-key operation, so the fuzzer runs faster.
@@ -17,15 +16,7 @@ const BOB_PUB: &str = include_str!("../../tests/vectors/bob.pub.pem");
 /// The group key of every harness chat: seeds can be built with it.
 pub const GROUP_KEY: [u8; 32] = [7; 32];
 
-/// Mirrors `websocket_config` of src/server/connection.rs (private there).
-pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(limits.max_message_bytes * 2)
-        .max_message_size(Some(limits.max_message_bytes))
-        .max_frame_size(Some(limits.max_message_bytes))
-}
+pub use dyspatcher::server::websocket_config;
 
 pub struct Harness {
     pub chat: Chat,
@@ -88,12 +79,13 @@ impl Harness {
             if let Output::Send { to, frame } = output {
                 assert!(!to.is_empty(), "a frame to nobody");
                 let value: serde_json::Value =
-                    serde_json::from_str(&frame).expect("server frames are JSON");
+                    serde_json::from_str(&frame.to_text()).expect("server frames are JSON");
                 assert!(
                     value["cmd"].is_string()
                         && value["user"].is_string()
                         && value["data"].is_object(),
-                    "bad frame {frame:.200}"
+                    "bad frame {:.200}",
+                    frame.to_text()
                 );
             }
         }

@@ -24,27 +24,42 @@ const NOT_YOURS: &str = "The message's sender is not you: not delivered.";
 const MALFORMED: &str = "The message is malformed (base64 fields expected): not delivered.";
 
 impl Chat {
-    pub(super) fn message(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+    /// Takes a token for a frame of a joined connection. Without one the frame is
+    /// dropped and the sender told (the first time, and for each message with an id);
+    /// too many drops in a row close the connection.
+    pub(super) fn admit(&mut self, conn: ConnId, data: Option<&MessageData>, now: Instant) -> bool {
         let Some(member) = self.users.member_mut(conn) else {
-            return;
+            return false;
         };
-        member.uses_extensions |= data.uses_extensions();
-        if !member.messages.take(now) {
-            member.dropped_in_a_row += 1;
-            let drops = member.dropped_in_a_row;
-            let name = member.name.clone();
-            if drops >= self.limits.abuse_drops_before_close {
-                self.console(ConsoleLine::warning(format!(
-                    "{name} disconnected: kept sending too fast"
-                )));
-                self.leave(conn, None);
-                self.close(conn, close_code::POLICY, "too many messages");
-            } else if drops == 1 || data.valid_id().is_some() {
-                self.undelivered(conn, &data, TOO_FAST);
-            }
-            return;
+        if let Some(data) = data {
+            member.uses_extensions |= data.uses_extensions();
         }
-        member.dropped_in_a_row = 0;
+        if member.budgets.messages.take(now) {
+            member.dropped_in_a_row = 0;
+            return true;
+        }
+        member.dropped_in_a_row += 1;
+        let drops = member.dropped_in_a_row;
+        let name = member.name.clone();
+        if drops >= self.limits.abuse_drops_before_close {
+            self.console(ConsoleLine::warning(format!(
+                "{name} disconnected: kept sending too fast"
+            )));
+            self.leave(conn, None);
+            self.close(conn, close_code::POLICY, "too many messages");
+        } else {
+            match data {
+                Some(data) if drops == 1 || data.valid_id().is_some() => {
+                    self.undelivered(conn, data, TOO_FAST)
+                }
+                None if drops == 1 => self.send_one(conn, frames::notice(TOO_FAST)),
+                _ => {}
+            }
+        }
+        false
+    }
+
+    pub(super) fn message(&mut self, conn: ConnId, data: MessageData, now: Instant) {
         match (data.algo, data.to.clone()) {
             (Algo::Aes, _) => self.deliver_to_all(conn, data),
             (Algo::Rsa, Some(to)) if to == self.settings.admin_name => {
@@ -184,7 +199,7 @@ impl Chat {
         let Some(member) = self.users.member_mut(conn) else {
             return false;
         };
-        member.private_ops.take(now) && self.private_ops.take(now)
+        member.budgets.private_ops.take(now) && self.private_ops.take(now)
     }
 
     fn delivered(&mut self, conn: ConnId, data: &MessageData) {

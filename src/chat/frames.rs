@@ -1,6 +1,8 @@
 //! The JSON of the wire: parsing what clients send, building what the server sends.
 //! docs/PROTOCOL.md is the reference for every frame here.
 
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -151,20 +153,74 @@ pub fn config(
     )
 }
 
-/// One entry of the users list, as JSON text (not yet escaped into the list string).
-pub fn users_list_entry(name: &str, key_id: &str, spki_b64: &str) -> String {
-    json!({"name": name, "publickey": {"hash": key_id, "text": spki_b64}}).to_string()
+/// A frame's JSON text as pieces whose concatenation is the text. Most frames are one
+/// piece; the users list is assembled from each user's own piece, shared, so a join
+/// costs a pointer per user rather than a copy of every key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameText {
+    pieces: Vec<Piece>,
 }
 
-/// The users list frame: the list is a JSON array *encoded as a string* (0.9's format).
-/// `entries` are the outputs of [`users_list_entry`], comma-joined.
-pub fn users_list(entries: &str) -> String {
-    let list = format!("[{entries}]");
-    frame(
-        "signal",
-        "",
-        json!({"code": "chat-userslist", "userslist": list}),
-    )
+/// Bytes of valid UTF-8 JSON text, shared between frames.
+pub type Piece = Rc<[u8]>;
+
+impl FrameText {
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(|p| p.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole text (for tests and logs; the event loop sends the pieces).
+    pub fn to_text(&self) -> String {
+        let bytes: Vec<u8> = self.pieces.iter().flat_map(|p| p.iter().copied()).collect();
+        String::from_utf8(bytes).expect("pieces are UTF-8 text")
+    }
+}
+
+impl From<String> for FrameText {
+    fn from(text: String) -> Self {
+        Self {
+            pieces: vec![Rc::from(text.into_bytes())],
+        }
+    }
+}
+
+/// A user's piece of the users list: the entry `{"name":..,"publickey":{..}}` escaped as
+/// the content of a JSON string (the list travels as a string), after a comma unless
+/// it is the first entry.
+pub fn users_list_piece(name: &str, key_id: &str, spki_b64: &str, first: bool) -> Piece {
+    let entry = json!({"name": name, "publickey": {"hash": key_id, "text": spki_b64}}).to_string();
+    let quoted = Value::String(entry).to_string();
+    let escaped = &quoted[1..quoted.len() - 1];
+    let piece = if first {
+        escaped.to_string()
+    } else {
+        format!(",{escaped}")
+    };
+    Rc::from(piece.into_bytes())
+}
+
+/// The users list frame (0.9's format: the list is a JSON array *encoded as a string*)
+/// from the pieces of [`users_list_piece`], the first one without its comma.
+pub fn users_list(pieces: impl IntoIterator<Item = Piece>) -> FrameText {
+    thread_local! {
+        static ENDS: (Piece, Piece) = (
+            Rc::from(&br#"{"cmd":"signal","user":"","data":{"code":"chat-userslist","userslist":"["#[..]),
+            Rc::from(&br#"]"}}"#[..]),
+        );
+    }
+    let (head, tail) = ENDS.with(|(h, t)| (h.clone(), t.clone()));
+    let mut all = vec![head];
+    all.extend(pieces);
+    all.push(tail);
+    FrameText { pieces: all }
 }
 
 pub fn joined(name: &str, key_id: &str, spki_b64: &str) -> String {
@@ -291,16 +347,20 @@ mod tests {
     }
 
     #[test]
-    fn users_list_is_a_json_string() {
-        let entries = [
-            users_list_entry("ADMIN", "h1", "t1"),
-            users_list_entry("bob", "h2", "t2"),
-        ]
-        .join(",");
-        let v: Value = serde_json::from_str(&users_list(&entries)).unwrap();
+    fn users_list_is_a_json_string_assembled_from_pieces() {
+        let frame = users_list([
+            users_list_piece("ADMIN", "h1", "t1", true),
+            users_list_piece("bob", "h2", "t/2+=", false),
+        ]);
+        assert_eq!(frame.pieces().len(), 4);
+        let v: Value = serde_json::from_str(&frame.to_text()).unwrap();
+        assert_eq!(v["cmd"], "signal");
+        assert_eq!(v["data"]["code"], "chat-userslist");
         let inner: Value = serde_json::from_str(v["data"]["userslist"].as_str().unwrap()).unwrap();
         assert_eq!(inner[1]["name"], "bob");
+        assert_eq!(inner[1]["publickey"]["text"], "t/2+=");
         assert_eq!(inner[0]["publickey"]["hash"], "h1");
+        assert_eq!(frame.len(), frame.to_text().len());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::rate::TokenBucket;
+use super::frames::FrameText;
 use super::{Admission, Chat, ConnId, close_code, frames};
 use crate::console::ConsoleLine;
 use crate::crypto::PublicIdentity;
@@ -10,6 +10,8 @@ use crate::names::is_valid_user_name;
 
 pub const ADMIN_ALREADY_CONNECTED: &str = "Admin is already connected via web interface";
 pub const NOT_ALLOWED: &str = "Your Public Key is not allowed to connect";
+pub const REJOINING_TOO_OFTEN: &str =
+    "You are reconnecting too often: wait a few seconds, then try again.";
 
 impl Chat {
     pub(super) fn join(&mut self, conn: ConnId, name: String, public_key: &str, now: Instant) {
@@ -65,24 +67,16 @@ impl Chat {
             name
         };
 
-        let messages = TokenBucket::new(
-            self.limits.messages_per_second,
-            self.limits.message_burst,
-            now,
-        );
-        let private_ops = TokenBucket::new(
-            self.limits.private_ops_per_connection_per_second,
-            self.limits.private_ops_per_connection_burst,
-            now,
-        );
-        self.users.join(
-            conn,
-            name.clone(),
-            identity.clone(),
-            is_web_admin,
-            messages,
-            private_ops,
-        );
+        let mut budgets = self.remembered.take(identity.key_id(), &self.limits, now);
+        if !budgets.joins.take(now) {
+            self.remembered
+                .keep(identity.key_id(), budgets, &self.limits, now);
+            self.send_one(conn, frames::notice(REJOINING_TOO_OFTEN));
+            self.refuse_join(conn, &name, "reconnecting too often");
+            return;
+        }
+        self.users
+            .join(conn, name.clone(), identity.clone(), is_web_admin, budgets);
 
         let config = frames::config(
             self.settings.disable_all && !is_web_admin,
@@ -135,18 +129,15 @@ impl Chat {
         )));
     }
 
-    /// The users list as `conn` may see it.
-    fn users_list_for(&mut self, is_web_admin: bool) -> String {
-        let mut entries = self.admin_entry.clone();
-        if !self.settings.only_admin || is_web_admin {
-            let users = self.users.entries();
-            if !users.is_empty() {
-                entries.reserve(users.len() + 1);
-                entries.push(',');
-                entries.push_str(users);
-            }
-        }
-        frames::users_list(&entries)
+    /// The users list as `conn` may see it: the administrator first, then the users
+    /// (unless `--only-admin` hides them from this joiner).
+    fn users_list_for(&self, is_web_admin: bool) -> FrameText {
+        let show_users = !self.settings.only_admin || is_web_admin;
+        let users = self
+            .users
+            .pieces()
+            .take(if show_users { usize::MAX } else { 0 });
+        frames::users_list(std::iter::once(self.admin_piece.clone()).chain(users))
     }
 
     /// Who is told of users joining and leaving.
@@ -184,6 +175,13 @@ impl Chat {
         let Some(member) = self.users.remove(conn) else {
             return;
         };
+        let member = *member;
+        self.remembered.keep(
+            member.identity.key_id(),
+            member.budgets,
+            &self.limits,
+            self.clock,
+        );
         let suffix = why.map(|w| format!(" ({w})")).unwrap_or_default();
         if member.is_web_admin {
             self.console(

@@ -11,6 +11,7 @@
 //! - `rate.rs`: the token bucket behind every rate limit.
 
 mod admin;
+mod budgets;
 mod delivery;
 pub mod frames;
 mod join;
@@ -20,14 +21,14 @@ mod users;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::rc::Rc;
 use std::time::Instant;
 
 use crate::allowlist::AllowList;
 use crate::console::{Command, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
 use crate::limits::Limits;
-use frames::ClientFrame;
+use budgets::Remembered;
+use frames::{ClientFrame, FrameText};
 use rate::TokenBucket;
 use users::Users;
 
@@ -64,7 +65,7 @@ pub enum Output {
     /// One text frame to each of these connections (the same bytes for all).
     Send {
         to: Vec<ConnId>,
-        frame: Rc<str>,
+        frame: FrameText,
     },
     /// Send what is queued, then a close frame, then close.
     Close {
@@ -83,8 +84,13 @@ pub struct Chat {
     admin: KeyPair,
     group: GroupKey,
     group_b64: String,
-    admin_entry: String,
+    /// The administrator's piece of the users list, always first.
+    admin_piece: frames::Piece,
     users: Users,
+    /// Budgets of keys that left recently (`budgets.rs`).
+    remembered: Remembered,
+    /// The latest time an input brought: what "now" is for departures.
+    clock: Instant,
     admission: Admission,
     /// Server-wide budget of private-key operations that clients can cause.
     private_ops: TokenBucket,
@@ -101,10 +107,11 @@ impl Chat {
         group: GroupKey,
         now: Instant,
     ) -> Self {
-        let admin_entry = frames::users_list_entry(
+        let admin_piece = frames::users_list_piece(
             &settings.admin_name,
             admin.public().key_id(),
             admin.public().spki_b64(),
+            true,
         );
         let private_ops =
             TokenBucket::new(limits.private_ops_per_second, limits.private_ops_burst, now);
@@ -114,8 +121,10 @@ impl Chat {
             limits,
             admin,
             group,
-            admin_entry,
+            admin_piece,
             users: Users::default(),
+            remembered: Remembered::default(),
+            clock: now,
             admission: Admission::Anyone,
             private_ops,
             pending_welcomes: VecDeque::new(),
@@ -125,13 +134,27 @@ impl Chat {
 
     /// A WebSocket is open; the connection must now join.
     pub fn opened(&mut self, conn: ConnId, now: Instant) {
+        self.clock = now;
         self.users.open(conn, now);
     }
 
     /// A text frame arrived.
+    /// A text frame arrived. Every frame of a joined connection counts against its
+    /// rate, junk included: nothing a client sends is free.
     pub fn received(&mut self, conn: ConnId, text: &str, now: Instant) {
+        self.clock = now;
         let joined = self.users.member(conn).is_some();
-        match frames::parse_client_frame(text) {
+        let frame = frames::parse_client_frame(text);
+        if joined {
+            let data = match &frame {
+                ClientFrame::Message(data) => Some(data),
+                _ => None,
+            };
+            if !self.admit(conn, data, now) {
+                return;
+            }
+        }
+        match frame {
             ClientFrame::Join { name, public_key } if !joined => {
                 self.join(conn, name, &public_key, now)
             }
@@ -149,11 +172,15 @@ impl Chat {
     }
 
     pub fn command(&mut self, command: Command, now: Instant) {
+        self.clock = now;
         self.admin_command(command, now);
     }
 
     /// Timers: joins that never came, welcomes waiting for the private-key budget.
     pub fn tick(&mut self, now: Instant) {
+        self.clock = now;
+        self.remembered
+            .forget_older_than(self.limits.remember_for, now);
         if let Some(deadline) = now.checked_sub(self.limits.join_timeout) {
             for conn in self.users.pending_since_before(deadline) {
                 self.users.remove(conn);
@@ -196,7 +223,7 @@ impl Chat {
 
     // ---- helpers for the submodules ------------------------------------------------
 
-    fn send(&mut self, to: Vec<ConnId>, frame: String) {
+    fn send(&mut self, to: Vec<ConnId>, frame: impl Into<FrameText>) {
         if !to.is_empty() {
             self.out.push_back(Output::Send {
                 to,
@@ -205,7 +232,7 @@ impl Chat {
         }
     }
 
-    fn send_one(&mut self, conn: ConnId, frame: String) {
+    fn send_one(&mut self, conn: ConnId, frame: impl Into<FrameText>) {
         self.send(vec![conn], frame);
     }
 

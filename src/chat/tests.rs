@@ -63,18 +63,20 @@ impl Harness {
                     for conn in to {
                         assert!(
                             !self.closed.contains_key(&conn),
-                            "frame after close to {conn}: {frame}"
+                            "frame after close to {conn}: {frame:?}"
                         );
                         let session = self
                             .sessions
                             .get_mut(&conn)
                             .expect("frame to an unknown connection");
-                        let events = session.handle(&frame);
+                        let events = session.handle(&frame.to_text());
                         self.inbox.entry(conn).or_default().extend(events);
                     }
                 }
                 Output::Close { conn, code, reason } => {
-                    self.closed.insert(conn, (code, reason.into_owned()));
+                    self.closed
+                        .entry(conn)
+                        .or_insert((code, reason.into_owned()));
                 }
                 Output::Console(line) => self.console.push(line.text()),
                 Output::Quit => self.quit = true,
@@ -720,4 +722,70 @@ fn welcomes_beyond_the_key_budget_wait_their_turn_instead_of_being_dropped() {
     h.chat.tick(h.now + Duration::from_millis(1100));
     h.pump();
     assert_eq!(h.messages(2), vec![msg("ADMIN", "bobby", "hi")]);
+}
+
+#[test]
+fn junk_frames_count_against_the_rate_too() {
+    let limits = Limits {
+        messages_per_second: 1.0,
+        message_burst: 3.0,
+        abuse_drops_before_close: 10,
+        ..Limits::default()
+    };
+    let mut h = Harness::with_limits(Harness::default_settings(), limits);
+    h.connect(1, "alice", key("alice"));
+    h.take(1);
+    for _ in 0..3 {
+        h.send(1, "not json");
+    }
+    assert_eq!(h.take(1), vec![], "within the burst: ignored quietly");
+    h.send(1, "not json");
+    assert!(matches!(&h.take(1)[..], [ClientEvent::Notice(n)] if n.contains("too fast")));
+    for _ in 0..20 {
+        h.send(1, "{}");
+    }
+    assert_eq!(h.closed[&1].1, "too many messages");
+}
+
+#[test]
+fn reconnecting_does_not_refill_a_keys_budget_nor_rejoin_without_end() {
+    let limits = Limits {
+        message_burst: 2.0,
+        messages_per_second: 0.01,
+        rejoin_burst: 3.0,
+        rejoins_per_second: 0.01,
+        ..Limits::default()
+    };
+    let mut h = Harness::with_limits(Harness::default_settings(), limits);
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    let out = h.session(2).message_to("alice", "spam").unwrap();
+    h.send(2, &out.frame);
+    h.send(2, &out.frame);
+    assert_eq!(h.messages(1).len(), 2);
+    h.chat.closed(2, None);
+    h.pump();
+    // The same key comes back at once: its message budget is still spent.
+    h.connect(3, "bobby", key("bob"));
+    h.take(1);
+    let out = h.session(3).message_to("alice", "more spam").unwrap();
+    h.send(3, &out.frame);
+    assert_eq!(h.messages(1), vec![]);
+    assert!(
+        matches!(&h.take(3)[..], [.., ClientEvent::Undelivered { reason, .. }] if reason.contains("too fast"))
+    );
+    // Third join of that key: allowed (burst 3); the fourth is refused.
+    h.chat.closed(3, None);
+    h.pump();
+    h.connect(4, "bobby", key("bob"));
+    h.chat.closed(4, None);
+    h.pump();
+    h.connect(5, "bobby", key("bob"));
+    assert_eq!(
+        h.take(5),
+        vec![ClientEvent::Notice(join::REJOINING_TOO_OFTEN.into())]
+    );
+    assert!(h.closed.contains_key(&5));
+    assert!(h.console_has("reconnecting too often"));
 }

@@ -1,13 +1,13 @@
 //! Who is connected: connections waiting to join, joined users in join order, and the
-//! administrator's web session. Also keeps the users list text, so a join costs one
-//! copy of it rather than re-encoding every key.
+//! administrator's web session. Each user keeps its piece of the users list, so a join
+//! shares those pieces rather than re-encoding (or copying) every key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use super::ConnId;
+use super::budgets::Budgets;
 use super::frames;
-use super::rate::TokenBucket;
 use crate::crypto::PublicIdentity;
 
 #[derive(Debug)]
@@ -17,12 +17,12 @@ pub struct Member {
     pub is_web_admin: bool,
     /// Sent `to` or `id`: a client of ours, which understands the extension frames.
     pub uses_extensions: bool,
-    pub messages: TokenBucket,
-    pub private_ops: TokenBucket,
+    pub budgets: Budgets,
     /// Messages dropped in a row for the rate limit.
     pub dropped_in_a_row: u32,
     seq: u64,
-    entry: String,
+    /// This user's piece of the users list (see `frames::users_list_piece`).
+    piece: frames::Piece,
 }
 
 #[derive(Debug)]
@@ -38,9 +38,6 @@ pub struct Users {
     order: BTreeMap<u64, ConnId>,
     next_seq: u64,
     web_admin: Option<ConnId>,
-    /// Comma-joined list entries of the users in `order`; `None` after a departure
-    /// until the next join rebuilds it.
-    entries: Option<String>,
 }
 
 impl Users {
@@ -88,34 +85,26 @@ impl Users {
         name: String,
         identity: PublicIdentity,
         is_web_admin: bool,
-        messages: TokenBucket,
-        private_ops: TokenBucket,
+        budgets: Budgets,
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let entry = frames::users_list_entry(&name, identity.key_id(), identity.spki_b64());
+        let piece = frames::users_list_piece(&name, identity.key_id(), identity.spki_b64(), false);
         if is_web_admin {
             self.web_admin = Some(conn);
         } else {
             self.by_name.insert(name.clone(), conn);
             self.order.insert(seq, conn);
-            if let Some(entries) = &mut self.entries {
-                if !entries.is_empty() {
-                    entries.push(',');
-                }
-                entries.push_str(&entry);
-            }
         }
         let member = Member {
             name,
             identity,
             is_web_admin,
             uses_extensions: false,
-            messages,
-            private_ops,
+            budgets,
             dropped_in_a_row: 0,
             seq,
-            entry,
+            piece,
         };
         self.slots.insert(conn, Slot::Joined(Box::new(member)));
     }
@@ -130,7 +119,6 @@ impl Users {
         } else {
             self.by_name.remove(&member.name);
             self.order.remove(&member.seq);
-            self.entries = None;
         }
         Some(member)
     }
@@ -153,20 +141,8 @@ impl Users {
         all
     }
 
-    /// The users' entries of the users list, comma-joined, in join order.
-    pub fn entries(&mut self) -> &str {
-        if self.entries.is_none() {
-            let mut text = String::new();
-            for conn in self.order.values() {
-                if let Some(Slot::Joined(m)) = self.slots.get(conn) {
-                    if !text.is_empty() {
-                        text.push(',');
-                    }
-                    text.push_str(&m.entry);
-                }
-            }
-            self.entries = Some(text);
-        }
-        self.entries.as_deref().unwrap_or_default()
+    /// The users' pieces of the users list, in join order.
+    pub fn pieces(&self) -> impl Iterator<Item = frames::Piece> + '_ {
+        self.users().map(|(_, m)| m.piece.clone())
     }
 }

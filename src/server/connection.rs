@@ -4,13 +4,13 @@
 use std::borrow::Cow;
 use std::io;
 use std::net::IpAddr;
-use std::rc::Rc;
 use std::time::Instant;
 
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Error as WsError, Message};
 
+use super::frame_encoding::Encoded;
 use super::outbound::OutQueue;
 use super::transport::{Transport, WsIo};
 use crate::http::{self, Method, Parsed, response};
@@ -67,7 +67,12 @@ pub struct Connection {
     pub listed: bool,
     /// The TLS handshake was under way at the last look: its deadline applies.
     handshaking: bool,
+    /// Bytes read and dropped while closing.
+    drained: usize,
 }
+
+/// Bytes a closing connection may still send us before it is simply dropped.
+const CLOSING_DRAIN: usize = 256 * 1024;
 
 /// What reading a connection led to.
 pub enum ReadOutcome {
@@ -83,6 +88,17 @@ pub enum ReadOutcome {
     },
     /// The connection is over.
     Gone(&'static str),
+}
+
+/// Where draining a closing connection got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// The peer closed too (or sent too much): forget the connection.
+    Over,
+    /// Nothing more to read for now.
+    Waiting,
+    /// The turn's budget ran out with input left.
+    More,
 }
 
 /// How a WebSocket ended while being read.
@@ -130,6 +146,7 @@ impl Connection {
             ping_sent: false,
             dirty: false,
             listed: false,
+            drained: 0,
         }
     }
 
@@ -334,8 +351,8 @@ impl Connection {
     }
 
     /// Queues a frame already encoded for many recipients.
-    pub fn push_frame(&mut self, frame: Rc<[u8]>) {
-        self.out.push_shared(frame);
+    pub fn push_frame(&mut self, frame: &Encoded) {
+        frame.queue_on(&mut self.out);
         self.dirty = true;
     }
 
@@ -394,15 +411,23 @@ impl Connection {
     }
 
     /// Reads and drops input while closing; `true` once the peer has closed too.
-    pub fn drain_closing(&mut self) -> bool {
+    /// A peer that keeps sending after we closed gets at most [`CLOSING_DRAIN`]
+    /// bytes read (in turns like everyone else's), then its connection is dropped.
+    pub fn drain_closing(&mut self) -> Drain {
         let mut sink = [0u8; 4096];
-        loop {
+        for _ in 0..16 {
             match self.transport.read(&mut sink) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(_) => return true,
+                Ok(0) => return Drain::Over,
+                Ok(n) => {
+                    self.drained += n;
+                    if self.drained > CLOSING_DRAIN {
+                        return Drain::Over;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drain::Waiting,
+                Err(_) => return Drain::Over,
             }
         }
+        Drain::More
     }
 }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -17,12 +16,11 @@ use rustls::ServerConfig;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
-use tungstenite::protocol::frame::Frame;
-use tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::allow_list_file::AllowListFile;
-use super::connection::{Connection, End, Phase, PortKind, ReadOutcome, Site};
+use super::connection::{Connection, Drain, End, Phase, PortKind, ReadOutcome, Site};
 use super::console_out::ConsoleOut;
+use super::frame_encoding::Encoded;
 use super::stdin::{ConsoleEvent, ConsoleInput};
 use super::transport::Transport;
 use crate::chat::{Chat, ConnId, Output, close_code};
@@ -274,13 +272,14 @@ impl Server {
             let outcome = match conn.phase {
                 Phase::Http { .. } => conn.read_http(&self.limits, &self.site, now),
                 Phase::WebSocket(_) => conn.read_websocket(READ_BUDGET, now),
-                Phase::Closing { .. } => {
-                    if conn.drain_closing() {
-                        ReadOutcome::Gone("closed")
-                    } else {
+                Phase::Closing { .. } => match conn.drain_closing() {
+                    Drain::Over => ReadOutcome::Gone("closed"),
+                    Drain::Waiting => ReadOutcome::Idle,
+                    Drain::More => {
+                        self.backlog.push(key);
                         ReadOutcome::Idle
                     }
-                }
+                },
             };
             self.touch(key, false);
             match outcome {
@@ -329,44 +328,31 @@ impl Server {
         }
     }
 
-    /// Moves the chat's outputs to connections and the console. Readers that cannot
-    /// keep up are cut, which the chat hears of, until nothing is left to do.
+    /// Moves the chat's outputs to connections and the console.
     fn apply_outputs(&mut self, now: Instant) {
-        loop {
-            let mut slow = Vec::new();
-            while let Some(output) = self.chat.poll_output() {
-                match output {
-                    Output::Send { to, frame } => {
-                        let bytes = encode_text_frame(&frame);
-                        for key in to {
-                            let Some(conn) = self.conns.get_mut(key) else {
-                                continue;
-                            };
-                            if !conn.is_websocket() {
-                                continue;
-                            }
-                            conn.push_frame(bytes.clone());
-                            if conn.out.waiting_behind_first() > self.limits.max_queued_bytes {
-                                slow.push(key);
-                            }
-                            self.touch(key, false);
+        while let Some(output) = self.chat.poll_output() {
+            match output {
+                Output::Send { to, frame } => {
+                    let encoded = Encoded::new(&frame);
+                    for key in to {
+                        let Some(conn) = self.conns.get_mut(key) else {
+                            continue;
+                        };
+                        if !conn.is_websocket() {
+                            continue;
                         }
+                        conn.push_frame(&encoded);
+                        self.touch(key, false);
                     }
-                    Output::Close { conn, code, reason } => {
-                        if let Some(c) = self.conns.get_mut(conn) {
-                            c.close_websocket(code, reason, &self.limits, now);
-                            self.touch(conn, false);
-                        }
-                    }
-                    Output::Console(line) => self.console.show(&line),
-                    Output::Quit => self.quitting = true,
                 }
-            }
-            if slow.is_empty() {
-                return;
-            }
-            for key in slow {
-                self.remove(key, Some("cut off: not reading its messages"));
+                Output::Close { conn, code, reason } => {
+                    if let Some(c) = self.conns.get_mut(conn) {
+                        c.close_websocket(code, reason, &self.limits, now);
+                        self.touch(conn, false);
+                    }
+                }
+                Output::Console(line) => self.console.show(&line),
+                Output::Quit => self.quitting = true,
             }
         }
     }
@@ -384,24 +370,34 @@ impl Server {
         }
     }
 
+    /// Sends what each touched connection has queued. A reader with more than
+    /// `max_queued_bytes` still waiting behind the frame it is being sent, after the
+    /// socket took what it could, is not keeping up: it is cut (the chat hears of it,
+    /// which may queue more frames for others: flushed in turn).
     fn flush(&mut self) {
-        let keys = std::mem::take(&mut self.to_flush);
-        let mut dead = Vec::new();
-        for key in keys {
-            let Some(conn) = self.conns.get_mut(key) else {
-                continue;
-            };
-            conn.listed = false;
-            if conn.flush().is_err() {
-                dead.push(key);
+        loop {
+            let keys = std::mem::take(&mut self.to_flush);
+            if keys.is_empty() {
+                return;
             }
-        }
-        if !dead.is_empty() {
-            for key in dead {
-                self.remove(key, Some("connection lost"));
+            let mut dead = Vec::new();
+            for key in keys {
+                let Some(conn) = self.conns.get_mut(key) else {
+                    continue;
+                };
+                conn.listed = false;
+                if conn.flush().is_err() {
+                    dead.push((key, "connection lost"));
+                } else if conn.is_websocket()
+                    && conn.out.waiting_behind_current() > self.limits.max_queued_bytes
+                {
+                    dead.push((key, "cut off: not reading its messages"));
+                }
+            }
+            for (key, why) in dead {
+                self.remove(key, Some(why));
             }
             self.apply_outputs(Instant::now());
-            self.flush();
         }
     }
 
@@ -587,7 +583,7 @@ impl Server {
             for key in keys {
                 if let Some(conn) = self.conns.get_mut(key) {
                     let _ = conn.flush();
-                    if conn.drain_closing() {
+                    if conn.drain_closing() == Drain::Over {
                         self.conns.remove(key);
                     }
                 }
@@ -596,14 +592,4 @@ impl Server {
         self.with_tunnel(|t, registry, _| t.stop(registry));
         self.console.show(&ConsoleLine::info("dyspatcher stopped"));
     }
-}
-
-/// One text frame, encoded once for every recipient (server frames are not masked).
-fn encode_text_frame(text: &str) -> Rc<[u8]> {
-    let frame = Frame::message(text.as_bytes().to_vec(), OpCode::Data(Data::Text), true);
-    let mut bytes = Vec::with_capacity(text.len() + 10);
-    frame
-        .format(&mut bytes)
-        .expect("writing to a Vec cannot fail");
-    bytes.into()
 }

@@ -14,12 +14,13 @@ pub mod allow_list_file;
 mod connection;
 mod console_out;
 mod event_loop;
+mod frame_encoding;
 pub mod listeners;
 mod outbound;
 pub mod stdin;
 pub mod transcript;
 mod transport;
 
-pub use connection::Site;
+pub use connection::{Site, websocket_config};
 pub use console_out::ConsoleOut;
 pub use event_loop::{Server, ServerParts};

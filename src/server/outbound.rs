@@ -1,6 +1,8 @@
-//! The bytes waiting to go out on one connection. A frame sent to many connections is
-//! encoded once and shared; a flush hands up to [`MAX_IOVECS`] pieces to one
-//! `writev`, so a burst of messages costs one system call per connection.
+//! The bytes waiting to go out on one connection, in units (a WebSocket frame, an HTTP
+//! response). A frame sent to many connections is encoded once and shared; a large
+//! frame (the users list) is a chain of shared pieces, never copied; a flush hands up
+//! to [`MAX_IOVECS`] pieces to one `writev`, so a burst of messages costs one system
+//! call per connection.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -9,7 +11,7 @@ use std::rc::Rc;
 const MAX_IOVECS: usize = 64;
 
 #[derive(Debug)]
-enum Chunk {
+pub enum Chunk {
     Shared(Rc<[u8]>),
     Owned(Vec<u8>),
 }
@@ -30,21 +32,32 @@ pub struct OutQueue {
     offset: usize,
     /// Unwritten bytes in all chunks.
     bytes: usize,
+    /// Unwritten bytes of each unit, oldest first.
+    units: VecDeque<usize>,
 }
 
 impl OutQueue {
-    pub fn push_owned(&mut self, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
-            self.bytes += bytes.len();
-            self.chunks.push_back(Chunk::Owned(bytes));
+    /// Queues one unit made of `chunks`, in order.
+    pub fn push_unit(&mut self, chunks: impl IntoIterator<Item = Chunk>) {
+        let before = self.bytes;
+        for chunk in chunks {
+            let len = chunk.bytes().len();
+            if len > 0 {
+                self.bytes += len;
+                self.chunks.push_back(chunk);
+            }
+        }
+        if self.bytes > before {
+            self.units.push_back(self.bytes - before);
         }
     }
 
+    pub fn push_owned(&mut self, bytes: Vec<u8>) {
+        self.push_unit([Chunk::Owned(bytes)]);
+    }
+
     pub fn push_shared(&mut self, bytes: Rc<[u8]>) {
-        if !bytes.is_empty() {
-            self.bytes += bytes.len();
-            self.chunks.push_back(Chunk::Shared(bytes));
-        }
+        self.push_unit([Chunk::Shared(bytes)]);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -56,13 +69,10 @@ impl OutQueue {
         self.bytes
     }
 
-    /// Bytes waiting behind the chunk being written: the measure of a slow reader, so
+    /// Bytes waiting behind the unit being written: the measure of a slow reader, so
     /// that one large frame (a users list of thousands) never counts against it.
-    pub fn waiting_behind_first(&self) -> usize {
-        match self.chunks.front() {
-            Some(first) => self.bytes - (first.bytes().len() - self.offset),
-            None => 0,
-        }
+    pub fn waiting_behind_current(&self) -> usize {
+        self.bytes - self.units.front().copied().unwrap_or(0)
     }
 
     /// Writes as much as `out` takes. `Ok` when everything went, `WouldBlock` when the
@@ -93,6 +103,16 @@ impl OutQueue {
 
     fn consume(&mut self, mut n: usize) {
         self.bytes -= n;
+        let mut left = n;
+        while left > 0 {
+            let unit = self.units.front_mut().expect("bytes belong to units");
+            let taken = left.min(*unit);
+            *unit -= taken;
+            left -= taken;
+            if *unit == 0 {
+                self.units.pop_front();
+            }
+        }
         while n > 0 {
             let first_left = self.chunks[0].bytes().len() - self.offset;
             if n >= first_left {
@@ -142,7 +162,7 @@ mod tests {
         q.push_shared(shared.clone());
         q.push_owned(b" world".to_vec());
         assert_eq!(q.len(), 18);
-        assert_eq!(q.waiting_behind_first(), 12);
+        assert_eq!(q.waiting_behind_current(), 12);
         let mut w = Trickle {
             got: vec![],
             cap: 4,
@@ -155,11 +175,37 @@ mod tests {
         );
         // Two calls of at most 4 bytes, each within one slice: "hell", "o ".
         assert_eq!(q.len(), 12);
-        assert_eq!(q.waiting_behind_first(), 6);
+        assert_eq!(q.waiting_behind_current(), 6);
         w.budget = usize::MAX;
         q.write_to(&mut w).unwrap();
         assert!(q.is_empty());
         assert_eq!(w.got, b"hello shared world");
+    }
+
+    #[test]
+    fn a_unit_of_many_pieces_counts_as_one_frame() {
+        let mut q = OutQueue::default();
+        let piece: Rc<[u8]> = Rc::from(&b"0123456789"[..]);
+        q.push_unit((0..100).map(|_| Chunk::Shared(piece.clone())));
+        q.push_owned(b"next".to_vec());
+        assert_eq!(
+            q.waiting_behind_current(),
+            4,
+            "the big unit is the one being sent"
+        );
+        let mut w = Trickle {
+            got: vec![],
+            cap: 995,
+            calls: 0,
+            budget: 1,
+        };
+        let _ = q.write_to(&mut w);
+        assert_eq!(q.waiting_behind_current(), 4);
+        w.budget = usize::MAX;
+        w.calls = 0;
+        q.write_to(&mut w).unwrap();
+        assert_eq!((q.len(), q.waiting_behind_current()), (0, 0));
+        assert_eq!(w.got.len(), 1004);
     }
 
     #[test]

@@ -1,0 +1,90 @@
+//! What one key may still spend: messages, private-key work, and joins. A key's budgets
+//! outlive its connection for a while, so reconnecting does not refill them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::rate::TokenBucket;
+use crate::limits::Limits;
+
+#[derive(Debug, Clone)]
+pub struct Budgets {
+    pub messages: TokenBucket,
+    pub private_ops: TokenBucket,
+    pub joins: TokenBucket,
+}
+
+impl Budgets {
+    pub fn fresh(limits: &Limits, now: Instant) -> Self {
+        Self {
+            messages: TokenBucket::new(limits.messages_per_second, limits.message_burst, now),
+            private_ops: TokenBucket::new(
+                limits.private_ops_per_connection_per_second,
+                limits.private_ops_per_connection_burst,
+                now,
+            ),
+            joins: TokenBucket::new(limits.rejoins_per_second, limits.rejoin_burst, now),
+        }
+    }
+}
+
+/// Budgets of keys that left recently, by Key ID.
+#[derive(Debug, Default)]
+pub struct Remembered {
+    keys: HashMap<String, (Budgets, Instant)>,
+}
+
+impl Remembered {
+    /// The budgets a key left with, or fresh ones.
+    pub fn take(&mut self, key_id: &str, limits: &Limits, now: Instant) -> Budgets {
+        match self.keys.remove(key_id) {
+            Some((budgets, _)) => budgets,
+            None => Budgets::fresh(limits, now),
+        }
+    }
+
+    /// Keeps a key's budgets; when the table is full they are dropped (the key then
+    /// starts afresh, as without this table).
+    pub fn keep(&mut self, key_id: &str, budgets: Budgets, limits: &Limits, now: Instant) {
+        if self.keys.len() < limits.remembered_keys || self.keys.contains_key(key_id) {
+            self.keys.insert(key_id.to_string(), (budgets, now));
+        }
+    }
+
+    /// Forgets keys gone longer than `age`: by then their budgets are full again anyway.
+    pub fn forget_older_than(&mut self, age: Duration, now: Instant) {
+        self.keys
+            .retain(|_, (_, left)| now.saturating_duration_since(*left) < age);
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_survive_a_reconnection_and_are_forgotten_later() {
+        let limits = Limits {
+            remembered_keys: 2,
+            ..Limits::default()
+        };
+        let now = Instant::now();
+        let mut r = Remembered::default();
+        let mut b = r.take("k1", &limits, now);
+        while b.messages.take(now) {}
+        r.keep("k1", b, &limits, now);
+        let mut again = r.take("k1", &limits, now);
+        assert!(!again.messages.take(now), "not refilled by reconnecting");
+        r.keep("k1", again, &limits, now);
+        r.keep("k2", Budgets::fresh(&limits, now), &limits, now);
+        r.keep("k3", Budgets::fresh(&limits, now), &limits, now);
+        assert_eq!(r.len(), 2, "bounded");
+        r.forget_older_than(Duration::from_secs(60), now + Duration::from_secs(61));
+        assert_eq!(r.len(), 0);
+    }
+}

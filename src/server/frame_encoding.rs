@@ -1,0 +1,96 @@
+//! A chat frame encoded for the wire once, whatever the number of its recipients:
+//! server frames are not masked, so the same bytes go to everybody.
+
+use std::rc::Rc;
+
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+
+use super::outbound::{Chunk, OutQueue};
+use crate::chat::frames::FrameText;
+
+pub enum Encoded {
+    /// Header and text in one shared buffer: one chunk per recipient.
+    Whole(Rc<[u8]>),
+    /// A header of its own, then the text's shared pieces (the users list).
+    Pieces {
+        header: Vec<u8>,
+        pieces: Vec<Rc<[u8]>>,
+    },
+}
+
+impl Encoded {
+    pub fn new(text: &FrameText) -> Self {
+        let header = header(text.len());
+        match text.pieces() {
+            [one] => {
+                let mut bytes = header;
+                bytes.extend_from_slice(one);
+                Encoded::Whole(bytes.into())
+            }
+            pieces => Encoded::Pieces {
+                header,
+                pieces: pieces.to_vec(),
+            },
+        }
+    }
+
+    pub fn queue_on(&self, out: &mut OutQueue) {
+        match self {
+            Encoded::Whole(bytes) => out.push_shared(bytes.clone()),
+            Encoded::Pieces { header, pieces } => out.push_unit(
+                std::iter::once(Chunk::Owned(header.clone()))
+                    .chain(pieces.iter().map(|p| Chunk::Shared(p.clone()))),
+            ),
+        }
+    }
+}
+
+fn header(len: usize) -> Vec<u8> {
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    let mut bytes = Vec::with_capacity(10);
+    header
+        .format(len as u64, &mut bytes)
+        .expect("writing to a Vec cannot fail");
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::frames;
+
+    fn decode(bytes: &[u8]) -> String {
+        let mut ctx =
+            tungstenite::protocol::WebSocketContext::new(tungstenite::protocol::Role::Client, None);
+        let mut stream = std::io::Cursor::new(bytes.to_vec());
+        match ctx.read(&mut stream).unwrap() {
+            tungstenite::Message::Text(t) => t.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn wire(encoded: &Encoded) -> Vec<u8> {
+        let mut q = OutQueue::default();
+        encoded.queue_on(&mut q);
+        let mut out = Vec::new();
+        q.write_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn one_piece_and_many_pieces_make_the_same_frame() {
+        let small: FrameText = String::from("{\"cmd\":\"x\"}").into();
+        assert_eq!(decode(&wire(&Encoded::new(&small))), "{\"cmd\":\"x\"}");
+        let pieces: Vec<_> = (0..3000)
+            .map(|i| frames::users_list_piece(&format!("user{i}"), "h", "t", i == 0))
+            .collect();
+        let list = frames::users_list(pieces);
+        assert!(list.len() > 65_535, "a 64-bit length header");
+        let bytes = wire(&Encoded::new(&list));
+        assert_eq!(decode(&bytes), list.to_text());
+    }
+}
