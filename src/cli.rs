@@ -111,6 +111,8 @@ Reach it from the internet through an SSH server (all four, or none; needs ssh):
 Limits (docs/LIMITS.md):
       --max-connections N    open connections in all (default 16384)
       --max-per-address N    open connections from one address (default 64; this machine is exempt)
+      --connections-per-second N  new connections per second from one address (default 20,
+                             bursts of 50; this machine itself: ten times more)
       --messages-per-second N  messages one connection may send per second (default 5, bursts of 20)
       --idle-timeout SECS    silence before a WebSocket is pinged, and again before it is
                              dropped (default 30)
@@ -180,6 +182,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     }
     if let Some(v) = text(&mut args, "--max-per-address")? {
         limits.max_connections_per_address = parse_count("--max-per-address", &v, 1_000_000)?;
+    }
+    if let Some(v) = text(&mut args, "--connections-per-second")? {
+        let rate = parse_count("--connections-per-second", &v, 1_000_000)?;
+        limits.connections_per_second_per_address = rate as f64;
+        limits.connection_burst_per_address = (rate * 5 / 2).max(1) as f64;
     }
     if let Some(v) = text(&mut args, "--messages-per-second")? {
         let rate = parse_count("--messages-per-second", &v, 10_000)?;

@@ -31,6 +31,10 @@ pub struct Limits {
     /// Open connections from one remote address (connections from this machine itself,
     /// e.g. through the SSH tunnel, are exempt).
     pub max_connections_per_address: usize,
+    /// New connections one remote address may open per second, sustained, and in a
+    /// burst (this machine itself: ten times more).
+    pub connections_per_second_per_address: f64,
+    pub connection_burst_per_address: f64,
     /// Messages a connection may send per second, sustained, and in a burst.
     pub messages_per_second: f64,
     pub message_burst: f64,
@@ -70,6 +74,8 @@ impl Default for Limits {
             close_timeout: Duration::from_secs(5),
             max_connections: 16_384,
             max_connections_per_address: 64,
+            connections_per_second_per_address: 20.0,
+            connection_burst_per_address: 50.0,
             messages_per_second: 5.0,
             message_burst: 20.0,
             rejoins_per_second: 0.2,

@@ -307,7 +307,12 @@ fn frames_before_the_join_and_junk_json() {
 #[test]
 fn two_thousand_idle_connections_and_a_huge_request_head() {
     raise_fd_limit();
-    let mut server = server(&["--max-per-address", "5000"]);
+    let mut server = server(&[
+        "--max-per-address",
+        "5000",
+        "--connections-per-second",
+        "100000",
+    ]);
     let port = server.port;
     let mut idle = Vec::new();
     for i in 0..2000 {
@@ -371,6 +376,27 @@ fn the_per_address_limit_refuses_the_surplus_not_the_rest() {
     let mut buf = [0u8; 16];
     assert_eq!(surplus.read(&mut buf).unwrap_or(0), 0, "closed at once");
     honest_users_still_chat(&server); // from 127.0.0.1: this machine, exempt
+}
+
+#[test]
+fn new_connections_from_one_address_are_rate_limited() {
+    let server = server(&["--connections-per-second", "4"]);
+    // Burst: 10 (2.5 × the rate); the rest of a quick series is closed at once.
+    let conns: Vec<TcpStream> = (0..30)
+        .map(|_| connect_from_elsewhere(server.port).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut refused = 0;
+    for mut conn in &conns {
+        conn.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 1];
+        match conn.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {} // held open
+            _ => refused += 1,                                         // closed, or reset
+        }
+    }
+    assert!((18..=21).contains(&refused), "{refused} of 30 refused");
+    honest_users_still_chat(&server); // this machine: ten times the rate
 }
 
 #[test]

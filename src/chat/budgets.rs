@@ -12,6 +12,8 @@ pub struct Budgets {
     pub messages: TokenBucket,
     pub private_ops: TokenBucket,
     pub joins: TokenBucket,
+    /// Joins refused for want of a join token since the last one accepted.
+    pub refused_joins: u32,
 }
 
 impl Budgets {
@@ -24,6 +26,7 @@ impl Budgets {
                 now,
             ),
             joins: TokenBucket::new(limits.rejoins_per_second, limits.rejoin_burst, now),
+            refused_joins: 0,
         }
     }
 }
@@ -41,6 +44,17 @@ impl Remembered {
             Some((budgets, _)) => budgets,
             None => Budgets::fresh(limits, now),
         }
+    }
+
+    /// Whether a key that left recently has no join left: then the join is refused
+    /// before any costly work. Counts the refusal; `Some(count)` when refused.
+    pub fn refuse_join(&mut self, key_id: &str, now: Instant) -> Option<u32> {
+        let (budgets, _) = self.keys.get_mut(key_id)?;
+        if budgets.joins.ready(now) {
+            return None;
+        }
+        budgets.refused_joins += 1;
+        Some(budgets.refused_joins)
     }
 
     /// Keeps a key's budgets; when the table is full they are dropped (the key then

@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::frames::FrameText;
 use super::{Admission, Chat, ConnId, close_code, frames};
 use crate::console::ConsoleLine;
-use crate::crypto::PublicIdentity;
+use crate::crypto::{PublicIdentity, b64_decode, key_id_of_der};
 use crate::names::is_valid_user_name;
 
 pub const ADMIN_ALREADY_CONNECTED: &str = "Admin is already connected via web interface";
@@ -15,6 +15,20 @@ pub const REJOINING_TOO_OFTEN: &str =
 
 impl Chat {
     pub(super) fn join(&mut self, conn: ConnId, name: String, public_key: &str, now: Instant) {
+        // A key reconnecting in a loop is turned away before its key is even parsed.
+        let claimed = b64_decode(public_key.trim()).map(|der| key_id_of_der(&der));
+        if let Some(refusals) = claimed.and_then(|id| self.remembered.refuse_join(&id, now)) {
+            self.send_one(conn, frames::notice(REJOINING_TOO_OFTEN));
+            self.users.remove(conn);
+            self.close(conn, close_code::POLICY, "join refused");
+            if refusals == 1 {
+                self.console(ConsoleLine::warning(format!(
+                    "joins refused for {:?}: reconnecting too often (said once until it joins again)",
+                    name.chars().take(32).collect::<String>()
+                )));
+            }
+            return;
+        }
         let identity = match PublicIdentity::from_spki_b64(public_key) {
             Ok(identity) => identity,
             Err(err) => {
@@ -75,6 +89,7 @@ impl Chat {
             self.refuse_join(conn, &name, "reconnecting too often");
             return;
         }
+        budgets.refused_joins = 0;
         self.users
             .join(conn, name.clone(), identity.clone(), is_web_admin, budgets);
 

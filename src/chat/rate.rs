@@ -37,6 +37,12 @@ impl TokenBucket {
         self.tokens >= 1.0
     }
 
+    /// Whether it has refilled completely: then it holds no information worth keeping.
+    pub fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.burst
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);

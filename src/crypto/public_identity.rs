@@ -63,7 +63,7 @@ impl PublicIdentity {
         let der = key
             .to_public_key_der()
             .expect("an RSA public key always encodes");
-        let key_id = hex(&Sha256::digest(der.as_bytes()));
+        let key_id = key_id_of_der(der.as_bytes());
         Self {
             spki_b64: b64_encode(der.as_bytes()),
             key,
@@ -128,6 +128,12 @@ impl PartialEq for PublicIdentity {
     fn eq(&self, other: &Self) -> bool {
         self.key_id == other.key_id
     }
+}
+
+/// The Key ID of a public key's DER SubjectPublicKeyInfo: lowercase hex SHA-256. Cheap:
+/// no RSA parsing.
+pub fn key_id_of_der(der: &[u8]) -> String {
+    hex(&Sha256::digest(der))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -109,9 +109,11 @@ pub enum End {
     Violation(u16, &'static str),
 }
 
+/// tungstenite's settings for our connections. The read buffer is small because every
+/// connection keeps one (10,000 users × 1 KiB); larger messages grow it as needed.
 pub fn websocket_config(limits: &Limits) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(limits.max_message_bytes * 2)
         .max_message_size(Some(limits.max_message_bytes))

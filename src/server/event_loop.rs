@@ -19,6 +19,7 @@ use slab::Slab;
 
 use super::allow_list_file::AllowListFile;
 use super::connection::{Connection, Drain, End, Phase, PortKind, ReadOutcome, Site};
+use super::connection_rate::ConnectionRate;
 use super::console_out::ConsoleOut;
 use super::frame_encoding::Encoded;
 use super::stdin::{ConsoleEvent, ConsoleInput};
@@ -77,6 +78,7 @@ pub struct Server {
     signals: Signals,
     conns: Slab<Connection>,
     per_address: HashMap<IpAddr, usize>,
+    connection_rate: ConnectionRate,
     /// Connections with queued bytes, to flush at the end of the turn.
     to_flush: Vec<ConnId>,
     /// Connections whose read budget ran out with input left.
@@ -105,8 +107,9 @@ impl Server {
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let console_input =
-            ConsoleInput::register(poll.registry(), STDIN, parts.limits.max_console_line);
+        let limits = parts.limits;
+        let connection_rate = ConnectionRate::new(&limits);
+        let console_input = ConsoleInput::register(poll.registry(), STDIN, limits.max_console_line);
         Ok(Self {
             poll,
             web,
@@ -114,7 +117,7 @@ impl Server {
             redirect,
             tls: parts.tls,
             site: parts.site,
-            limits: parts.limits,
+            limits,
             allow_list: parts.allow_list,
             chat: parts.chat,
             console: parts.console,
@@ -123,6 +126,7 @@ impl Server {
             signals,
             conns: Slab::new(),
             per_address: HashMap::new(),
+            connection_rate,
             to_flush: Vec::new(),
             backlog: Vec::new(),
             next_tick: Instant::now() + TICK,
@@ -224,6 +228,9 @@ impl Server {
                 || stream.local_addr().is_ok_and(|a| a.ip() == ip);
             if self.conns.len() >= self.limits.max_connections {
                 continue; // dropped: the chat is full
+            }
+            if !self.connection_rate.allow(ip, from_here, now) {
+                continue; // dropped: too many new connections from that address
             }
             let from_address = self.per_address.get(&ip).copied().unwrap_or(0);
             if !from_here && from_address >= self.limits.max_connections_per_address {
@@ -456,6 +463,7 @@ impl Server {
             self.remove(key, (why != "closed").then_some(why));
         }
         self.with_tunnel(Tunnel::tick);
+        self.connection_rate.forget_idle(now);
         self.chat.tick(now);
         self.apply_outputs(now);
     }

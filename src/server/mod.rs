@@ -12,6 +12,7 @@
 
 pub mod allow_list_file;
 mod connection;
+mod connection_rate;
 mod console_out;
 mod event_loop;
 mod frame_encoding;
