@@ -259,12 +259,7 @@ fn legacy_one_to_one_is_relayed_to_the_others_as_in_0_9() {
 fn aes_is_relayed_to_everybody_and_forgeries_are_dropped() {
     let mut server = server(&[]);
     let url = server.ws_url();
-    let mut alice = Client::join(&url, "alice", keys("alice"));
-    let mut bobby = Client::join(&url, "bobby", keys("bob"));
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
-        WAIT,
-    );
+    let (mut alice, mut bobby) = Client::alice_and_bobby(&url);
 
     let id = alice.say_all("hello everybody");
     let expected = ClientEvent::Message {
@@ -360,12 +355,7 @@ fn aes_is_relayed_to_everybody_and_forgeries_are_dropped() {
 fn identity_is_the_connections_whatever_user_a_frame_claims() {
     let mut server = server(&[]);
     let url = server.ws_url();
-    let mut alice = Client::join(&url, "alice", keys("alice"));
-    let mut bobby = Client::join(&url, "bobby", keys("bob"));
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
-        WAIT,
-    );
+    let (mut alice, mut bobby) = Client::alice_and_bobby(&url);
 
     // alice's message in a frame that says it is bobby's: relayed as alice's.
     let data = alice.session.aes_data("sent as alice").unwrap();
@@ -423,12 +413,7 @@ fn messages_to_the_admin_are_printed_on_the_console() {
 fn console_messages_reach_clients_decrypted_and_verified() {
     let mut server = server(&[]);
     let url = server.ws_url();
-    let mut alice = Client::join(&url, "alice", keys("alice"));
-    let mut bobby = Client::join(&url, "bobby", keys("bob"));
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
-        WAIT,
-    );
+    let (mut alice, mut bobby) = Client::alice_and_bobby(&url);
 
     server.console("@alice hi alice, from the console");
     assert_eq!(
@@ -488,12 +473,7 @@ fn console_messages_reach_clients_decrypted_and_verified() {
 fn console_users_kick_and_quit() {
     let mut server = server(&[]);
     let url = server.ws_url();
-    let mut alice = Client::join(&url, "alice", keys("alice"));
-    let mut bobby = Client::join(&url, "bobby", keys("bob"));
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
-        WAIT,
-    );
+    let (mut alice, mut bobby) = Client::alice_and_bobby(&url);
 
     server.console("/users");
     let head = server.wait_for_output("2 connected", WAIT);

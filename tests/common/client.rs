@@ -77,6 +77,18 @@ impl Client {
         client
     }
 
+    /// The usual pair: `alice` and `bobby` (the vector keys) joined at `url`, alice having
+    /// seen bobby arrive, so that each can write to the other.
+    pub fn alice_and_bobby(url: &str) -> (Client, Client) {
+        let mut alice = Client::join(url, "alice", super::keys("alice"));
+        let bobby = Client::join(url, "bobby", super::keys("bob"));
+        alice.expect(
+            |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
+            WAIT,
+        );
+        (alice, bobby)
+    }
+
     pub fn send_join(&mut self) {
         let frame = self.session.join_frame();
         self.send(&frame);
