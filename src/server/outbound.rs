@@ -9,6 +9,8 @@ use std::io::{self, IoSlice, Write};
 use std::rc::Rc;
 
 const MAX_IOVECS: usize = 64;
+/// Chunk slots an empty queue keeps for the next frames.
+const KEPT_CAPACITY: usize = 64;
 
 #[derive(Debug)]
 pub enum Chunk {
@@ -124,6 +126,12 @@ impl OutQueue {
                 n = 0;
             }
         }
+        if self.chunks.is_empty() && self.chunks.capacity() > KEPT_CAPACITY {
+            // A users list of thousands of pieces passed through: give the room back,
+            // or 10,000 idle connections would each keep it.
+            self.chunks = VecDeque::new();
+            self.units = VecDeque::new();
+        }
     }
 }
 
@@ -206,6 +214,10 @@ mod tests {
         q.write_to(&mut w).unwrap();
         assert_eq!((q.len(), q.waiting_behind_current()), (0, 0));
         assert_eq!(w.got.len(), 1004);
+        assert!(
+            q.chunks.capacity() <= KEPT_CAPACITY,
+            "the room is given back"
+        );
     }
 
     #[test]
