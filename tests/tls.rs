@@ -434,3 +434,36 @@ fn bad_certificate_files_are_refused_before_anything_starts() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn redirect_http_sends_plain_http_to_the_https_page() {
+    let mut server = Server::start(&["--self-signed", "--single-port", "--redirect-http", "0"]);
+    let line = server.wait_for_output(
+        "Plain HTTP redirected to HTTPS: http://127.0.0.1:",
+        Duration::from_secs(5),
+    );
+    let port: u16 = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        plain,
+        "GET /style.css?x=1 HTTP/1.1\r\nHost: chat.lan:{port}\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = plain.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 308"), "{answer:.200}");
+    assert!(
+        answer.contains(&format!(
+            "Location: https://chat.lan:{}/style.css\r\n",
+            server.port
+        )),
+        "{answer}"
+    );
+}
