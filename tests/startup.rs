@@ -225,3 +225,48 @@ fn console_mistakes_get_a_message_not_a_crash() {
     server.console("/users");
     server.wait_for_output("1 connected", WAIT);
 }
+
+#[test]
+fn ipv6_addresses_are_accepted_and_shown_in_brackets() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dyspatcher"))
+        .args([
+            "-i",
+            "::1",
+            "-p",
+            "0",
+            "--single-port",
+            "--admin-private-key",
+            "tests/vectors/admin.pkcs8.pem",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let port: u16 = loop {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
+            "no banner"
+        );
+        if let Some(rest) = line.trim().strip_prefix("Chat page: http://[::1]:") {
+            break rest.trim_end_matches('/').parse().unwrap();
+        }
+    };
+    let mut stream = std::net::TcpStream::connect(("::1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:.100}");
+    assert!(
+        answer.contains("connect-src 'self' ws://[::1] wss://[::1]"),
+        "{answer:.600}"
+    );
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"/q\n").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
