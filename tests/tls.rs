@@ -88,6 +88,18 @@ fn https_get(port: u16, config: &Arc<ClientConfig>, path: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// A plain-HTTP exchange (no TLS): everything the server answers until it closes.
+fn plain_http(port: u16, request: &str) -> String {
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = plain.read_to_string(&mut answer);
+    answer
+}
+
 /// A chat client over WSS.
 struct WssClient {
     ws: WebSocket<TlsStream>,
@@ -303,17 +315,10 @@ fn plain_http_stalled_handshakes_and_garbage_cost_only_their_own_connection() {
     alice.next(|e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"));
 
     // Plain HTTP to the TLS port: a redirect to the HTTPS page, in plain HTTP.
-    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    plain
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(
-        plain,
-        "GET /app.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = plain.read_to_string(&mut answer);
+    let answer = plain_http(
+        port,
+        &format!("GET /app.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
+    );
     assert!(answer.starts_with("HTTP/1.1 308"), "{answer:.200}");
     assert!(
         answer.contains(&format!("Location: https://127.0.0.1:{port}/app.js")),
@@ -447,17 +452,10 @@ fn redirect_http_sends_plain_http_to_the_https_page() {
         .next()
         .and_then(|p| p.trim_end_matches('/').parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
-    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    plain
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(
-        plain,
-        "GET /style.css?x=1 HTTP/1.1\r\nHost: chat.lan:{port}\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = plain.read_to_string(&mut answer);
+    let answer = plain_http(
+        port,
+        &format!("GET /style.css?x=1 HTTP/1.1\r\nHost: chat.lan:{port}\r\n\r\n"),
+    );
     assert!(answer.starts_with("HTTP/1.1 308"), "{answer:.200}");
     assert!(
         answer.contains(&format!(
