@@ -27,10 +27,7 @@ fn honest_users_still_chat(server: &Server) {
     let started = Instant::now();
     let mut alice = Client::join(&server.ws_url(), "honesta", keys("alice"));
     let mut bob = Client::join(&server.ws_url(), "honestb", keys("bob"));
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "honestb"),
-        WAIT,
-    );
+    alice.expect_joined("honestb");
     alice.say_to("honestb", "still fine");
     bob.expect_text("honesta", "still fine", WAIT);
     let took = started.elapsed();
@@ -295,10 +292,7 @@ fn frames_before_the_join_and_junk_json() {
     }
     // Still connected and still able to chat.
     let mut bob = Client::join(&server.ws_url(), "bobby", keys("bob"));
-    junk.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
-        WAIT,
-    );
+    junk.expect_joined("bobby");
     junk.say_to("bobby", "after the junk");
     bob.expect_text("junky", "after the junk", WAIT);
     assert!(!junk.is_closed());
@@ -412,10 +406,7 @@ fn a_flood_of_one_to_one_frames_is_throttled_then_cut() {
         .unwrap();
     let mut alice = Client::join(&server.ws_url(), "alice", keys("alice"));
     let mut carol = Client::join(&server.ws_url(), "carol", pool_keys(1, 1)[0].clone());
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "carol"),
-        WAIT,
-    );
+    alice.expect_joined("carol");
 
     let started = Instant::now();
     let mut sent = 0;

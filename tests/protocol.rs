@@ -164,14 +164,8 @@ fn routed_one_to_one_reaches_only_its_recipient() {
     let mut alice = Client::join(&url, "alice", keys("alice"));
     let mut bobby = Client::join(&url, "bobby", keys("bob"));
     let mut carol = Client::join(&url, "carol", pool_key(0));
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "carol"),
-        WAIT,
-    );
-    bobby.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "carol"),
-        WAIT,
-    );
+    alice.expect_joined("carol");
+    bobby.expect_joined("carol");
 
     let id = alice.say_to("bobby", "for bobby only");
     assert_eq!(
@@ -213,10 +207,7 @@ fn legacy_one_to_one_is_relayed_to_the_others_as_in_0_9() {
     let mut alice = Client::join(&url, "alice", keys("alice"));
     let mut bobby = Client::join(&url, "bobby", keys("bob"));
     let mut carol = Client::join(&url, "carol", pool_key(0));
-    alice.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "carol"),
-        WAIT,
-    );
+    alice.expect_joined("carol");
 
     let legacy = alice
         .session
@@ -538,10 +529,7 @@ fn the_administrator_on_the_web() {
 
     // The web administrator is told of joins.
     let mut bobby = Client::join(&url, "bobby", keys("bob"));
-    web.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
-        WAIT,
-    );
+    web.expect_joined("bobby");
 
     // A console 1:1 message: to alice, and a copy to the web session.
     server.console("@alice console to alice");
@@ -646,9 +634,6 @@ fn only_admin_lets_users_write_to_the_administrator_alone() {
     let mut web = Client::join(&url, "x", keys("admin"));
     assert_eq!(names(web.session.users()), ["ADMIN", "alice", "bobby"]);
     let _carol = Client::join(&url, "carol", pool_key(0));
-    web.expect(
-        |e| matches!(e, ClientEvent::Joined(u) if u.name == "carol"),
-        WAIT,
-    );
+    web.expect_joined("carol");
     alice.expect_none(|e| matches!(e, ClientEvent::Joined(_)), QUIET);
 }

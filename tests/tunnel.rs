@@ -387,13 +387,19 @@ fn the_chat_goes_through_the_tunnel_and_the_tunnel_comes_back() {
     assert_no_process_left(&sshd.client_key, Duration::ZERO);
 }
 
-#[test]
-fn a_killed_server_leaves_no_ssh_behind() {
-    let dir = test_dir("orphan");
+/// An sshd of its own and a server whose tunnel through it is up.
+fn tunnel_up(name: &str) -> (Sshd, Server) {
+    let dir = test_dir(name);
     let sshd = Sshd::start(&dir);
     let (web, ws) = (free_port_pair(), free_port_pair());
     let mut server = start_server(web, ws, sshd.port, &sshd.client_key, &[]);
     server.wait_for_output("SSH tunnel up", TUNNEL_WAIT);
+    (sshd, server)
+}
+
+#[test]
+fn a_killed_server_leaves_no_ssh_behind() {
+    let (sshd, mut server) = tunnel_up("orphan");
     let (_, pid) = tunnel_status(&mut server, "up for");
     server.signal(libc::SIGKILL);
     assert!(server.wait_exit(WAIT).is_some());
@@ -410,11 +416,7 @@ fn a_killed_server_leaves_no_ssh_behind() {
 
 #[test]
 fn sigterm_stops_the_tunnel_too() {
-    let dir = test_dir("sigterm");
-    let sshd = Sshd::start(&dir);
-    let (web, ws) = (free_port_pair(), free_port_pair());
-    let mut server = start_server(web, ws, sshd.port, &sshd.client_key, &[]);
-    server.wait_for_output("SSH tunnel up", TUNNEL_WAIT);
+    let (sshd, mut server) = tunnel_up("sigterm");
     server.signal(libc::SIGTERM);
     server.wait_for_output("SSH tunnel closed", WAIT);
     assert!(server.wait_exit(WAIT).is_some());

@@ -82,10 +82,7 @@ impl Client {
     pub fn alice_and_bobby(url: &str) -> (Client, Client) {
         let mut alice = Client::join(url, "alice", super::keys("alice"));
         let bobby = Client::join(url, "bobby", super::keys("bob"));
-        alice.expect(
-            |e| matches!(e, ClientEvent::Joined(u) if u.name == "bobby"),
-            WAIT,
-        );
+        alice.expect_joined("bobby");
         (alice, bobby)
     }
 
@@ -215,6 +212,14 @@ impl Client {
                 )),
             }
         }
+    }
+
+    /// Waits for the announcement that `name` joined; skips other events.
+    pub fn expect_joined(&mut self, name: &str) -> ClientEvent {
+        self.expect(
+            |e| matches!(e, ClientEvent::Joined(u) if u.name == name),
+            WAIT,
+        )
     }
 
     /// The next message (1:1 or to all), its sender, algorithm and text; skips other
