@@ -86,8 +86,8 @@ pub enum ReadOutcome {
         more: bool,
         end: Option<End>,
     },
-    /// The connection is over.
-    Gone(&'static str),
+    /// The connection is over: closed by the peer (`None`), or lost for a reason.
+    Gone(Option<&'static str>),
 }
 
 /// Where draining a closing connection got to.
@@ -174,7 +174,7 @@ impl Connection {
                 break;
             }
             match self.transport.read(&mut chunk[..room]) {
-                Ok(0) => return ReadOutcome::Gone("closed"),
+                Ok(0) => return ReadOutcome::Gone(None),
                 Ok(n) => {
                     buf.extend_from_slice(&chunk[..n]);
                     self.last_input = now;
@@ -182,9 +182,9 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     self.dirty = true; // the TLS alert
-                    return ReadOutcome::Gone("TLS handshake failed");
+                    return ReadOutcome::Gone(Some("TLS handshake failed"));
                 }
-                Err(_) => return ReadOutcome::Gone("read error"),
+                Err(_) => return ReadOutcome::Gone(Some("read error")),
             }
         }
         self.dirty |= self.transport.wants_write();
@@ -337,7 +337,7 @@ impl Connection {
                     if got_input {
                         self.last_input = now;
                     }
-                    return ReadOutcome::Gone("connection lost");
+                    return ReadOutcome::Gone(Some("connection lost"));
                 }
             }
         }
@@ -350,6 +350,26 @@ impl Connection {
             more = false;
         }
         ReadOutcome::Frames { texts, more, end }
+    }
+
+    /// Ends a WebSocket whose reading stopped at `end`: the peer's close is already
+    /// answered; a violation gets a close frame saying why. Returns the why.
+    pub fn end_websocket(
+        &mut self,
+        end: End,
+        limits: &Limits,
+        now: Instant,
+    ) -> Option<&'static str> {
+        match end {
+            End::PeerClosed => {
+                self.start_closing(limits, now);
+                None
+            }
+            End::Violation(code, reason) => {
+                self.close_websocket(code, reason.into(), limits, now);
+                Some(reason)
+            }
+        }
     }
 
     /// Queues a frame already encoded for many recipients.

@@ -18,7 +18,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use super::allow_list_file::AllowListFile;
-use super::connection::{Connection, Drain, End, Phase, PortKind, ReadOutcome, Site};
+use super::connection::{Connection, Drain, Phase, PortKind, ReadOutcome, Site};
 use super::connection_rate::ConnectionRate;
 use super::console_out::ConsoleOut;
 use super::frame_encoding::Encoded;
@@ -280,7 +280,7 @@ impl Server {
                 Phase::Http { .. } => conn.read_http(&self.limits, &self.site, now),
                 Phase::WebSocket(_) => conn.read_websocket(READ_BUDGET, now),
                 Phase::Closing { .. } => match conn.drain_closing() {
-                    Drain::Over => ReadOutcome::Gone("closed"),
+                    Drain::Over => ReadOutcome::Gone(None),
                     Drain::Waiting => ReadOutcome::Idle,
                     Drain::More => {
                         self.backlog.push(key);
@@ -303,20 +303,10 @@ impl Server {
                         self.chat.received(key, text, now);
                     }
                     if let Some(end) = end {
-                        let why = match end {
-                            End::PeerClosed => None,
-                            End::Violation(code, reason) => {
-                                if let Some(conn) = self.conns.get_mut(key) {
-                                    conn.close_websocket(code, reason.into(), &self.limits, now);
-                                }
-                                Some(reason)
-                            }
-                        };
-                        if let Some(conn) = self.conns.get_mut(key)
-                            && conn.is_websocket()
-                        {
-                            conn.start_closing(&self.limits, now);
-                        }
+                        let why = self
+                            .conns
+                            .get_mut(key)
+                            .and_then(|conn| conn.end_websocket(end, &self.limits, now));
                         self.touch(key, false);
                         self.chat.closed(key, why);
                     } else if more {
@@ -326,7 +316,6 @@ impl Server {
                     return;
                 }
                 ReadOutcome::Gone(why) => {
-                    let why = (why != "closed").then_some(why);
                     self.remove(key, why);
                     self.apply_outputs(now);
                     return;
@@ -456,11 +445,11 @@ impl Server {
         }
         for key in expired {
             let why = match self.conns.get(key).map(|c| &c.phase) {
-                Some(Phase::WebSocket(_)) => "no answer to ping",
-                Some(Phase::Http { .. }) => "too slow to send a request",
-                _ => "closed",
+                Some(Phase::WebSocket(_)) => Some("no answer to ping"),
+                Some(Phase::Http { .. }) => Some("too slow to send a request"),
+                _ => None,
             };
-            self.remove(key, (why != "closed").then_some(why));
+            self.remove(key, why);
         }
         self.with_tunnel(Tunnel::tick);
         self.connection_rate.forget_idle(now);
