@@ -208,14 +208,6 @@ impl Chat {
         self.out.pop_front()
     }
 
-    pub fn admin_name(&self) -> &str {
-        &self.settings.admin_name
-    }
-
-    pub fn admin_key(&self) -> &KeyPair {
-        &self.admin
-    }
-
     /// Joined users, the web administrator excluded.
     pub fn user_count(&self) -> usize {
         self.users.user_count()

@@ -14,7 +14,7 @@ mod random;
 pub use self::base64::{b64_decode, b64_encode};
 pub use group_key::{GROUP_IV_LEN, GroupKey};
 pub use key_pair::{KeyError, KeyPair, MIN_ADMIN_KEY_BITS};
-pub use public_identity::{PublicIdentity, key_id_of_der, max_oaep_plaintext};
+pub use public_identity::{PublicIdentity, key_id_of_der};
 pub use random::random_bytes;
 
 /// The PSS salt length every browser client uses and expects (the original's choice).

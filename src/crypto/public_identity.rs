@@ -18,7 +18,7 @@ pub const MIN_CLIENT_KEY_BITS: usize = 2048;
 pub const MAX_CLIENT_KEY_BITS: usize = 8192;
 
 /// How many plaintext bytes RSA-OAEP with SHA-256 carries for a modulus of `modulus_bytes`.
-pub fn max_oaep_plaintext(modulus_bytes: usize) -> usize {
+fn max_oaep_plaintext(modulus_bytes: usize) -> usize {
     modulus_bytes.saturating_sub(2 * 32 + 2)
 }
 
