@@ -504,3 +504,32 @@ fn the_connection_limit_refuses_the_surplus() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_peer_that_keeps_writing_after_its_close_is_dropped() {
+    let server = server(&[]);
+    let mut chatty = Client::join(&server.ws_url(), "chatty", keys("alice"));
+    send_frame(&mut chatty, OpCode::Data(Data::Binary), b"\x00", true).unwrap();
+    // Closed by the server (1003); it goes on writing raw bytes regardless.
+    let raw = chatty.socket().get_mut();
+    raw.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    let chunk = vec![0x55u8; 64 * 1024];
+    let started = Instant::now();
+    let mut written = 0usize;
+    let refused = loop {
+        match raw.write(&chunk) {
+            Ok(n) => written += n,
+            Err(_) => break true,
+        }
+        if written > 64 << 20 || started.elapsed() > Duration::from_secs(10) {
+            break false;
+        }
+    };
+    assert!(
+        refused,
+        "the server kept reading: {written} bytes in {:?}",
+        started.elapsed()
+    );
+    assert!(written < 16 << 20, "dropped after {written} bytes");
+    honest_users_still_chat(&server);
+}
