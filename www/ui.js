@@ -183,9 +183,11 @@ export function notice(text, kind = '') {
   return append(li);
 }
 
-// m: { kind: 'mine'|'other', admin, who, reply, text, status }
+// m: { id, kind: 'mine'|'other', admin, who, reply, text, status }; `id` (my messages)
+// lets status() find the item again.
 export function message(m) {
   const li = el('li', `msg ${m.kind}${m.admin ? ' admin' : ''}`);
+  if (m.id) li.dataset.id = m.id;
   const meta = el('div', 'meta');
   const who = el('button', 'who', m.who);
   who.type = 'button';
@@ -200,7 +202,11 @@ export function message(m) {
   return append(li);
 }
 
-export function status(li, state, text, fix) {
+// The delivery state of my message `id`: 'sent', 'failed' (with a button that runs
+// `fix`), or 'note' (a line added below it).
+export function status(id, state, text, fix) {
+  const li = $('log').querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
+  if (!li) return;
   let s = li.querySelector('.status');
   if (!s) s = li.querySelector('.meta').appendChild(el('span', 'status'));
   if (state === 'note') {
