@@ -7,8 +7,6 @@ import * as P from './protocol.js';
 import * as U from './ui.js';
 import { Session } from './session.js';
 
-const $ = (id) => document.getElementById(id);
-
 const session = new Session(C);
 let ws = null; // the current socket
 let keys = null; // my key set (crypto.js), once chosen
@@ -18,13 +16,20 @@ let custom = null; // custom key set, or an Error
 // ---- start -----------------------------------------------------------------------
 
 function start() {
-  U.init();
+  U.init({
+    join: joinClicked,
+    keyFiles: loadCustom,
+    send,
+    typed: updateHelp,
+    pick: setDestination,
+    reconnect: () => apply(session.reconnect()),
+    download: (which) =>
+      which === 'private'
+        ? U.download(`${session.me}-private.pem`, C.pem('PRIVATE KEY', keys.pkcs8))
+        : U.download(`${session.me}-public.pem`, C.pem('PUBLIC KEY', keys.spki)),
+  });
   if (!C.available()) {
-    const a = $('https-link');
-    a.href = a.textContent = 'https://' + location.hostname + '/';
-    $('nocrypto').hidden = false;
-    $('join-form').hidden = true;
-    U.setState('error', 'Encryption unavailable: HTTPS needed');
+    U.noCrypto();
     return;
   }
   U.setState('idle', 'Not connected');
@@ -45,49 +50,11 @@ function start() {
     },
   );
   generated.catch(() => {});
-
-  const nameInput = $('name');
-  nameInput.addEventListener('input', () => {
-    const v = nameInput.value;
-    if (v !== v.toLowerCase() && /^[A-Za-z0-9]*$/.test(v)) nameInput.value = v.toLowerCase();
-    U.fieldError(nameInput, $('name-error'), nameInput.value.length >= 4 || nameInput.value.length === 0 ? P.nameProblem(nameInput.value) : '');
-  });
-  nameInput.addEventListener('blur', () => {
-    if (nameInput.value) U.fieldError(nameInput, $('name-error'), P.nameProblem(nameInput.value));
-  });
-  $('key-private').addEventListener('change', loadCustom);
-  $('key-public').addEventListener('change', loadCustom);
-  $('join-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    joinClicked();
-  });
-  $('composer').addEventListener('submit', (e) => {
-    e.preventDefault();
-    send();
-  });
-  const text = $('text');
-  text.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      send();
-    }
-  });
-  text.addEventListener('input', () => {
-    U.grow(text);
-    U.sendError('');
-    updateHelp();
-  });
-  $('reconnect').addEventListener('click', () => apply(session.reconnect()));
-  $('dl-private').addEventListener('click', () => U.download(`${session.me}-private.pem`, C.pem('PRIVATE KEY', keys.pkcs8)));
-  $('dl-public').addEventListener('click', () => U.download(`${session.me}-public.pem`, C.pem('PUBLIC KEY', keys.spki)));
-  U.onPick((to) => setDestination(to));
-  nameInput.focus();
+  U.focusName();
 }
 
-async function loadCustom() {
-  const fp = $('key-private').files[0];
-  const fq = $('key-public').files[0];
-  U.fieldError(null, $('custom-error'), '');
+async function loadCustom(fp, fq) {
+  U.customError('');
   custom = null;
   if (!fp && !fq) {
     if (keys) U.keygen('done', `Keys ready. Key ID ${keys.keyid.slice(0, 12)}`);
@@ -102,40 +69,37 @@ async function loadCustom() {
       custom = e instanceof Error ? e : new Error(String(e));
     }
   }
-  if (custom instanceof Error) U.fieldError($('key-private'), $('custom-error'), custom.message);
+  if (custom instanceof Error) U.customError(custom.message);
   else U.keygen('done', `Custom keys loaded (${custom.bits} bits). Key ID ${custom.keyid.slice(0, 12)}`);
 }
 
-async function joinClicked() {
-  const input = $('name');
-  const problem = P.nameProblem(input.value);
-  U.fieldError(input, $('name-error'), problem);
+async function joinClicked(name) {
+  const problem = P.nameProblem(name);
+  U.nameError(problem);
   U.joinError('');
   if (problem) {
-    input.focus();
+    U.focusName();
     return;
   }
   if (custom instanceof Error) {
     U.joinError(custom.message);
     return;
   }
-  const btn = $('join');
-  btn.disabled = true;
+  U.joinButton('Join', true);
   try {
     if (custom) {
       keys = custom;
     } else {
-      btn.textContent = 'Waiting for the keys…';
+      U.joinButton('Waiting for the keys…', true);
       keys = await generated;
     }
   } catch {
     U.joinError('No keys: key generation failed. Reload the page or use custom keys.');
-    btn.disabled = false;
-    btn.textContent = 'Join';
+    U.joinButton('Join', false);
     return;
   }
-  btn.textContent = 'Connecting…';
-  apply(session.join(input.value, keys));
+  U.joinButton('Connecting…', true);
+  apply(session.join(name, keys));
 }
 
 // ---- the socket ------------------------------------------------------------------------
@@ -180,7 +144,7 @@ const show = {
   outgoing: (o) => U.message({ id: o.id, kind: 'mine', admin: o.admin, who: `you → ${o.to}`, reply: o.to, text: o.text, status: 'sending…' }),
   'send-error': (o) => {
     U.sendError(o.text);
-    $('text').focus();
+    U.focusComposer();
   },
   ack: (o) => U.status(o.id, 'sent', 'sent'),
   undelivered: (o) => {
@@ -208,7 +172,7 @@ function showState(st) {
       U.showChat(st.me, st.keyid);
       U.setState('connected', `Connected as ${st.me}`);
       U.banner(null);
-      if (!st.again) $('text').focus();
+      if (!st.again) U.focusComposer();
       updateHelp();
       return;
     case 'closed':
@@ -221,13 +185,10 @@ function showClosed({ reason, user, everJoined }) {
   const certUrl = reason.kind === 'unreachable' && location.protocol === 'https:' ? 'https://' + location.host + '/' : '';
   if (!everJoined) {
     U.setState('closed', 'Not connected');
-    const btn = $('join');
-    btn.disabled = false;
-    btn.textContent = 'Join';
+    U.joinButton('Join', false);
     if (reason.kind === 'refused') {
-      U.fieldError($('name'), $('name-error'), reason.text);
-      $('name').focus();
-      $('name').select();
+      U.nameError(reason.text);
+      U.focusName(true);
     } else {
       U.joinError(reason.text, certUrl);
     }
@@ -244,36 +205,31 @@ function showClosed({ reason, user, everJoined }) {
 // ---- the composer --------------------------------------------------------------------------
 
 function updateHelp() {
-  const left = session.room($('text').value);
+  const left = session.room(U.composerText());
   let extra = '';
   if (left !== null) extra = left >= 0 ? ` · ${left} bytes left` : ` · ${-left} bytes too long`;
   U.help('Enter sends · Shift+Enter: new line' + extra);
 }
 
 function setDestination(to) {
-  const text = $('text');
-  const d = P.splitDestination(text.value);
-  const body = d ? d.text : text.value.trim();
-  text.value = `@${to} ` + body;
-  U.grow(text);
+  const value = U.composerText();
+  const d = P.splitDestination(value);
+  U.setComposerText(`@${to} ` + (d ? d.text : value.trim()));
   U.closeUsers();
-  text.focus();
-  text.setSelectionRange(text.value.length, text.value.length);
+  U.focusComposer(true);
   U.sendError('');
   updateHelp();
 }
 
 function putBack(p) {
-  const text = $('text');
-  text.value = `@${p.to} ${p.text}`;
-  U.grow(text);
-  text.focus();
+  U.setComposerText(`@${p.to} ${p.text}`);
+  U.focusComposer();
   updateHelp();
 }
 
 // Put an undelivered message back in the box when the box holds nothing of value.
 function autoPutBack(p) {
-  const v = $('text').value.trim();
+  const v = U.composerText().trim();
   if (v === '' || /^@[A-Za-z0-9]+$/.test(v)) {
     putBack(p);
     U.sendError(`Not delivered to ${p.to}: the text is back in the box.`);
@@ -281,19 +237,15 @@ function autoPutBack(p) {
 }
 
 async function send() {
-  const box = $('text');
-  const value = box.value;
+  const value = U.composerText();
   const outputs = await session.send(value, socketOpen);
   apply(outputs);
   const sent = outputs.find((o) => o.type === 'outgoing');
   if (!sent) return;
-  if (box.value === value) {
-    box.value = sent.prefix;
-    U.grow(box);
-  }
+  if (U.composerText() === value) U.setComposerText(sent.prefix);
   U.sendError('');
   updateHelp();
-  box.focus();
+  U.focusComposer();
 }
 
 start();
