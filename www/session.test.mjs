@@ -247,6 +247,15 @@ test('1:1: the server’s undelivered report comes with its reason, or a default
   assert.equal(one(await feed(signal('chat-undelivered', { id: 'm2' })), 'undelivered').reason, 'the server did not deliver it');
 });
 
+test('1:1: a socket that stops being open during the encryption gets nothing', async () => {
+  const { s, feed } = await joined();
+  let asked = 0;
+  const out = await s.send('@bob hello', () => ++asked === 1);
+  assert.deepEqual(out, [{ type: 'send-error', text: 'The connection closed: nothing was sent. Reconnect, then press Send again.' }]);
+  assert.equal(asked, 2);
+  assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [], 'nothing is pending');
+});
+
 // ---- @all -------------------------------------------------------------------------------
 
 test('@all: my message is AES-encrypted with the group key and its echo is not shown', async () => {
