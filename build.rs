@@ -1,5 +1,6 @@
-//! Compresses the web client (www/) into the binary: every file is embedded twice, as
-//! it is and gzip-compressed, so the server answers either without work at run time.
+//! Compresses the web client (www/) into the binary: every file but the unit tests is
+//! embedded twice, as it is and gzip-compressed, so the server answers either without work
+//! at run time.
 
 use std::env;
 use std::fmt::Write as _;
@@ -24,6 +25,11 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// The page's unit tests (`node --test www/`) live beside its modules but are not served.
+fn is_unit_test(name: &str) -> bool {
+    name.ends_with(".test.mjs")
+}
+
 fn main() {
     let out_dir = env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let www = Path::new(&env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("www");
@@ -34,7 +40,7 @@ fn main() {
             dir.filter_map(Result::ok)
                 .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
                 .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !n.starts_with('.'))
+                .filter(|n| !n.starts_with('.') && !is_unit_test(n))
                 .collect()
         })
         .unwrap_or_default();

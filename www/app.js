@@ -1,56 +1,46 @@
-// dyspatcher web client: keys, join, chat. Every text from the network is inserted with
-// textContent, never as HTML.
+// dyspatcher web client: the wiring. The user's actions and the WebSocket's events go to
+// the session (session.js: the protocol); what it answers goes to the socket and, through
+// ui.js, to the page. Every text from the network is inserted with textContent, never as HTML.
 
 import * as C from './crypto.js';
 import * as P from './protocol.js';
 import * as U from './ui.js';
+import { Session } from './session.js';
 
-const $ = (id) => document.getElementById(id);
-
-const S = {
-  keys: null, // my key set (crypto.js)
-  generated: null, // promise of generated keys
-  custom: null, // custom key set, or an Error
-  name: '', // the name asked for
-  me: '', // the name the server registered
-  admin: '', // the administrator's name (first in the users list)
-  isAdmin: false,
-  disableAll: false,
-  group: null, // AES-GCM group key
-  users: new Map(), // name -> { hash, keyid, peer }
-  ws: null,
-  opened: false,
-  joined: false,
-  everJoined: false,
-  notice: '', // last notice before a close
-  refused: false, // chat-invaliduser received
-  pending: new Map(), // id -> { item, to, text, copy }
-  mine: new Set(), // signatures of my messages to all (the server echoes them)
-  queue: Promise.resolve(),
-  busy: false,
-};
+const session = new Session(C);
+let ws = null; // the current socket
+let keys = null; // my key set (crypto.js), once chosen
+let generated = null; // promise of generated keys
+let custom = null; // custom key set, or an Error
 
 // ---- start -----------------------------------------------------------------------
 
 function start() {
-  U.init();
+  U.init({
+    join: joinClicked,
+    keyFiles: loadCustom,
+    send,
+    typed: updateHelp,
+    pick: setDestination,
+    reconnect: () => apply(session.reconnect()),
+    download: (which) =>
+      which === 'private'
+        ? U.download(`${session.me}-private.pem`, C.pem('PRIVATE KEY', keys.pkcs8))
+        : U.download(`${session.me}-public.pem`, C.pem('PUBLIC KEY', keys.spki)),
+  });
   if (!C.available()) {
-    const a = $('https-link');
-    a.href = a.textContent = 'https://' + location.hostname + '/';
-    $('nocrypto').hidden = false;
-    $('join-form').hidden = true;
-    U.setState('error', 'Encryption unavailable: HTTPS needed');
+    U.noCrypto();
     return;
   }
   U.setState('idle', 'Not connected');
   const t0 = performance.now();
   const tick = setInterval(() => {
-    if (!S.custom || S.custom instanceof Error) U.keygen('busy', `Generating your 4096-bit encryption keys… ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (!custom || custom instanceof Error) U.keygen('busy', `Generating your 4096-bit encryption keys… ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }, 200);
-  S.generated = C.generate(4096).then(
+  generated = C.generate(4096).then(
     (k) => {
       clearInterval(tick);
-      if (!S.custom || S.custom instanceof Error) U.keygen('done', `Keys ready. Key ID ${k.keyid.slice(0, 12)}`);
+      if (!custom || custom instanceof Error) U.keygen('done', `Keys ready. Key ID ${k.keyid.slice(0, 12)}`);
       return k;
     },
     (e) => {
@@ -59,391 +49,187 @@ function start() {
       throw e;
     },
   );
-  S.generated.catch(() => {});
-
-  const name = $('name');
-  name.addEventListener('input', () => {
-    const v = name.value;
-    if (v !== v.toLowerCase() && /^[A-Za-z0-9]*$/.test(v)) name.value = v.toLowerCase();
-    U.fieldError(name, $('name-error'), name.value.length >= 4 || name.value.length === 0 ? P.nameProblem(name.value) : '');
-  });
-  name.addEventListener('blur', () => {
-    if (name.value) U.fieldError(name, $('name-error'), P.nameProblem(name.value));
-  });
-  $('key-private').addEventListener('change', loadCustom);
-  $('key-public').addEventListener('change', loadCustom);
-  $('join-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    joinClicked();
-  });
-  $('composer').addEventListener('submit', (e) => {
-    e.preventDefault();
-    send();
-  });
-  const text = $('text');
-  text.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      send();
-    }
-  });
-  text.addEventListener('input', () => {
-    U.grow(text);
-    U.sendError('');
-    updateHelp();
-  });
-  $('reconnect').addEventListener('click', () => connect());
-  $('dl-private').addEventListener('click', () => U.download(`${S.me || S.name}-private.pem`, C.pem('PRIVATE KEY', S.keys.pkcs8)));
-  $('dl-public').addEventListener('click', () => U.download(`${S.me || S.name}-public.pem`, C.pem('PUBLIC KEY', S.keys.spki)));
-  U.onPick((to) => setDestination(to));
-  name.focus();
+  generated.catch(() => {});
+  U.focusName();
 }
 
-async function loadCustom() {
-  const fp = $('key-private').files[0];
-  const fq = $('key-public').files[0];
-  U.fieldError(null, $('custom-error'), '');
-  S.custom = null;
+async function loadCustom(fp, fq) {
+  U.customError('');
+  custom = null;
   if (!fp && !fq) {
-    if (S.keys) U.keygen('done', `Keys ready. Key ID ${S.keys.keyid.slice(0, 12)}`);
+    if (keys) U.keygen('done', `Keys ready. Key ID ${keys.keyid.slice(0, 12)}`);
     return;
   }
   if (!fp) {
-    S.custom = new Error('Choose the private key file too.');
+    custom = new Error('Choose the private key file too.');
   } else {
     try {
-      S.custom = await C.importPem(await fp.text(), fq ? await fq.text() : '');
+      custom = await C.importPem(await fp.text(), fq ? await fq.text() : '');
     } catch (e) {
-      S.custom = e instanceof Error ? e : new Error(String(e));
+      custom = e instanceof Error ? e : new Error(String(e));
     }
   }
-  if (S.custom instanceof Error) U.fieldError($('key-private'), $('custom-error'), S.custom.message);
-  else U.keygen('done', `Custom keys loaded (${S.custom.bits} bits). Key ID ${S.custom.keyid.slice(0, 12)}`);
+  if (custom instanceof Error) U.customError(custom.message);
+  else U.keygen('done', `Custom keys loaded (${custom.bits} bits). Key ID ${custom.keyid.slice(0, 12)}`);
 }
 
-async function joinClicked() {
-  const name = $('name');
-  const problem = P.nameProblem(name.value);
-  U.fieldError(name, $('name-error'), problem);
+async function joinClicked(name) {
+  const problem = P.nameProblem(name);
+  U.nameError(problem);
   U.joinError('');
   if (problem) {
-    name.focus();
+    U.focusName();
     return;
   }
-  if (S.custom instanceof Error) {
-    U.joinError(S.custom.message);
+  if (custom instanceof Error) {
+    U.joinError(custom.message);
     return;
   }
-  const btn = $('join');
-  btn.disabled = true;
+  U.joinButton('Join', true);
   try {
-    if (S.custom) {
-      S.keys = S.custom;
+    if (custom) {
+      keys = custom;
     } else {
-      btn.textContent = 'Waiting for the keys…';
-      S.keys = await S.generated;
+      U.joinButton('Waiting for the keys…', true);
+      keys = await generated;
     }
   } catch {
     U.joinError('No keys: key generation failed. Reload the page or use custom keys.');
-    btn.disabled = false;
-    btn.textContent = 'Join';
+    U.joinButton('Join', false);
     return;
   }
-  S.name = name.value;
-  btn.textContent = 'Connecting…';
-  connect();
+  U.joinButton('Connecting…', true);
+  apply(session.join(name, keys));
 }
 
-// ---- connection --------------------------------------------------------------------
+// ---- the socket ------------------------------------------------------------------------
 
-function connect() {
-  if (S.ws) return;
-  S.opened = false;
-  S.joined = false;
-  S.notice = '';
-  S.refused = false;
-  U.banner(null);
-  U.setState('connecting', 'Connecting…');
-  let ws;
+function openSocket(conn) {
+  let sock;
   try {
-    ws = new WebSocket(P.socketUrl());
-  } catch (e) {
-    closed(null, { code: 0, reason: String(e) });
+    sock = new WebSocket(P.socketUrl());
+  } catch {
+    ws = null;
+    session.closed(conn).then(apply);
     return;
   }
-  S.ws = ws;
-  ws.addEventListener('open', () => {
-    S.opened = true;
-    ws.send(P.join(S.name, S.keys.spkiB64));
-  });
-  ws.addEventListener('message', (ev) => {
+  ws = sock;
+  sock.addEventListener('open', () => session.opened(conn).then(apply));
+  sock.addEventListener('message', (ev) => {
     if (typeof ev.data !== 'string') return;
-    const f = P.parse(ev.data);
-    if (!f) return;
-    S.queue = S.queue.then(() => frame(ws, f)).catch((e) => console.warn('frame', e));
+    session.received(conn, ev.data).then(apply, (e) => console.warn('frame', e));
   });
-  ws.addEventListener('close', (ev) => {
-    S.queue = S.queue.then(() => closed(ws, ev));
-  });
+  sock.addEventListener('close', () => session.closed(conn).then(apply));
 }
 
-function closed(ws, ev) {
-  if (ws && S.ws !== ws) return;
-  S.ws = null;
-  const wasJoined = S.joined;
-  S.joined = false;
-  for (const [id, p] of S.pending) {
-    if (!p.copy) U.status(p.item, 'failed', 'Not confirmed: the connection closed before the server answered.', () => putBack(p));
-    S.pending.delete(id);
+const socketOpen = () => !!ws && ws.readyState === WebSocket.OPEN;
+
+// ---- the session's outputs ---------------------------------------------------------------
+
+function apply(outputs) {
+  for (const o of outputs) show[o.type](o);
+}
+
+const show = {
+  connect: (o) => openSocket(o.conn),
+  send: (o) => ws.send(o.frame),
+  state: (o) => showState(o.state),
+  notice: (o) => U.notice(o.text, o.level),
+  'join-error': (o) => U.joinError(o.text),
+  users: (o) => U.renderUsers(o),
+  'user-joined': (o) => U.notice(`${o.name} joined`),
+  'user-left': (o) => U.notice(`${o.name} left`),
+  message: (o) => U.message({ kind: o.kind, admin: o.admin, who: `${o.from}${o.console ? ' (console)' : ''} → ${label(o.to)}`, reply: o.reply, text: o.text }),
+  dropped: (o) => console.warn(`message from ${o.from} dropped: ${o.reason}`),
+  outgoing: (o) => U.message({ id: o.id, kind: 'mine', admin: o.admin, who: `you → ${o.to}`, reply: o.to, text: o.text, status: 'sending…' }),
+  'send-error': (o) => {
+    U.sendError(o.text);
+    U.focusComposer();
+  },
+  ack: (o) => U.status(o.id, 'sent', 'sent'),
+  undelivered: (o) => {
+    U.status(o.id, 'failed', 'Not delivered: ' + o.reason, () => putBack(o));
+    autoPutBack(o);
+  },
+  'copy-undelivered': (o) => U.status(o.id, 'note', `(the console copy was not delivered: ${o.reason})`),
+  unconfirmed: (o) => U.status(o.id, 'failed', 'Not confirmed: the connection closed before the server answered.', () => putBack(o)),
+};
+
+function label(to) {
+  if (to === 'all') return 'all';
+  if (to === session.me) return 'you';
+  return to;
+}
+
+function showState(st) {
+  switch (st.name) {
+    case 'connecting':
+    case 'reconnecting':
+      U.banner(null);
+      U.setState('connecting', 'Connecting…');
+      return;
+    case 'joined':
+      U.showChat(st.me, st.keyid);
+      U.setState('connected', `Connected as ${st.me}`);
+      U.banner(null);
+      if (!st.again) U.focusComposer();
+      updateHelp();
+      return;
+    case 'closed':
+      ws = null;
+      showClosed(st);
   }
-  const failedToOpen = !S.opened;
-  const tls = location.protocol === 'https:';
-  let why;
-  if (S.refused) why = `The name "${S.name}" is taken or not allowed. Choose another one.`;
-  else if (S.notice) why = S.notice;
-  else if (failedToOpen) why = 'Could not reach the chat server.';
-  else why = 'The server closed the connection.';
-  if (!S.everJoined) {
+}
+
+function showClosed({ reason, user, everJoined }) {
+  const certUrl = reason.kind === 'unreachable' && location.protocol === 'https:' ? 'https://' + location.host + '/' : '';
+  if (!everJoined) {
     U.setState('closed', 'Not connected');
-    const btn = $('join');
-    btn.disabled = false;
-    btn.textContent = 'Join';
-    if (S.refused) {
-      U.fieldError($('name'), $('name-error'), why);
-      $('name').focus();
-      $('name').select();
+    U.joinButton('Join', false);
+    if (reason.kind === 'refused') {
+      U.nameError(reason.text);
+      U.focusName(true);
     } else {
-      U.joinError(why, failedToOpen && tls ? 'https://' + location.host + '/' : '');
+      U.joinError(reason.text, certUrl);
     }
     return;
   }
   U.setState('closed', 'Disconnected');
   U.markUsersOffline();
-  if (wasJoined) U.notice(S.notice ? 'Disconnected.' : 'Disconnected from the server.');
   U.banner(
-    S.refused ? `Disconnected. The server still holds the name "${S.name}"; wait a moment and press Reconnect.` : `Disconnected. ${why} Your keys are kept: press Reconnect to join again as ${S.name}.`,
-    failedToOpen && tls ? 'https://' + location.host + '/' : '',
+    reason.kind === 'refused' ? `Disconnected. The server still holds the name "${user}"; wait a moment and press Reconnect.` : `Disconnected. ${reason.text} Your keys are kept: press Reconnect to join again as ${user}.`,
+    certUrl,
   );
 }
 
-// ---- frames from the server ----------------------------------------------------------
-
-async function frame(ws, f) {
-  if (ws !== S.ws) return;
-  if (f.cmd === 'config') return config(f.data);
-  if (f.cmd === 'message') return message(f.data);
-  if (f.cmd !== 'signal') return;
-  const d = f.data;
-  switch (d.code) {
-    case 'notice':
-      if (typeof d.notice !== 'string') return;
-      S.notice = d.notice;
-      if (S.everJoined) U.notice(d.notice);
-      else U.joinError(d.notice);
-      return;
-    case 'chat-invaliduser':
-      S.refused = true;
-      return;
-    case 'chat-userslist': {
-      const list = P.usersList(d);
-      if (list.length) S.admin = list[0].name;
-      S.users.clear();
-      for (const u of list) await addUser(u.name, u.hash, u.text, false);
-      U.renderUsers(view());
-      return;
-    }
-    case 'chat-join':
-      if (!f.user || !d.publickey || typeof d.publickey.text !== 'string') return;
-      await addUser(f.user, String(d.publickey.hash || ''), d.publickey.text, true);
-      U.renderUsers(view());
-      return;
-    case 'chat-left':
-      if (!S.users.has(f.user) || f.user === S.admin) return;
-      S.users.delete(f.user);
-      U.renderUsers(view());
-      U.notice(`${f.user} left`);
-      return;
-    case 'chat-ack': {
-      const p = S.pending.get(d.id);
-      if (!p) return;
-      S.pending.delete(d.id);
-      if (!p.copy) U.status(p.item, 'sent', 'sent');
-      return;
-    }
-    case 'chat-undelivered': {
-      const p = S.pending.get(d.id);
-      if (!p) return;
-      S.pending.delete(d.id);
-      const reason = typeof d.reason === 'string' && d.reason ? d.reason : 'the server did not deliver it';
-      if (p.copy) U.status(p.copy, 'note', `(the console copy was not delivered: ${reason})`);
-      else {
-        U.status(p.item, 'failed', 'Not delivered: ' + reason, () => putBack(p));
-        autoPutBack(p);
-      }
-      return;
-    }
-  }
-}
-
-async function config(d) {
-  S.me = typeof d.user === 'string' && d.user ? d.user : S.name;
-  S.isAdmin = d['is-admin'] === true;
-  S.disableAll = d['disable-all'] === true;
-  try {
-    S.group = await C.importGroupKey(d.aeskey);
-  } catch {
-    S.group = null;
-  }
-  S.joined = true;
-  const again = S.everJoined;
-  S.everJoined = true;
-  U.showChat(S.me, S.keys.keyid);
-  U.setState('connected', `Connected as ${S.me}`);
-  U.banner(null);
-  if (again) U.notice(`Reconnected as ${S.me}.`);
-  if (d.keyid && d.keyid !== S.keys.keyid) U.notice(`Warning: the server reports Key ID ${String(d.keyid).slice(0, 12)} for you, not ${S.keys.keyid.slice(0, 12)}.`, 'warn');
-  if (S.isAdmin) U.notice(`You are the administrator (${S.me}) on the web. Messages typed on the console show here as copies.`);
-  if (!S.group) U.notice('The server sent no usable group key: messages to @all cannot be read or sent.', 'warn');
-  if (!again) $('text').focus();
-  updateHelp();
-}
-
-async function addUser(name, hash, text, announce) {
-  let peer;
-  try {
-    peer = await C.importPeer(text);
-  } catch {
-    return;
-  }
-  S.users.set(name, { hash, keyid: peer.keyid, peer, bad: !!hash && hash !== peer.keyid });
-  if (announce) U.notice(`${name} joined`);
-}
-
-function view() {
-  const list = [];
-  for (const [name, u] of S.users) {
-    if (name === S.me && name !== S.admin) continue;
-    list.push({ name, keyid: u.keyid, bad: u.bad, admin: name === S.admin, self: name === S.me });
-  }
-  return { users: list, all: !(S.disableAll && !S.isAdmin) };
-}
-
-async function message(d) {
-  if (!d || typeof d.signature !== 'string') return;
-  let plain;
-  try {
-    if (d.algo === 'aes') {
-      if (S.mine.has(d.signature)) {
-        S.mine.delete(d.signature);
-        return; // my own message to all, echoed by the server
-      }
-      if (!S.group) return;
-      plain = await C.aesDecrypt(S.group, C.unb64(d.iv), C.unb64(d.ciphertext));
-    } else if (d.algo === 'rsa') {
-      plain = await C.rsaDecrypt(S.keys, C.unb64(d.ciphertext !== undefined ? d.ciphertext : d.message));
-    } else return;
-  } catch {
-    return; // not for me (0.9 clients broadcast 1:1 messages), or damaged
-  }
-  let m;
-  try {
-    m = JSON.parse(C.fromUtf8(plain));
-  } catch {
-    return;
-  }
-  if (!m || typeof m.from !== 'string' || typeof m.message !== 'string' || typeof m.to !== 'string') return;
-  const sender = S.users.get(m.from);
-  if (!sender) return console.warn('message from an unknown sender dropped');
-  let ok = false;
-  try {
-    ok = await C.verify(sender.peer, C.unb64(d.signature), plain);
-  } catch { /* bad base64 */ }
-  if (!ok) return console.warn('message with a bad signature dropped');
-  if (d.algo === 'aes' && m.to !== 'all') return;
-  if (S.isAdmin && m.isWebAdminMsgCopy === true && m.from === S.admin) {
-    let inner;
-    try {
-      inner = JSON.parse(m.message);
-    } catch {
-      inner = { message: m.message, to: m.to };
-    }
-    if (!inner || typeof inner.message !== 'string') return;
-    const to = typeof inner.to === 'string' ? inner.to : '?';
-    U.message({ kind: 'mine', admin: true, who: `${S.admin} (console) → ${label(to)}`, reply: to === S.me ? '' : to, text: inner.message });
-    return;
-  }
-  const fromConsole = S.isAdmin && m.from === S.me;
-  const who = `${fromConsole ? S.me + ' (console)' : m.from} → ${label(m.to)}`;
-  U.message({
-    kind: fromConsole ? 'mine' : 'other',
-    admin: m.from === S.admin || m.to === S.admin,
-    who,
-    reply: fromConsole ? (m.to === S.me ? '' : m.to) : m.from,
-    text: m.message,
-  });
-}
-
-function label(to) {
-  if (to === 'all') return 'all';
-  if (to === S.me) return 'you';
-  return to;
-}
-
-// ---- sending -------------------------------------------------------------------------
-
-function resolveUser(to) {
-  if (S.users.has(to)) return to;
-  const hits = [...S.users.keys()].filter((n) => n.toLowerCase() === to.toLowerCase());
-  return hits.length === 1 ? hits[0] : null;
-}
-
-function plaintextFor(to, text) {
-  return C.utf8(JSON.stringify({ from: S.me, to, message: text }));
-}
+// ---- the composer --------------------------------------------------------------------------
 
 function updateHelp() {
-  const d = P.splitDestination($('text').value);
+  const left = session.room(U.composerText());
   let extra = '';
-  if (S.joined && d && d.text && d.to.toLowerCase() !== 'all') {
-    const to = resolveUser(d.to);
-    if (to) {
-      const left = maxBytes(to) - plaintextFor(to, d.text).length;
-      extra = left >= 0 ? ` · ${left} bytes left` : ` · ${-left} bytes too long`;
-    }
-  }
+  if (left !== null) extra = left >= 0 ? ` · ${left} bytes left` : ` · ${-left} bytes too long`;
   U.help('Enter sends · Shift+Enter: new line' + extra);
 }
 
-function maxBytes(to) {
-  let max = C.oaepMax(S.users.get(to).peer.bits);
-  if (S.isAdmin && to !== S.admin) max = Math.min(max, C.oaepMax(S.keys.bits));
-  return max;
-}
-
 function setDestination(to) {
-  const text = $('text');
-  const d = P.splitDestination(text.value);
-  const body = d ? d.text : text.value.trim();
-  text.value = `@${to} ` + body;
-  U.grow(text);
+  const value = U.composerText();
+  const d = P.splitDestination(value);
+  U.setComposerText(`@${to} ` + (d ? d.text : value.trim()));
   U.closeUsers();
-  text.focus();
-  text.setSelectionRange(text.value.length, text.value.length);
+  U.focusComposer(true);
   U.sendError('');
   updateHelp();
 }
 
 function putBack(p) {
-  const text = $('text');
-  text.value = `@${p.to} ${p.text}`;
-  U.grow(text);
-  text.focus();
+  U.setComposerText(`@${p.to} ${p.text}`);
+  U.focusComposer();
   updateHelp();
 }
 
 // Put an undelivered message back in the box when the box holds nothing of value.
 function autoPutBack(p) {
-  const v = $('text').value.trim();
+  const v = U.composerText().trim();
   if (v === '' || /^@[A-Za-z0-9]+$/.test(v)) {
     putBack(p);
     U.sendError(`Not delivered to ${p.to}: the text is back in the box.`);
@@ -451,70 +237,15 @@ function autoPutBack(p) {
 }
 
 async function send() {
-  if (S.busy) return;
-  const box = $('text');
-  const value = box.value;
-  if (!value.trim()) return;
-  const fail = (msg) => {
-    U.sendError(msg);
-    box.focus();
-  };
-  const d = P.splitDestination(value);
-  if (!d) return fail('Start with @name or @all, then the message. Or pick someone in the list of people.');
-  if (!d.text) return fail(`Write the message after @${d.to}.`);
-  if (!S.ws || !S.joined || S.ws.readyState !== WebSocket.OPEN) return fail('Not connected: nothing was sent. Reconnect, then press Send again.');
-  const all = d.to.toLowerCase() === 'all';
-  let to = 'all';
-  if (all) {
-    if (S.disableAll && !S.isAdmin) return fail('Messages to @all are disabled on this server: write to one person.');
-    if (!S.group) return fail('No group key from the server: @all is unavailable.');
-  } else {
-    to = resolveUser(d.to);
-    if (!to) return fail(`Unknown destination: nobody called "${d.to}" is connected.`);
-    if (to === S.me && !S.isAdmin) return fail('That is you: choose somebody else.');
-    const bytes = plaintextFor(to, d.text).length;
-    const max = maxBytes(to);
-    if (bytes > max) return fail(`Too long for one encrypted message: ${bytes} bytes, at most ${max} for ${to}. Shorten it by ${bytes - max} bytes or send it in parts.`);
-  }
-  S.busy = true;
-  try {
-    const plain = plaintextFor(to, d.text);
-    const sig = C.b64(await C.sign(S.keys, plain));
-    const frames = [];
-    const id = P.newId();
-    if (all) {
-      const { iv, ct } = await C.aesEncrypt(S.group, plain);
-      frames.push(P.aesMessage(S.me, id, C.b64(iv), C.b64(ct), sig));
-    } else {
-      const peer = S.users.get(to).peer;
-      frames.push(P.rsaMessage(S.me, to, id, C.b64(await C.rsaEncrypt(peer, plain)), sig));
-    }
-    let copyId = '';
-    if (!all && S.isAdmin && to !== S.admin) {
-      // The web administrator's message to someone else goes to the console too.
-      copyId = P.newId();
-      frames.push(P.rsaMessage(S.me, S.admin, copyId, C.b64(await C.rsaEncrypt(S.users.get(S.admin).peer, plain)), sig));
-    }
-    const ws = S.ws;
-    if (!ws || !S.joined || ws.readyState !== WebSocket.OPEN) return fail('The connection closed: nothing was sent. Reconnect, then press Send again.');
-    if (all) S.mine.add(sig);
-    for (const f of frames) ws.send(f);
-    const item = U.message({ kind: 'mine', admin: to === S.admin || S.isAdmin, who: `you → ${to}`, reply: to, text: d.text, status: 'sending…' });
-    const p = { item, to: all ? 'all' : to, text: d.text, copy: null };
-    S.pending.set(id, p);
-    if (copyId) S.pending.set(copyId, { item, to, text: d.text, copy: item });
-    if (box.value === value) {
-      box.value = `@${all ? d.to : to} `;
-      U.grow(box);
-    }
-    U.sendError('');
-    updateHelp();
-    box.focus();
-  } catch (e) {
-    fail('Could not encrypt the message: ' + (e && e.message ? e.message : e));
-  } finally {
-    S.busy = false;
-  }
+  const value = U.composerText();
+  const outputs = await session.send(value, socketOpen);
+  apply(outputs);
+  const sent = outputs.find((o) => o.type === 'outgoing');
+  if (!sent) return;
+  if (U.composerText() === value) U.setComposerText(sent.prefix);
+  U.sendError('');
+  updateHelp();
+  U.focusComposer();
 }
 
 start();

@@ -1,7 +1,9 @@
-// DOM helpers of the dyspatcher page. Text goes in with textContent only.
+// The DOM of the dyspatcher page: every element app.js shows something in, and the
+// user's actions on them, passed to app.js as calls. Text goes in with textContent only.
+
+import { nameProblem } from './protocol.js';
 
 const $ = (id) => document.getElementById(id);
-let pick = () => {};
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -10,7 +12,9 @@ function el(tag, cls, text) {
   return e;
 }
 
-export function init() {
+// `on`: { join(name), keyFiles(privateFile, publicFile), send(), typed(), pick(to),
+// reconnect(), download(which: 'private' | 'public') }
+export function init(on) {
   const toggle = $('users-toggle');
   toggle.addEventListener('click', () => {
     const open = !$('users').classList.contains('open');
@@ -21,13 +25,13 @@ export function init() {
     const item = e.target.closest('li.msg');
     if (!item || !item.dataset.reply || e.target.closest('button:not(.who)')) return;
     if (String(getSelection() || '') !== '') return; // selecting text, not answering
-    pick(item.dataset.reply);
+    on.pick(item.dataset.reply);
   });
   $('users-list').addEventListener('click', (e) => {
     const kid = e.target.closest('button.kid');
     if (kid) return toggleKid(kid);
     const b = e.target.closest('button.pick');
-    if (b) pick(b.dataset.name);
+    if (b) on.pick(b.dataset.name);
   });
   $('me-kid').addEventListener('click', (e) => toggleKid(e.currentTarget));
   document.addEventListener('keydown', (e) => {
@@ -36,10 +40,85 @@ export function init() {
       toggle.focus();
     }
   });
+
+  const name = $('name');
+  name.addEventListener('input', () => {
+    const v = name.value;
+    if (v !== v.toLowerCase() && /^[A-Za-z0-9]*$/.test(v)) name.value = v.toLowerCase();
+    nameError(name.value.length >= 4 || name.value.length === 0 ? nameProblem(name.value) : '');
+  });
+  name.addEventListener('blur', () => {
+    if (name.value) nameError(nameProblem(name.value));
+  });
+  const keyFiles = () => on.keyFiles($('key-private').files[0], $('key-public').files[0]);
+  $('key-private').addEventListener('change', keyFiles);
+  $('key-public').addEventListener('change', keyFiles);
+  $('join-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    on.join(name.value);
+  });
+  $('composer').addEventListener('submit', (e) => {
+    e.preventDefault();
+    on.send();
+  });
+  const text = $('text');
+  text.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      on.send();
+    }
+  });
+  text.addEventListener('input', () => {
+    grow(text);
+    sendError('');
+    on.typed();
+  });
+  $('reconnect').addEventListener('click', () => on.reconnect());
+  $('dl-private').addEventListener('click', () => on.download('private'));
+  $('dl-public').addEventListener('click', () => on.download('public'));
 }
 
-export function onPick(fn) {
-  pick = fn;
+// The page without WebCrypto (plain HTTP from another machine): say why, offer HTTPS.
+export function noCrypto() {
+  const a = $('https-link');
+  a.href = a.textContent = 'https://' + location.hostname + '/';
+  $('nocrypto').hidden = false;
+  $('join-form').hidden = true;
+  setState('error', 'Encryption unavailable: HTTPS needed');
+}
+
+// ---- the join form ---------------------------------------------------------------------
+
+export const nameError = (msg) => fieldError($('name'), $('name-error'), msg);
+
+export function focusName(select = false) {
+  $('name').focus();
+  if (select) $('name').select();
+}
+
+// A problem with the custom key files, or '' (which leaves the field's mark as it is).
+export const customError = (msg) => fieldError(msg ? $('key-private') : null, $('custom-error'), msg);
+
+// The Join button: `text` on it, disabled while `busy`.
+export function joinButton(text, busy) {
+  $('join').disabled = busy;
+  $('join').textContent = text;
+}
+
+// ---- the composer ------------------------------------------------------------------------
+
+export const composerText = () => $('text').value;
+
+export function setComposerText(value) {
+  $('text').value = value;
+  grow($('text'));
+}
+
+// Focus the message box; `toEnd` puts the caret after the text.
+export function focusComposer(toEnd = false) {
+  const t = $('text');
+  t.focus();
+  if (toEnd) t.setSelectionRange(t.value.length, t.value.length);
 }
 
 function toggleKid(b) {
@@ -69,7 +148,7 @@ export function keygen(state, text) {
   $('keygen-text').textContent = text;
 }
 
-export function fieldError(input, out, msg) {
+function fieldError(input, out, msg) {
   out.textContent = msg;
   if (input) {
     if (msg) input.setAttribute('aria-invalid', 'true');
@@ -85,7 +164,7 @@ export function joinError(msg, certUrl) {
 export const sendError = (msg) => ($('send-error').textContent = msg);
 export const help = (msg) => ($('text-help').textContent = msg);
 
-export function grow(t) {
+function grow(t) {
   t.style.height = 'auto';
   t.style.height = Math.min(t.scrollHeight + 2, 200) + 'px';
 }
@@ -183,9 +262,11 @@ export function notice(text, kind = '') {
   return append(li);
 }
 
-// m: { kind: 'mine'|'other', admin, who, reply, text, status }
+// m: { id, kind: 'mine'|'other', admin, who, reply, text, status }; `id` (my messages)
+// lets status() find the item again.
 export function message(m) {
   const li = el('li', `msg ${m.kind}${m.admin ? ' admin' : ''}`);
+  if (m.id) li.dataset.id = m.id;
   const meta = el('div', 'meta');
   const who = el('button', 'who', m.who);
   who.type = 'button';
@@ -200,7 +281,11 @@ export function message(m) {
   return append(li);
 }
 
-export function status(li, state, text, fix) {
+// The delivery state of my message `id`: 'sent', 'failed' (with a button that runs
+// `fix`), or 'note' (a line added below it).
+export function status(id, state, text, fix) {
+  const li = $('log').querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
+  if (!li) return;
   let s = li.querySelector('.status');
   if (!s) s = li.querySelector('.meta').appendChild(el('span', 'status'));
   if (state === 'note') {

@@ -28,4 +28,11 @@ mod tests {
         assert!(find("/../Cargo.toml").is_none());
         assert!(find("/nope.js").is_none());
     }
+
+    #[test]
+    fn the_page_modules_are_served_but_not_their_unit_tests() {
+        let session = find("/session.js").expect("www/session.js is embedded");
+        assert!(session.content_type.starts_with("text/javascript"));
+        assert!(find("/session.test.mjs").is_none());
+    }
 }

@@ -1,0 +1,378 @@
+// The web client's side of the protocol (docs/PROTOCOL.md), with no DOM and no socket: a
+// connection state machine fed with the user's intents, socket events and frames, that
+// answers with outputs (frames to send, events to render). The page wires it to a
+// WebSocket and to ui.js (app.js); the unit tests (session.test.mjs) feed it frames.
+//
+// Connection states (`state.name`):
+//   idle ─join→ connecting ─open→ joining ─config→ joined ─close→ closed
+//   closed ─join (never joined yet) → connecting;  closed ─reconnect (joined before) → reconnecting ─open→ joining
+// A closed state carries its reason: { kind: 'refused' | 'notice' | 'unreachable' | 'closed', text }.
+//
+// Every input returns a list of outputs, each an object with a `type`:
+//   connect { conn }                  open a WebSocket; pass `conn` back with its events
+//   send { frame }                    send this text frame on the current socket
+//   state { state }                   the connection state changed
+//   notice { text, level }            a line for the log ('' or 'warn')
+//   join-error { text }               a line for the join form (before the first join)
+//   users { users, all }              the people to list, and whether @all is offered
+//   user-joined / user-left { name }
+//   message { kind, from, console, to, admin, reply, text }   a verified message to show
+//   dropped { from, reason }          a message that failed verification, not shown
+//   outgoing { id, to, text, admin, prefix }   my message, sent: show it as "sending…"
+//   send-error { text }               nothing was sent, and why
+//   ack { id }                        the server accepted my message `id`
+//   undelivered { id, to, text, reason }   it refused it
+//   unconfirmed { id, to, text }      the connection closed before the server answered
+//   copy-undelivered { id, reason }   the console copy of message `id` was not delivered
+//
+// Cryptography comes in through `crypto` (the functions of crypto.js), so the same
+// code runs on the page's WebCrypto and on node's.
+
+import * as P from './protocol.js';
+
+const notice = (text, level = '') => ({ type: 'notice', text, level });
+const sendError = (text) => [{ type: 'send-error', text }];
+
+export class Session {
+  #c;
+  #newId;
+  #state = { name: 'idle' };
+  #conn = 0; // the number of the current connection: events of older ones are ignored
+  #queue = Promise.resolve(); // socket events, handled one at a time in arrival order
+  #name = ''; // the name asked for
+  #keys = null; // my key set (crypto.js)
+  #everJoined = false;
+  #opened = false; // the current socket opened
+  #notice = ''; // the last notice of the current connection (it explains the close)
+  #refused = false; // chat-invaliduser on the current connection
+  #me = ''; // the name the server registered
+  #admin = ''; // the administrator's name: first in the users list
+  #isAdmin = false;
+  #disableAll = false;
+  #group = null; // AES-GCM group key
+  #users = new Map(); // name -> { keyid, peer, bad }
+  #pending = new Map(); // frame id -> { message: id of the shown message, to, text, copy }
+  #mine = new Set(); // signatures of my messages to all: the server echoes them back
+  #busy = false; // a message is being encrypted
+
+  constructor(crypto, { newId = P.newId } = {}) {
+    this.#c = crypto;
+    this.#newId = newId;
+  }
+
+  get state() {
+    return { ...this.#state };
+  }
+
+  get me() {
+    return this.#me;
+  }
+
+  // ---- intents -------------------------------------------------------------------
+
+  join(name, keys) {
+    if (this.#state.name !== 'idle' && this.#state.name !== 'closed') return [];
+    this.#name = name;
+    this.#keys = keys;
+    return this.#connect();
+  }
+
+  reconnect() {
+    if (this.#state.name !== 'closed' || !this.#keys) return [];
+    return this.#connect();
+  }
+
+  // Bytes left in one encrypted 1:1 message for the composer's text (negative: too long),
+  // or null when that is not known (no destination, @all, not joined).
+  room(value) {
+    const d = P.splitDestination(value);
+    if (this.#state.name !== 'joined' || !d || !d.text || d.to.toLowerCase() === 'all') return null;
+    const to = this.#resolve(d.to);
+    if (!to) return null;
+    return this.#maxBytes(to) - this.#plaintext(to, d.text).length;
+  }
+
+  // The composer's text "@name message". `isOpen` tells whether the socket can still
+  // send: it is asked before and after the (slow) encryption.
+  async send(value, isOpen = () => true) {
+    if (this.#busy || !value.trim()) return [];
+    const d = P.splitDestination(value);
+    if (!d) return sendError('Start with @name or @all, then the message. Or pick someone in the list of people.');
+    if (!d.text) return sendError(`Write the message after @${d.to}.`);
+    if (this.#state.name !== 'joined' || !isOpen()) return sendError('Not connected: nothing was sent. Reconnect, then press Send again.');
+    const all = d.to.toLowerCase() === 'all';
+    let to = 'all';
+    if (all) {
+      if (this.#disableAll && !this.#isAdmin) return sendError('Messages to @all are disabled on this server: write to one person.');
+      if (!this.#group) return sendError('No group key from the server: @all is unavailable.');
+    } else {
+      to = this.#resolve(d.to);
+      if (!to) return sendError(`Unknown destination: nobody called "${d.to}" is connected.`);
+      if (to === this.#me && !this.#isAdmin) return sendError('That is you: choose somebody else.');
+      const bytes = this.#plaintext(to, d.text).length;
+      const max = this.#maxBytes(to);
+      if (bytes > max) return sendError(`Too long for one encrypted message: ${bytes} bytes, at most ${max} for ${to}. Shorten it by ${bytes - max} bytes or send it in parts.`);
+    }
+    this.#busy = true;
+    try {
+      return await this.#encrypt(all, to, d, isOpen);
+    } catch (e) {
+      return sendError('Could not encrypt the message: ' + (e && e.message ? e.message : e));
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  // ---- socket events -------------------------------------------------------------
+
+  opened(conn) {
+    return this.#enqueue(conn, () => {
+      this.#opened = true;
+      return [this.#enter('joining'), { type: 'send', frame: P.join(this.#name, this.#keys.spkiB64) }];
+    });
+  }
+
+  received(conn, text) {
+    return this.#enqueue(conn, () => {
+      const f = P.parse(text);
+      return f ? this.#frame(f) : [];
+    });
+  }
+
+  // The close's code and reason are not needed: the frames before it say why.
+  closed(conn) {
+    return this.#enqueue(conn, () => this.#close());
+  }
+
+  #enqueue(conn, handle) {
+    const run = async () => (conn === this.#conn && this.#state.name !== 'closed' ? handle() : []);
+    const done = this.#queue.then(run);
+    this.#queue = done.catch(() => {});
+    return done;
+  }
+
+  #connect() {
+    this.#conn += 1;
+    this.#opened = false;
+    this.#notice = '';
+    this.#refused = false;
+    return [this.#enter(this.#everJoined ? 'reconnecting' : 'connecting'), { type: 'connect', conn: this.#conn }];
+  }
+
+  #enter(name, more = {}) {
+    this.#state = { name, ...more };
+    return { type: 'state', state: this.state };
+  }
+
+  #close() {
+    const wasJoined = this.#state.name === 'joined';
+    const out = [];
+    for (const [id, p] of this.#pending) if (!p.copy) out.push({ type: 'unconfirmed', id, to: p.to, text: p.text });
+    this.#pending.clear();
+    let reason;
+    if (this.#refused) reason = { kind: 'refused', text: `The name "${this.#name}" is taken or not allowed. Choose another one.` };
+    else if (this.#notice) reason = { kind: 'notice', text: this.#notice };
+    else if (!this.#opened) reason = { kind: 'unreachable', text: 'Could not reach the chat server.' };
+    else reason = { kind: 'closed', text: 'The server closed the connection.' };
+    out.push(this.#enter('closed', { reason, user: this.#name, everJoined: this.#everJoined }));
+    if (wasJoined) out.push(notice(this.#notice ? 'Disconnected.' : 'Disconnected from the server.'));
+    return out;
+  }
+
+  // ---- frames from the server ------------------------------------------------------
+
+  async #frame(f) {
+    if (f.cmd === 'config') return this.#config(f.data);
+    if (f.cmd === 'message') return this.#message(f.data);
+    if (f.cmd !== 'signal') return [];
+    const d = f.data;
+    switch (d.code) {
+      case 'notice':
+        if (typeof d.notice !== 'string') return [];
+        this.#notice = d.notice;
+        return [this.#everJoined ? notice(d.notice) : { type: 'join-error', text: d.notice }];
+      case 'chat-invaliduser':
+        this.#refused = true;
+        return [];
+      case 'chat-userslist': {
+        const list = P.usersList(d);
+        if (list.length) this.#admin = list[0].name;
+        this.#users.clear();
+        for (const u of list) await this.#addUser(u.name, u.hash, u.text);
+        return [this.#usersView()];
+      }
+      case 'chat-join': {
+        if (!f.user || !d.publickey || typeof d.publickey.text !== 'string') return [];
+        const added = await this.#addUser(f.user, String(d.publickey.hash || ''), d.publickey.text);
+        return added ? [{ type: 'user-joined', name: f.user }, this.#usersView()] : [this.#usersView()];
+      }
+      case 'chat-left':
+        if (!this.#users.has(f.user) || f.user === this.#admin) return [];
+        this.#users.delete(f.user);
+        return [this.#usersView(), { type: 'user-left', name: f.user }];
+      case 'chat-ack': {
+        const p = this.#settle(d.id);
+        return p && !p.copy ? [{ type: 'ack', id: p.message }] : [];
+      }
+      case 'chat-undelivered': {
+        const p = this.#settle(d.id);
+        if (!p) return [];
+        const reason = typeof d.reason === 'string' && d.reason ? d.reason : 'the server did not deliver it';
+        if (p.copy) return [{ type: 'copy-undelivered', id: p.message, reason }];
+        return [{ type: 'undelivered', id: p.message, to: p.to, text: p.text, reason }];
+      }
+    }
+    return [];
+  }
+
+  #settle(id) {
+    const p = this.#pending.get(id);
+    this.#pending.delete(id);
+    return p;
+  }
+
+  async #config(d) {
+    this.#me = typeof d.user === 'string' && d.user ? d.user : this.#name;
+    this.#isAdmin = d['is-admin'] === true;
+    this.#disableAll = d['disable-all'] === true;
+    try {
+      this.#group = await this.#c.importGroupKey(d.aeskey);
+    } catch {
+      this.#group = null;
+    }
+    const again = this.#everJoined;
+    this.#everJoined = true;
+    const me = this.#me;
+    const mine = this.#keys.keyid;
+    const out = [this.#enter('joined', { me, keyid: mine, again })];
+    if (again) out.push(notice(`Reconnected as ${me}.`));
+    if (d.keyid && d.keyid !== mine) out.push(notice(`Warning: the server reports Key ID ${String(d.keyid).slice(0, 12)} for you, not ${mine.slice(0, 12)}.`, 'warn'));
+    if (this.#isAdmin) out.push(notice(`You are the administrator (${me}) on the web. Messages typed on the console show here as copies.`));
+    if (!this.#group) out.push(notice('The server sent no usable group key: messages to @all cannot be read or sent.', 'warn'));
+    return out;
+  }
+
+  async #addUser(name, hash, text) {
+    let peer;
+    try {
+      peer = await this.#c.importPeer(text);
+    } catch {
+      return false;
+    }
+    this.#users.set(name, { keyid: peer.keyid, peer, bad: !!hash && hash !== peer.keyid });
+    return true;
+  }
+
+  // One's own entry is listed only for the administrator on the web (it is the console).
+  #usersView() {
+    const users = [];
+    for (const [name, u] of this.#users) {
+      if (name === this.#me && name !== this.#admin) continue;
+      users.push({ name, keyid: u.keyid, bad: u.bad, admin: name === this.#admin, self: name === this.#me });
+    }
+    return { type: 'users', users, all: !(this.#disableAll && !this.#isAdmin) };
+  }
+
+  async #message(d) {
+    if (!d || typeof d.signature !== 'string') return [];
+    const C = this.#c;
+    let plain;
+    try {
+      if (d.algo === 'aes') {
+        if (this.#mine.delete(d.signature)) return []; // my own message to all, echoed by the server
+        if (!this.#group) return [];
+        plain = await C.aesDecrypt(this.#group, C.unb64(d.iv), C.unb64(d.ciphertext));
+      } else if (d.algo === 'rsa') {
+        plain = await C.rsaDecrypt(this.#keys, C.unb64(d.ciphertext !== undefined ? d.ciphertext : d.message));
+      } else return [];
+    } catch {
+      return []; // not for me (0.9 clients broadcast 1:1 messages), or damaged
+    }
+    let m;
+    try {
+      m = JSON.parse(C.fromUtf8(plain));
+    } catch {
+      return [];
+    }
+    if (!m || typeof m.from !== 'string' || typeof m.message !== 'string' || typeof m.to !== 'string') return [];
+    const sender = this.#users.get(m.from);
+    if (!sender) return [{ type: 'dropped', from: m.from, reason: 'unknown sender' }];
+    let ok = false;
+    try {
+      ok = await C.verify(sender.peer, C.unb64(d.signature), plain);
+    } catch { /* bad base64 */ }
+    if (!ok) return [{ type: 'dropped', from: m.from, reason: 'bad signature' }];
+    if (d.algo === 'aes' && m.to !== 'all') return [];
+    const me = this.#me;
+    const admin = this.#admin;
+    if (this.#isAdmin && m.isWebAdminMsgCopy === true && m.from === admin) {
+      // A message typed on the console, copied to me: its text wraps {message, to}.
+      let inner;
+      try {
+        inner = JSON.parse(m.message);
+      } catch {
+        inner = { message: m.message, to: m.to };
+      }
+      if (!inner || typeof inner.message !== 'string') return [];
+      const to = typeof inner.to === 'string' ? inner.to : '?';
+      return [{ type: 'message', kind: 'mine', from: admin, console: true, to, admin: true, reply: to === me ? '' : to, text: inner.message }];
+    }
+    const fromConsole = this.#isAdmin && m.from === me;
+    return [{
+      type: 'message',
+      kind: fromConsole ? 'mine' : 'other',
+      from: m.from,
+      console: fromConsole,
+      to: m.to,
+      admin: m.from === admin || m.to === admin,
+      reply: fromConsole ? (m.to === me ? '' : m.to) : m.from,
+      text: m.message,
+    }];
+  }
+
+  // ---- sending -----------------------------------------------------------------------
+
+  #resolve(to) {
+    if (this.#users.has(to)) return to;
+    const hits = [...this.#users.keys()].filter((n) => n.toLowerCase() === to.toLowerCase());
+    return hits.length === 1 ? hits[0] : null;
+  }
+
+  #plaintext(to, text) {
+    return this.#c.utf8(JSON.stringify({ from: this.#me, to, message: text }));
+  }
+
+  // The web administrator's 1:1 message also goes to the console: it must fit both keys.
+  #maxBytes(to) {
+    let max = this.#c.oaepMax(this.#users.get(to).peer.bits);
+    if (this.#isAdmin && to !== this.#admin) max = Math.min(max, this.#c.oaepMax(this.#keys.bits));
+    return max;
+  }
+
+  async #encrypt(all, to, d, isOpen) {
+    const C = this.#c;
+    const plain = this.#plaintext(to, d.text);
+    const sig = C.b64(await C.sign(this.#keys, plain));
+    const frames = [];
+    const id = this.#newId();
+    if (all) {
+      const { iv, ct } = await C.aesEncrypt(this.#group, plain);
+      frames.push(P.aesMessage(this.#me, id, C.b64(iv), C.b64(ct), sig));
+    } else {
+      frames.push(P.rsaMessage(this.#me, to, id, C.b64(await C.rsaEncrypt(this.#users.get(to).peer, plain)), sig));
+    }
+    let copyId = '';
+    if (!all && this.#isAdmin && to !== this.#admin) {
+      copyId = this.#newId();
+      const console = this.#users.get(this.#admin).peer;
+      frames.push(P.rsaMessage(this.#me, this.#admin, copyId, C.b64(await C.rsaEncrypt(console, plain)), sig));
+    }
+    if (this.#state.name !== 'joined' || !isOpen()) return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
+    if (all) this.#mine.add(sig);
+    this.#pending.set(id, { message: id, to, text: d.text, copy: false });
+    if (copyId) this.#pending.set(copyId, { message: id, to, text: d.text, copy: true });
+    const out = frames.map((frame) => ({ type: 'send', frame }));
+    out.push({ type: 'outgoing', id, to, text: d.text, admin: to === this.#admin || this.#isAdmin, prefix: `@${all ? d.to : to} ` });
+    return out;
+  }
+}

@@ -1,0 +1,400 @@
+// Unit tests of the page's session (session.js), without a browser: node --test www/
+// The session runs on node's WebCrypto with the keys of tests/vectors/; the "server" here
+// is a few functions writing the frames docs/PROTOCOL.md describes, with real RSA and AES.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as C from './crypto.js';
+import { Session } from './session.js';
+
+const vectorFile = (name) => readFileSync(new URL(`../tests/vectors/${name}`, import.meta.url), 'utf8');
+const vectors = JSON.parse(vectorFile('vectors.json'));
+
+const KEYS = {
+  alice: await C.importPem(vectorFile('alice.pkcs8.pem'), vectorFile('alice.pub.pem')),
+  bob: await C.importPem(vectorFile('bob.pkcs8.pem'), vectorFile('bob.pub.pem')),
+  admin: await C.importPem(vectorFile('admin.pkcs1.pem'), vectorFile('admin.pub.pem')),
+};
+const GROUP_B64 = vectors.aes_message_alice_to_all.aeskey_b64;
+const GROUP = await C.importGroupKey(GROUP_B64);
+
+// ---- the server's frames -------------------------------------------------------------
+
+const frame = (cmd, data, user = '') => JSON.stringify({ cmd, user, data });
+const signal = (code, more = {}, user = '') => frame('signal', { code, ...more }, user);
+const config = (user, keys, { admin = false, disableAll = false, keyid = keys.keyid, aeskey = GROUP_B64 } = {}) =>
+  frame('config', { 'disable-all': disableAll, user, 'is-admin': admin, keyid, aeskey });
+const entry = (name, keys, hash = keys.keyid) => ({ name, publickey: { hash, text: keys.spkiB64 } });
+const usersList = (...entries) => signal('chat-userslist', { userslist: JSON.stringify(entries) });
+const joinOf = (name, keys, hash = keys.keyid) => signal('chat-join', { publickey: { hash, text: keys.spkiB64 } }, name);
+
+// A 1:1 message as a client writes it: encrypted to `toKeys`, signed with `signKeys`.
+async function rsaFrame(signKeys, toKeys, plaintext) {
+  const plain = C.utf8(JSON.stringify(plaintext));
+  const peer = await C.importPeer(toKeys.spkiB64);
+  const data = { algo: 'rsa', ciphertext: C.b64(await C.rsaEncrypt(peer, plain)), signature: C.b64(await C.sign(signKeys, plain)), to: plaintext.to };
+  return frame('message', data);
+}
+
+async function aesFrame(signKeys, plaintext) {
+  const plain = C.utf8(JSON.stringify(plaintext));
+  const { iv, ct } = await C.aesEncrypt(GROUP, plain);
+  return frame('message', { algo: 'aes', iv: C.b64(iv), ciphertext: C.b64(ct), signature: C.b64(await C.sign(signKeys, plain)) });
+}
+
+// ---- reading outputs ------------------------------------------------------------------
+
+const ofType = (outputs, type) => outputs.filter((o) => o.type === type);
+const one = (outputs, type) => {
+  const found = ofType(outputs, type);
+  assert.equal(found.length, 1, `one ${type} in ${JSON.stringify(outputs.map((o) => o.type))}`);
+  return found[0];
+};
+const sentFrames = (outputs) => ofType(outputs, 'send').map((o) => JSON.parse(o.frame));
+const notices = (outputs) => ofType(outputs, 'notice').map((o) => o.text);
+const names = (usersOutput) => usersOutput.users.map((u) => u.name);
+
+// The plaintext of a 1:1 frame, decrypted with `keys` and checked against the signer's key.
+async function openRsa(f, keys, signer) {
+  const plain = await C.rsaDecrypt(keys, C.unb64(f.data.ciphertext));
+  assert.ok(await C.verify(await C.importPeer(signer.spkiB64), C.unb64(f.data.signature), plain), 'signature verifies');
+  return JSON.parse(C.fromUtf8(plain));
+}
+
+// A session through join, config and the users list, as the server sends them.
+async function joined(name = 'alice', keys = KEYS.alice, { as = name, admin = false, disableAll = false, users } = {}) {
+  let n = 0;
+  const s = new Session(C, { newId: () => `m${++n}` });
+  const conn = one(s.join(name, keys), 'connect').conn;
+  await s.opened(conn);
+  const welcome = await s.received(conn, config(as, keys, { admin, disableAll }));
+  const list = await s.received(conn, usersList(...(users || [entry('ADMIN', KEYS.admin), entry(as, keys), entry('bob', KEYS.bob)])));
+  return { s, conn, welcome, list, feed: (text) => s.received(conn, text) };
+}
+
+// ---- join -----------------------------------------------------------------------------
+
+test('join: connecting, the join frame with my key on open, then joined on config', async () => {
+  const s = new Session(C);
+  assert.equal(s.state.name, 'idle');
+  const start = s.join('alice', KEYS.alice);
+  assert.deepEqual(start.map((o) => o.type), ['state', 'connect']);
+  assert.equal(start[0].state.name, 'connecting');
+  const conn = start[1].conn;
+
+  const open = await s.opened(conn);
+  assert.equal(one(open, 'state').state.name, 'joining');
+  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'alice', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64 } }]);
+
+  const welcome = await s.received(conn, config('alice', KEYS.alice));
+  assert.deepEqual(one(welcome, 'state').state, { name: 'joined', me: 'alice', keyid: vectors.keys.alice.keyid, again: false });
+  assert.deepEqual(notices(welcome), []);
+  assert.equal(s.me, 'alice');
+});
+
+test('join: the users list puts the administrator first and leaves me out', async () => {
+  const { list } = await joined();
+  const users = one(list, 'users');
+  assert.deepEqual(users.users, [
+    { name: 'ADMIN', keyid: vectors.keys.admin.keyid, bad: false, admin: true, self: false },
+    { name: 'bob', keyid: vectors.keys.bob.keyid, bad: false, admin: false, self: false },
+  ]);
+  assert.equal(users.all, true);
+});
+
+test('join: the welcome (a message from the administrator) shows from ADMIN to me', async () => {
+  const { feed } = await joined();
+  const out = await feed(await rsaFrame(KEYS.admin, KEYS.alice, { from: 'ADMIN', to: 'alice', message: 'Welcome to the chat ☃' }));
+  assert.deepEqual(one(out, 'message'), { type: 'message', kind: 'other', from: 'ADMIN', console: false, to: 'alice', admin: true, reply: 'ADMIN', text: 'Welcome to the chat ☃' });
+});
+
+test('join: is-admin renames me and says I am the administrator; my console is listed', async () => {
+  const { s, welcome, list } = await joined('boss', KEYS.admin, { as: 'ADMIN', admin: true, users: [entry('ADMIN', KEYS.admin), entry('alice', KEYS.alice)] });
+  assert.equal(s.me, 'ADMIN');
+  assert.equal(one(welcome, 'state').state.me, 'ADMIN');
+  assert.deepEqual(notices(welcome), ['You are the administrator (ADMIN) on the web. Messages typed on the console show here as copies.']);
+  assert.deepEqual(one(list, 'users').users.map((u) => [u.name, u.admin, u.self]), [['ADMIN', true, true], ['alice', false, false]]);
+});
+
+test('join: a Key ID that differs from mine and an unusable group key are warned about', async () => {
+  const s = new Session(C);
+  const conn = one(s.join('alice', KEYS.alice), 'connect').conn;
+  await s.opened(conn);
+  const out = await s.received(conn, config('alice', KEYS.alice, { keyid: vectors.keys.bob.keyid, aeskey: 'c2hvcnQ=' }));
+  assert.deepEqual(ofType(out, 'notice'), [
+    { type: 'notice', level: 'warn', text: `Warning: the server reports Key ID ${vectors.keys.bob.keyid.slice(0, 12)} for you, not ${vectors.keys.alice.keyid.slice(0, 12)}.` },
+    { type: 'notice', level: 'warn', text: 'The server sent no usable group key: messages to @all cannot be read or sent.' },
+  ]);
+  assert.deepEqual(await s.send('@all hello'), [{ type: 'send-error', text: 'No group key from the server: @all is unavailable.' }]);
+});
+
+test('join: a taken name closes as refused, before ever joining', async () => {
+  const s = new Session(C);
+  const conn = one(s.join('frank', KEYS.alice), 'connect').conn;
+  await s.opened(conn);
+  assert.deepEqual(await s.received(conn, signal('chat-invaliduser')), []);
+  const out = await s.closed(conn);
+  assert.deepEqual(one(out, 'state').state, {
+    name: 'closed',
+    reason: { kind: 'refused', text: 'The name "frank" is taken or not allowed. Choose another one.' },
+    user: 'frank',
+    everJoined: false,
+  });
+  assert.deepEqual(notices(out), []);
+  // A second try with another name is a new join.
+  assert.equal(s.join('frank2', KEYS.alice)[0].state.name, 'connecting');
+});
+
+test('join: a refusal notice goes to the join form; a socket that never opens is unreachable', async () => {
+  const s = new Session(C);
+  const conn = one(s.join('boss', KEYS.admin), 'connect').conn;
+  await s.opened(conn);
+  assert.deepEqual(await s.received(conn, signal('notice', { notice: 'Admin is already connected via web interface' })), [
+    { type: 'join-error', text: 'Admin is already connected via web interface' },
+  ]);
+  assert.deepEqual(one(await s.closed(conn), 'state').state.reason, { kind: 'notice', text: 'Admin is already connected via web interface' });
+
+  const t = new Session(C);
+  const c2 = one(t.join('kate', KEYS.alice), 'connect').conn;
+  assert.deepEqual(one(await t.closed(c2), 'state').state.reason, { kind: 'unreachable', text: 'Could not reach the chat server.' });
+});
+
+// ---- users list -----------------------------------------------------------------------
+
+test('users: a join is announced and listed, a leave too; the administrator never leaves', async () => {
+  const { feed } = await joined('alice', KEYS.alice, { users: [entry('ADMIN', KEYS.admin), entry('alice', KEYS.alice)] });
+  const came = await feed(joinOf('bob', KEYS.bob));
+  assert.deepEqual(came.map((o) => o.type), ['user-joined', 'users']);
+  assert.equal(came[0].name, 'bob');
+  assert.deepEqual(names(came[1]), ['ADMIN', 'bob']);
+  assert.equal(came[1].users[1].keyid, vectors.keys.bob.keyid);
+
+  const left = await feed(signal('chat-left', {}, 'bob'));
+  assert.deepEqual(left.map((o) => o.type), ['users', 'user-left']);
+  assert.deepEqual(names(left[0]), ['ADMIN']);
+  assert.equal(left[1].name, 'bob');
+  assert.deepEqual(await feed(signal('chat-left', {}, 'bob')), [], 'a second leave is nothing');
+  assert.deepEqual(await feed(signal('chat-left', {}, 'ADMIN')), []);
+});
+
+test('users: a key whose Key ID differs from the server’s hash is flagged; bad entries are skipped', async () => {
+  const { feed } = await joined();
+  const out = await feed(joinOf('carol', KEYS.bob, 'f'.repeat(64)));
+  const carol = one(out, 'users').users.find((u) => u.name === 'carol');
+  assert.deepEqual(carol, { name: 'carol', keyid: vectors.keys.bob.keyid, bad: true, admin: false, self: false });
+
+  const list = await feed(signal('chat-userslist', { userslist: [entry('ADMIN', KEYS.admin), { name: 'nokey' }, { name: 'junk', publickey: { text: 'bm90IGEga2V5' } }, entry('bob', KEYS.bob)] }));
+  assert.deepEqual(names(one(list, 'users')), ['ADMIN', 'bob']);
+  assert.deepEqual(await feed(joinOf('', KEYS.bob)), [], 'a join without a name');
+});
+
+// ---- 1:1 ------------------------------------------------------------------------------
+
+test('1:1: my message is encrypted to bob and signed by me; the ack marks it sent', async () => {
+  const { s, feed } = await joined();
+  const out = await s.send('@BOB hello bob, <b>not bold</b>');
+  const [f] = sentFrames(out);
+  assert.deepEqual(Object.keys(f.data).sort(), ['algo', 'ciphertext', 'id', 'signature', 'to']);
+  assert.equal(f.cmd, 'message');
+  assert.equal(f.data.to, 'bob');
+  assert.equal(f.data.id, 'm1');
+  assert.deepEqual(await openRsa(f, KEYS.bob, KEYS.alice), { from: 'alice', to: 'bob', message: 'hello bob, <b>not bold</b>' });
+  assert.deepEqual(one(out, 'outgoing'), { type: 'outgoing', id: 'm1', to: 'bob', text: 'hello bob, <b>not bold</b>', admin: false, prefix: '@bob ' });
+
+  assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [{ type: 'ack', id: 'm1' }]);
+  assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [], 'one answer per message');
+});
+
+test('1:1: a message from bob shows from bob to me, with its lines', async () => {
+  const { feed } = await joined();
+  const out = await feed(await rsaFrame(KEYS.bob, KEYS.alice, { from: 'bob', to: 'alice', message: 'hi alice\nsecond line' }));
+  assert.deepEqual(out, [{ type: 'message', kind: 'other', from: 'bob', console: false, to: 'alice', admin: false, reply: 'bob', text: 'hi alice\nsecond line' }]);
+});
+
+test('1:1: the OpenSSL vector from alice to bob reads in bob’s session', async () => {
+  const v = vectors.rsa_message_alice_to_bob;
+  const { feed } = await joined('bob', KEYS.bob, { users: [entry('ADMIN', KEYS.admin), entry('alice', KEYS.alice), entry('bob', KEYS.bob)] });
+  const out = await feed(frame('message', { algo: 'rsa', ciphertext: v.ciphertext_b64, signature: v.signature_b64, to: 'bob' }));
+  assert.equal(one(out, 'message').text, 'hello bob èé ☃');
+  assert.equal(one(out, 'message').from, 'alice');
+});
+
+test('1:1: refusals before sending keep the text out of the socket', async () => {
+  const { s } = await joined();
+  const refused = async (value) => {
+    const out = await s.send(value);
+    assert.deepEqual(sentFrames(out), []);
+    return one(out, 'send-error').text;
+  };
+  assert.match(await refused('no destination'), /^Start with @name/);
+  assert.equal(await refused('@bob'), 'Write the message after @bob.');
+  assert.equal(await refused('@nobody1 are you there?'), 'Unknown destination: nobody called "nobody1" is connected.');
+  assert.equal(await refused('@alice me?'), 'That is you: choose somebody else.');
+  assert.match(await refused('@ADMIN ' + 'x'.repeat(500)), /^Too long for one encrypted message: 542 bytes, at most 446 for ADMIN\./);
+  assert.equal(s.room('@ADMIN ' + 'x'.repeat(500)), -96);
+  assert.equal(s.room('@bob hi'), 446 - JSON.stringify({ from: 'alice', to: 'bob', message: 'hi' }).length);
+  assert.equal(s.room('@all hi'), null);
+});
+
+test('1:1: the server’s undelivered report comes with its reason, or a default one', async () => {
+  const { s, feed } = await joined();
+  await s.send('@bob are you still there?');
+  await s.send('@bob and now?');
+  assert.deepEqual(await feed(signal('chat-undelivered', { id: 'm1', to: 'bob', reason: 'bob is not connected' })), [
+    { type: 'undelivered', id: 'm1', to: 'bob', text: 'are you still there?', reason: 'bob is not connected' },
+  ]);
+  assert.equal(one(await feed(signal('chat-undelivered', { id: 'm2' })), 'undelivered').reason, 'the server did not deliver it');
+});
+
+test('1:1: a socket that stops being open during the encryption gets nothing', async () => {
+  const { s, feed } = await joined();
+  let asked = 0;
+  const out = await s.send('@bob hello', () => ++asked === 1);
+  assert.deepEqual(out, [{ type: 'send-error', text: 'The connection closed: nothing was sent. Reconnect, then press Send again.' }]);
+  assert.equal(asked, 2);
+  assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [], 'nothing is pending');
+});
+
+// ---- @all -------------------------------------------------------------------------------
+
+test('@all: my message is AES-encrypted with the group key and its echo is not shown', async () => {
+  const { s, feed } = await joined();
+  const out = await s.send('@All hello everyone');
+  const [f] = sentFrames(out);
+  assert.equal(f.data.algo, 'aes');
+  assert.equal(f.data.to, undefined);
+  const plain = await C.aesDecrypt(GROUP, C.unb64(f.data.iv), C.unb64(f.data.ciphertext));
+  assert.deepEqual(JSON.parse(C.fromUtf8(plain)), { from: 'alice', to: 'all', message: 'hello everyone' });
+  assert.ok(await C.verify(await C.importPeer(KEYS.alice.spkiB64), C.unb64(f.data.signature), plain));
+  assert.deepEqual(one(out, 'outgoing'), { type: 'outgoing', id: 'm1', to: 'all', text: 'hello everyone', admin: false, prefix: '@All ' });
+
+  assert.deepEqual(await feed(frame('message', f.data)), [], 'the echo of my own message');
+  assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [{ type: 'ack', id: 'm1' }]);
+});
+
+test('@all: bob’s message to all, and the OpenSSL vector, show as to all', async () => {
+  const { feed } = await joined('carol', KEYS.bob, { users: [entry('ADMIN', KEYS.admin), entry('alice', KEYS.alice), entry('bob', KEYS.bob)] });
+  const out = await feed(await aesFrame(KEYS.bob, { from: 'bob', to: 'all', message: 'hello from bob' }));
+  assert.deepEqual(out, [{ type: 'message', kind: 'other', from: 'bob', console: false, to: 'all', admin: false, reply: 'bob', text: 'hello from bob' }]);
+
+  const v = vectors.aes_message_alice_to_all;
+  const vec = await feed(frame('message', { algo: 'aes', iv: v.iv_b64, ciphertext: v.ciphertext_b64, signature: v.signature_b64 }));
+  assert.equal(one(vec, 'message').text, 'hi everyone');
+  assert.equal(one(vec, 'message').to, 'all');
+});
+
+test('@all: a group message not addressed to all is dropped', async () => {
+  const { feed } = await joined();
+  assert.deepEqual(await feed(await aesFrame(KEYS.bob, { from: 'bob', to: 'alice', message: 'sneaky' })), []);
+});
+
+test('@all: --disable-all hides @all from users and refuses it', async () => {
+  const { s, list } = await joined('grace', KEYS.alice, { disableAll: true });
+  assert.equal(one(list, 'users').all, false);
+  assert.deepEqual(await s.send('@all anyone?'), [{ type: 'send-error', text: 'Messages to @all are disabled on this server: write to one person.' }]);
+});
+
+// ---- signatures -------------------------------------------------------------------------
+
+test('bad signature: a message signed by another key is dropped, not shown', async () => {
+  const { feed } = await joined();
+  const forged = await rsaFrame(KEYS.admin, KEYS.alice, { from: 'bob', to: 'alice', message: 'I am bob, trust me' });
+  assert.deepEqual(await feed(forged), [{ type: 'dropped', from: 'bob', reason: 'bad signature' }]);
+  const forgedAll = await aesFrame(KEYS.alice, { from: 'bob', to: 'all', message: 'me too' });
+  assert.deepEqual(await feed(forgedAll), [{ type: 'dropped', from: 'bob', reason: 'bad signature' }]);
+  const stranger = await rsaFrame(KEYS.bob, KEYS.alice, { from: 'mallory', to: 'alice', message: 'who am I' });
+  assert.deepEqual(await feed(stranger), [{ type: 'dropped', from: 'mallory', reason: 'unknown sender' }]);
+});
+
+test('bad signature: a damaged signature, a message for someone else, junk frames: nothing shown', async () => {
+  const { feed } = await joined();
+  const good = JSON.parse(await rsaFrame(KEYS.bob, KEYS.alice, { from: 'bob', to: 'alice', message: 'x' }));
+  const damaged = { ...good.data, signature: good.data.signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) };
+  assert.deepEqual(await feed(frame('message', damaged)), [{ type: 'dropped', from: 'bob', reason: 'bad signature' }]);
+  assert.deepEqual(await feed(await rsaFrame(KEYS.alice, KEYS.bob, { from: 'alice', to: 'bob', message: 'for bob' })), []);
+  for (const junk of ['', 'not json', '[]', '{"cmd":"message","data":{}}', '{"cmd":"message","data":{"algo":"rsa","signature":"x","ciphertext":"%%"}}', '{"cmd":"signal","data":{"code":"chat-ack","id":"zz"}}']) {
+    assert.deepEqual(await feed(junk), [], junk);
+  }
+});
+
+// ---- the administrator on the web ----------------------------------------------------------
+
+test('admin on the web: console copies show as mine from the console; my 1:1 goes to the console too', async () => {
+  const users = [entry('ADMIN', KEYS.admin), entry('erin', KEYS.alice)];
+  const { s, feed } = await joined('boss', KEYS.admin, { as: 'ADMIN', admin: true, users });
+  const copy = await rsaFrame(KEYS.admin, KEYS.admin, { from: 'ADMIN', to: 'ADMIN', message: JSON.stringify({ message: 'hello erin', to: 'erin' }), isWebAdminMsgCopy: true });
+  assert.deepEqual(await feed(copy), [{ type: 'message', kind: 'mine', from: 'ADMIN', console: true, to: 'erin', admin: true, reply: 'erin', text: 'hello erin' }]);
+  const typedToAll = await aesFrame(KEYS.admin, { from: 'ADMIN', to: 'all', message: 'console to everybody' });
+  assert.deepEqual(one(await feed(typedToAll), 'message'), { type: 'message', kind: 'mine', from: 'ADMIN', console: true, to: 'all', admin: true, reply: 'all', text: 'console to everybody' });
+
+  const out = await s.send('@erin answer from the web');
+  const [toErin, toConsole] = sentFrames(out);
+  assert.equal(toErin.data.to, 'erin');
+  assert.equal(toConsole.data.to, 'ADMIN');
+  const sent = { from: 'ADMIN', to: 'erin', message: 'answer from the web' };
+  assert.deepEqual(await openRsa(toErin, KEYS.alice, KEYS.admin), sent);
+  assert.deepEqual(await openRsa(toConsole, KEYS.admin, KEYS.admin), sent);
+  assert.equal(one(out, 'outgoing').admin, true);
+
+  assert.deepEqual(await feed(signal('chat-undelivered', { id: toConsole.data.id, reason: 'the console is busy' })), [{ type: 'copy-undelivered', id: toErin.data.id, reason: 'the console is busy' }]);
+  assert.deepEqual(await feed(signal('chat-ack', { id: toErin.data.id })), [{ type: 'ack', id: toErin.data.id }]);
+});
+
+// ---- kick and reconnect ---------------------------------------------------------------------
+
+test('kick: the notice shows, the close leaves unanswered messages unconfirmed, nothing more is sent', async () => {
+  const { s, conn, feed } = await joined('dave', KEYS.alice);
+  await s.send('@bob in flight');
+  assert.deepEqual(await feed(signal('notice', { notice: 'You have been disconnected by the administrator.' })), [
+    { type: 'notice', text: 'You have been disconnected by the administrator.', level: '' },
+  ]);
+  const out = await s.closed(conn);
+  assert.deepEqual(out, [
+    { type: 'unconfirmed', id: 'm1', to: 'bob', text: 'in flight' },
+    { type: 'state', state: { name: 'closed', reason: { kind: 'notice', text: 'You have been disconnected by the administrator.' }, user: 'dave', everJoined: true } },
+    { type: 'notice', text: 'Disconnected.', level: '' },
+  ]);
+  assert.deepEqual(await s.send('@ADMIN still there?'), [{ type: 'send-error', text: 'Not connected: nothing was sent. Reconnect, then press Send again.' }]);
+  assert.deepEqual(await feed(await rsaFrame(KEYS.bob, KEYS.alice, { from: 'bob', to: 'dave', message: 'late' })), [], 'frames after the close');
+});
+
+test('kick: a close without a notice says the server closed it', async () => {
+  const { s, conn } = await joined();
+  const out = await s.closed(conn);
+  assert.deepEqual(one(out, 'state').state.reason, { kind: 'closed', text: 'The server closed the connection.' });
+  assert.deepEqual(notices(out), ['Disconnected from the server.']);
+});
+
+test('reconnect: a new connection with the same keys; the old one is ignored; joined again', async () => {
+  const { s: t, conn: old } = await joined('dave', KEYS.alice);
+  await t.closed(old);
+  const again = t.reconnect();
+  assert.equal(one(again, 'state').state.name, 'reconnecting');
+  const conn = one(again, 'connect').conn;
+  assert.notEqual(conn, old);
+  assert.deepEqual(t.reconnect(), [], 'one connection at a time');
+
+  assert.deepEqual(await t.received(old, config('dave', KEYS.alice)), [], 'a frame of the old connection');
+  assert.deepEqual(await t.closed(old), [], 'the old connection closing');
+  const open = await t.opened(conn);
+  assert.equal(one(open, 'state').state.name, 'joining');
+  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'dave', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64 } }]);
+  const back = await t.received(conn, config('dave', KEYS.alice));
+  assert.deepEqual(one(back, 'state').state, { name: 'joined', me: 'dave', keyid: vectors.keys.alice.keyid, again: true });
+  assert.deepEqual(notices(back), ['Reconnected as dave.']);
+  await t.received(conn, usersList(entry('ADMIN', KEYS.admin), entry('dave', KEYS.alice)));
+  const [f] = sentFrames(await t.send('@ADMIN still there?'));
+  assert.deepEqual(await openRsa(f, KEYS.admin, KEYS.alice), { from: 'dave', to: 'ADMIN', message: 'still there?' });
+});
+
+test('reconnect: while the server still holds the name, the close is refused with the name', async () => {
+  const { s, conn } = await joined('dave', KEYS.alice);
+  await s.closed(conn);
+  const next = one(s.reconnect(), 'connect').conn;
+  await s.opened(next);
+  await s.received(next, signal('chat-invaliduser'));
+  const out = await s.closed(next);
+  assert.deepEqual(one(out, 'state').state, { name: 'closed', reason: { kind: 'refused', text: 'The name "dave" is taken or not allowed. Choose another one.' }, user: 'dave', everJoined: true });
+  assert.deepEqual(notices(out), [], 'it never joined on this connection');
+});
