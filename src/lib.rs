@@ -1,6 +1,6 @@
 //! dyspatcher: a standalone end-to-end encrypted chat server. See docs/ARCHITECTURE.md.
 
-pub mod allowlist;
+pub mod allow_list;
 pub mod chat;
 pub mod cli;
 pub mod client;

@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use mio::net::TcpListener;
 
+use dyspatcher::allow_list::AllowListFile;
 use dyspatcher::chat::{Admission, Chat, Settings};
 use dyspatcher::cli::{self, Invocation, Options, TlsChoice};
 use dyspatcher::console::ConsoleLine;
 use dyspatcher::console::render::Renderer;
 use dyspatcher::crypto::{GroupKey, KeyPair};
 use dyspatcher::daemon::{self, Forked};
-use dyspatcher::server::allow_list_file::AllowListFile;
 use dyspatcher::server::transcript::Transcript;
 use dyspatcher::server::{ConsoleOut, Server, ServerParts, Site, listeners, stdin};
 use dyspatcher::tls::{self, Tls};

@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::allowlist::AllowList;
+use crate::allow_list::AllowList;
 use crate::console::{Command, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
 use crate::limits::Limits;
