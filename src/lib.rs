@@ -12,5 +12,6 @@ pub mod limits;
 pub mod names;
 pub mod server;
 pub mod tls;
+pub mod token_bucket;
 pub mod tunnel;
 pub mod wall_clock;

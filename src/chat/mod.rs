@@ -8,14 +8,12 @@
 //! - `join.rs`: joins and departures.
 //! - `delivery.rs`: messages from clients: checks, routing, relaying.
 //! - `admin.rs`: what the administrator does from the console.
-//! - `rate.rs`: the token bucket behind every rate limit.
 
 mod admin;
 mod budgets;
 mod delivery;
 pub mod frames;
 mod join;
-pub mod rate;
 mod split;
 mod users;
 
@@ -27,9 +25,9 @@ use crate::allow_list::AllowList;
 use crate::console::{Command, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
 use crate::limits::Limits;
+use crate::token_bucket::TokenBucket;
 use budgets::Remembered;
 use frames::{ClientFrame, FrameText};
-use rate::TokenBucket;
 use users::Users;
 
 /// The event loop's name for a connection.
