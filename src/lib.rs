@@ -11,6 +11,7 @@ pub mod http;
 pub mod limits;
 pub mod names;
 pub mod server;
+pub mod startup;
 pub mod tls;
 pub mod token_bucket;
 pub mod tunnel;
