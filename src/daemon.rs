@@ -5,11 +5,44 @@
 use std::io::Write as _;
 use std::path::Path;
 
-pub enum Forked {
+/// Which process this is after the daemon step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The server: it goes on to run the event loop.
+    Server,
+    /// The process started with `--daemon`: the server runs in its child, and this one
+    /// has nothing more to do.
+    Launcher,
+}
+
+enum Forked {
     /// The process that was started: it reports and exits.
     Parent { child: u32 },
     /// The server, detached.
     Child,
+}
+
+/// Forks if `--daemon` asked for it, and writes the server's PID to `--pid-file`. Must
+/// run while the process has a single thread.
+pub fn detach_if_asked(daemon: bool, pid_file: Option<&Path>) -> Result<Role, String> {
+    if !daemon {
+        if let Some(path) = pid_file {
+            write_pid_file(path, std::process::id())?;
+        }
+        return Ok(Role::Server);
+    }
+    match detach()? {
+        Forked::Child => Ok(Role::Server),
+        Forked::Parent { child } => {
+            if let Some(path) = pid_file {
+                write_pid_file(path, child)?;
+            }
+            println!(
+                "dyspatcher runs in the background as PID {child}. Stop it with: kill {child}"
+            );
+            Ok(Role::Launcher)
+        }
+    }
 }
 
 /// Checks that the PID file can be written, before anything else happens.
@@ -19,14 +52,14 @@ pub fn prepare_pid_file(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write --pid-file {}: {e}", path.display()))
 }
 
-pub fn write_pid_file(path: &Path, pid: u32) -> Result<(), String> {
+fn write_pid_file(path: &Path, pid: u32) -> Result<(), String> {
     std::fs::File::create(path)
         .and_then(|mut f| writeln!(f, "{pid}"))
         .map_err(|e| format!("cannot write --pid-file {}: {e}", path.display()))
 }
 
 /// Forks. Must run while the process has a single thread.
-pub fn detach() -> Result<Forked, String> {
+fn detach() -> Result<Forked, String> {
     // SAFETY: fork in a single-threaded process; the child only continues Rust code.
     match unsafe { libc::fork() } {
         -1 => Err(format!(

@@ -1,10 +1,9 @@
 //! dyspatcher: a standalone end-to-end encrypted chat server. See docs/ARCHITECTURE.md.
 
-pub mod allowlist;
+pub mod allow_list;
 pub mod chat;
 pub mod cli;
 pub mod client;
-pub mod clock;
 pub mod console;
 pub mod crypto;
 pub mod daemon;
@@ -12,5 +11,8 @@ pub mod http;
 pub mod limits;
 pub mod names;
 pub mod server;
+pub mod startup;
 pub mod tls;
+pub mod token_bucket;
 pub mod tunnel;
+pub mod wall_clock;

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::rate::TokenBucket;
 use crate::limits::Limits;
+use crate::token_bucket::TokenBucket;
 
 #[derive(Debug, Clone)]
 pub struct Budgets {

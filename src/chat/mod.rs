@@ -8,14 +8,12 @@
 //! - `join.rs`: joins and departures.
 //! - `delivery.rs`: messages from clients: checks, routing, relaying.
 //! - `admin.rs`: what the administrator does from the console.
-//! - `rate.rs`: the token bucket behind every rate limit.
 
 mod admin;
 mod budgets;
 mod delivery;
 pub mod frames;
 mod join;
-pub mod rate;
 mod split;
 mod users;
 
@@ -23,13 +21,13 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::allowlist::AllowList;
+use crate::allow_list::AllowList;
 use crate::console::{Command, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
 use crate::limits::Limits;
+use crate::token_bucket::TokenBucket;
 use budgets::Remembered;
 use frames::{ClientFrame, FrameText};
-use rate::TokenBucket;
 use users::Users;
 
 /// The event loop's name for a connection.

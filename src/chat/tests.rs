@@ -661,7 +661,7 @@ fn the_allow_list_admits_listed_keys_under_their_listed_names() {
         key("bob").public().key_id(),
         key("admin").public().key_id()
     );
-    let (list, problems) = crate::allowlist::AllowList::parse(&text);
+    let (list, problems) = crate::allow_list::AllowList::parse(&text);
     assert!(problems.is_empty());
     h.chat.set_admission(Admission::Listed(list));
     h.connect(1, "bobby", key("bob"));

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use crate::chat::rate::TokenBucket;
 use crate::limits::Limits;
+use crate::token_bucket::TokenBucket;
 
 const LOCAL_FACTOR: f64 = 10.0;
 

@@ -3,9 +3,9 @@
 
 use std::io::Write as _;
 
-use crate::clock::LocalTime;
 use crate::console::ConsoleLine;
 use crate::console::render::Renderer;
+use crate::wall_clock::LocalTime;
 
 use super::transcript::Transcript;
 

@@ -17,13 +17,13 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use super::allow_list_file::AllowListFile;
 use super::connection::{Connection, Drain, Phase, PortKind, ReadOutcome, Site};
 use super::connection_rate::ConnectionRate;
 use super::console_out::ConsoleOut;
 use super::frame_encoding::Encoded;
 use super::stdin::{ConsoleEvent, ConsoleInput};
 use super::transport::Transport;
+use crate::allow_list::AllowListFile;
 use crate::chat::{Chat, ConnId, Output, close_code};
 use crate::console::{self, Command, ConsoleLine};
 use crate::limits::Limits;

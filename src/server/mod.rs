@@ -10,7 +10,6 @@
 //! - `console_out.rs`: the console's output (terminal, transcription).
 //! - `listeners.rs`: binding the ports, with messages that say how to fix a failure.
 
-pub mod allow_list_file;
 mod connection;
 mod connection_rate;
 mod console_out;

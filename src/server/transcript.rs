@@ -10,9 +10,9 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::clock::LocalTime;
 use crate::console::ConsoleLine;
 use crate::console::line::Audience;
+use crate::wall_clock::LocalTime;
 
 pub struct Transcript {
     file: File,

@@ -5,8 +5,8 @@
 //! - `argv.rs`: the `ssh` command line and the forwarded addresses.
 //! - `supervisor.rs`: the decisions (sans-I/O): states, back-off, what ssh's stderr
 //!   means, what the console says.
-//! - `child.rs`: the I/O shell the event loop drives: spawning, the stderr pipe (a mio
-//!   source), reaping on SIGCHLD, stopping.
+//! - `ssh_process.rs`: the I/O shell the event loop drives around the `ssh` process:
+//!   spawning, the stderr pipe (a mio source), reaping on SIGCHLD, stopping.
 //!
 //! The design (one thread, SIGCHLD and the pipe in the same mio `Poll`, PR_SET_PDEATHSIG)
 //! is explained in docs/ARCHITECTURE.md, "The SSH tunnel".
@@ -15,11 +15,11 @@
 //! back-off delay (1000 ms), so that tests see restarts within a second. Not for users.
 
 mod argv;
-mod child;
 mod options;
+mod ssh_process;
 mod supervisor;
 
 pub use argv::{Forward, forwards, local_target, ssh_args};
-pub use child::Tunnel;
 pub use options::{TunnelOptions, is_login_name, parse_options};
+pub use ssh_process::Tunnel;
 pub use supervisor::{Backoff, Exit, Supervisor};

@@ -1,6 +1,6 @@
-//! The tunnel's decisions, without I/O: the I/O shell (`child.rs`) reports what
-//! happened (started, a stderr line, exited) with the time, and shows the console lines
-//! it gets back; it asks [`Supervisor::due`] when to start ssh again.
+//! The tunnel's decisions, without I/O: the I/O shell (`ssh_process.rs`) reports
+//! what happened (started, a stderr line, exited) with the time, and shows the console
+//! lines it gets back; it asks [`Supervisor::due`] when to start ssh again.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;

@@ -1,10 +1,13 @@
 //! The allow list (`--allow-list FILE`): CSV lines `keyid,username`. Only listed keys may
 //! join, under the listed name. This is the pure part: parsing and looking up. Watching
-//! the file is the event loop's (server/allow_list_file.rs).
+//! the file is `file.rs`'s, for the event loop.
+
+mod file;
 
 use std::collections::HashMap;
 
 use crate::names::is_valid_user_name;
+pub use file::AllowListFile;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList {

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use crate::allowlist::AllowList;
+use super::AllowList;
 use crate::chat::Admission;
 use crate::console::ConsoleLine;
 

@@ -1,4 +1,5 @@
-//! A token bucket: `rate` tokens a second, at most `burst` saved up.
+//! A token bucket: `rate` tokens a second, at most `burst` saved up. It is behind every
+//! rate limit: a key's budgets in the chat and new connections per address.
 
 use std::time::Instant;
 
