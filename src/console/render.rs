@@ -1,6 +1,7 @@
 //! Turning console lines into terminal text: a timestamp, and ANSI colours only when
 //! stdout is a terminal and NO_COLOR is not set (https://no-color.org).
 
+use std::borrow::Cow;
 use std::io::IsTerminal as _;
 
 use super::line::{Audience, ConsoleLine, Style};
@@ -27,8 +28,12 @@ impl Renderer {
         if line.audience == Audience::Record {
             out.push_str(&self.paint(Style::Dim, &format!("[{time}] ")));
         }
+        let continuation = match line.audience {
+            Audience::Record => self.paint(Style::Dim, CONTINUATION),
+            Audience::ScreenOnly => String::new(),
+        };
         for (style, text) in &line.parts {
-            out.push_str(&self.paint(*style, &sanitize(text)));
+            out.push_str(&self.paint(*style, &defuse(text, &continuation)));
         }
         out.push('\n');
         out
@@ -49,28 +54,39 @@ impl Renderer {
     }
 }
 
-/// Text from the network must not drive the terminal: control characters (escape
-/// sequences, carriage returns that overwrite a line) become visible `\u{..}` forms.
-/// Newlines stay, so multi-line messages read naturally.
-pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
+/// What follows a newline inside a line meant for the record (a multi-line message): a
+/// mark that no line of its own starts with, so a message cannot pass for a new console
+/// or transcription line.
+pub const CONTINUATION: &str = "    \u{2506} ";
+
+/// Text from the network must neither drive the terminal nor pass for a line of its own:
+/// control characters (escape sequences, carriage returns that overwrite a line), bidi
+/// overrides and Unicode line separators become visible `\u{..}` forms, and each newline
+/// is followed by `continuation`.
+pub fn defuse<'a>(text: &'a str, continuation: &str) -> Cow<'a, str> {
+    if !text.chars().any(|c| is_unsafe(c) || c == '\n') {
         return text.into();
     }
-    text.chars()
-        .map(|c| {
-            if is_unsafe(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c == '\n' {
+            out.push('\n');
+            out.push_str(continuation);
+        } else if is_unsafe(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 fn is_unsafe(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+        )
 }
 
 #[cfg(test)]
@@ -96,9 +112,37 @@ mod tests {
 
     #[test]
     fn terminal_escapes_from_the_network_are_defused() {
-        let line = ConsoleLine::info("a\x1b[2Jb\rc\nd");
+        let line = ConsoleLine::info("a\x1b[2Jb\rc\nd\u{2028}e\u{202e}f");
         let out = Renderer::plain().render(&line, "t");
-        assert!(!out.contains('\x1b') && !out.contains('\r'));
-        assert!(out.contains("\\u{1b}[2Jb\\u{d}c\nd"));
+        assert!(!out.contains('\x1b') && !out.contains('\r') && !out.contains('\u{202e}'));
+        assert_eq!(
+            out,
+            format!("[t] a\\u{{1b}}[2Jb\\u{{d}}c\n{CONTINUATION}d\\u{{2028}}e\\u{{202e}}f\n")
+        );
+    }
+
+    #[test]
+    fn a_message_cannot_print_a_line_of_its_own() {
+        let forged = "hi\n[12:00:01] ADMIN \u{2192} all: the meeting moved";
+        let line = ConsoleLine::new()
+            .name("mallory", false)
+            .plain(": ")
+            .plain(forged);
+        let out = Renderer::plain().render(&line, "12:00:00");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "[12:00:00] mallory: hi");
+        assert_eq!(
+            lines[1],
+            format!("{CONTINUATION}[12:00:01] ADMIN \u{2192} all: the meeting moved")
+        );
+        let colored = Renderer { color: true }.render(&line, "12:00:00");
+        assert!(colored.contains(&format!("\n\x1b[2m{CONTINUATION}\x1b[0m[12:00:01]")));
+    }
+
+    #[test]
+    fn screen_only_lines_keep_their_own_newlines() {
+        let pem = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----";
+        let out = Renderer::plain().render(&ConsoleLine::screen_only(pem), "t");
+        assert_eq!(out, format!("{pem}\n"));
     }
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use crate::console::ConsoleLine;
 use crate::console::line::Audience;
+use crate::console::render::{CONTINUATION, defuse};
 use crate::wall_clock::LocalTime;
 
 pub struct Transcript {
@@ -80,7 +81,7 @@ impl Transcript {
         let text = format!(
             "{} {}\n",
             LocalTime::now().date_time(),
-            line.text().replace('\n', "\n    ")
+            defuse(&line.text(), CONTINUATION)
         );
         if self.file.write_all(text.as_bytes()).is_err() {
             return;
@@ -111,14 +112,17 @@ mod tests {
         t.record(&ConsoleLine::info("alice joined"));
         t.record(&ConsoleLine::screen_only("-----BEGIN PRIVATE KEY-----"));
         t.record(&ConsoleLine::info("two\nlines"));
+        t.record(&ConsoleLine::info("bell\x07 and \x1b]0;title\x07 escapes"));
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 4);
+        assert!(lines[3].ends_with(r" bell\u{7} and \u{1b}]0;title\u{7} escapes"));
+        assert!(!text.contains('\x1b') && !text.contains('\x07'));
         assert!(
             lines[0].ends_with(" alice joined")
                 && lines[0].len() == "2026-01-01 00:00:00 alice joined".len()
         );
-        assert_eq!(lines[2], "    lines");
+        assert_eq!(lines[2], format!("{CONTINUATION}lines"));
         assert!(!text.contains("PRIVATE"));
         assert!(
             Transcript::open(&path, false)
