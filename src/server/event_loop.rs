@@ -213,11 +213,12 @@ impl Server {
             Some(_) => None,
         };
         let tunnel = self.tunnel.as_ref().and_then(Tunnel::poll_timeout);
+        let accept_retry = self.accept_retry.filter(|_| self.quitting_until.is_none());
         [
             self.timers.next(),
             chat,
             tunnel,
-            self.accept_retry,
+            accept_retry,
             self.quitting_until,
         ]
         .into_iter()
@@ -256,7 +257,7 @@ impl Server {
     }
 
     fn handle_timeouts(&mut self, now: Instant) {
-        if self.accept_retry.is_some_and(|at| now >= at) {
+        if self.accept_retry.is_some_and(|at| now >= at) && self.quitting_until.is_none() {
             self.accept_retry = None;
             self.accept(PortKind::Web, now);
             self.accept(PortKind::WebSocket, now);
