@@ -38,6 +38,20 @@ impl TokenBucket {
         self.tokens >= 1.0
     }
 
+    /// When the next token will be there (`now` if one is; `None` if never).
+    pub fn ready_at(&mut self, now: Instant) -> Option<Instant> {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            return Some(now);
+        }
+        if self.rate <= 0.0 {
+            return None;
+        }
+        // Rounded up past the exact instant, so that then `ready` holds.
+        let wait = ((1.0 - self.tokens) / self.rate * 1e6).ceil() as u64 + 1;
+        Some(now + std::time::Duration::from_micros(wait))
+    }
+
     /// Whether it has refilled completely: then it holds no information worth keeping.
     pub fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);
@@ -68,5 +82,18 @@ mod tests {
         // Never more than the burst, however long it rested.
         let later = t0 + Duration::from_secs(3600);
         assert!(b.take(later) && b.take(later) && b.take(later) && !b.take(later));
+    }
+
+    #[test]
+    fn ready_at_is_when_a_token_is_back() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(4.0, 1.0, t0);
+        assert_eq!(b.ready_at(t0), Some(t0));
+        assert!(b.take(t0));
+        let at = b.ready_at(t0).unwrap();
+        assert!(at > t0 + Duration::from_millis(249) && at < t0 + Duration::from_millis(251));
+        assert!(!b.ready(at - Duration::from_millis(1)));
+        assert!(b.ready(at));
+        assert_eq!(TokenBucket::new(0.0, 0.0, t0).ready_at(t0), None);
     }
 }

@@ -1,7 +1,7 @@
 //! The whole chat state machine fed arbitrary frames after two joins. The input is a
 //! list of steps separated by 0xFF (never in UTF-8); a step's first byte says what it
 //! is: low nibble 0-2 a text frame from alice, bob or a connection that never joined,
-//! 3 a close, 4 a new connection, 5 a timer tick; high nibble: time passing.
+//! 3 a close, 4 a new connection, 5 the timers (as if due); high nibble: time passing.
 #![no_main]
 
 use dyspatcher::chat::ConnId;
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
                     h.chat.received(conn, text, h.now);
                 }
             }
-            5 => h.chat.tick(h.now),
+            5 => h.chat.handle_timeout(h.now),
             _ => {}
         }
         h.drain();

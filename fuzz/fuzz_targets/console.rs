@@ -1,8 +1,8 @@
-//! The console: the command parser, then the chat carrying the command out with two
-//! users joined. Lines are separated by newlines, as typed.
+//! The console: the dispatcher (and its parser), then the chat carrying the command out
+//! with two users joined. Lines are separated by newlines, as typed.
 #![no_main]
 
-use dyspatcher::console::command::parse;
+use dyspatcher::console::{Dispatch, Dispatcher};
 use dyspatcher_fuzz::Harness;
 use libfuzzer_sys::fuzz_target;
 
@@ -12,8 +12,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut h = Harness::new(None);
     for line in text.split('\n').take(16) {
-        let command = parse(line);
-        h.chat.command(command, h.now);
+        if let Dispatch::Chat(command) = Dispatcher::default().dispatch(line) {
+            h.chat.command(command, h.now);
+        }
         h.drain();
         h.advance(10);
     }

@@ -1,51 +1,23 @@
 //! The administrator at the console: commands, and messages signed with the
 //! administrator's key.
 
-use std::time::Instant;
-
 use super::frames::{self, Algo, MessageData, Plaintext};
 use super::split::split_to_fit;
 use super::{Admission, Chat, ConnId, Output, close_code};
-use crate::console::{Command, ConsoleLine, KeyExport};
+use crate::console::{ChatCommand, ConsoleLine, KeyExport};
 use crate::crypto::{PublicIdentity, b64_encode};
 
 const KICKED: &str = "You have been disconnected by the administrator.";
 
-pub const HELP: &str = "\
-Commands:
-  @NAME text        send a 1:1 message to NAME (the administrator's name: to the web interface)
-  @all text         send a message to everybody
-  /users, /u        list the connected users and their Key IDs
-  /kick NAME        disconnect NAME
-  /key public       show the administrator's public key (PEM)
-  /key private      show the administrator's private key (PEM): to join on the web as the administrator
-  /key fingerprint  show the administrator's Key ID   (short: /k pub | pri | fp)
-  /allowlist, /a    list the allow list and who is connected (with --allow-list)
-  /tunnel, /t       show the SSH tunnel (with --sshpfw-*)
-  /help, /h         this help
-  /quit, /q         close every connection and stop the server";
-
 impl Chat {
-    pub(super) fn admin_command(&mut self, command: Command, _now: Instant) {
+    pub(super) fn admin_command(&mut self, command: ChatCommand) {
         match command {
-            Command::Empty => {}
-            Command::Users => self.list_users(),
-            Command::Kick(name) => self.kick(&name),
-            Command::Key(which) => self.show_key(which),
-            Command::Help => self.console(ConsoleLine::screen_only(HELP)),
-            Command::Quit => self.out.push_back(Output::Quit),
-            Command::Send { to, text } => self.admin_send(&to, &text),
-            Command::Usage(usage) => self.console(ConsoleLine::error(usage)),
-            Command::AllowList => self.list_allowed(),
-            Command::Tunnel => self.console(ConsoleLine::error(
-                "not available: this server runs without that option (see /help)",
-            )),
-            Command::Unknown(text) => {
-                let shown: String = text.chars().take(40).collect();
-                self.console(ConsoleLine::error(format!(
-                    "unknown command {shown:?}: messages start with @NAME or @all, commands with / (/help lists them)"
-                )))
-            }
+            ChatCommand::Users => self.list_users(),
+            ChatCommand::Kick(name) => self.kick(&name),
+            ChatCommand::Key(which) => self.show_key(which),
+            ChatCommand::Quit => self.out.push_back(Output::Quit),
+            ChatCommand::Send { to, text } => self.admin_send(&to, &text),
+            ChatCommand::AllowList => self.list_allowed(),
         }
     }
 

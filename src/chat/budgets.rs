@@ -41,15 +41,18 @@ impl Remembered {
     /// The budgets a key left with, or fresh ones.
     pub fn take(&mut self, key_id: &str, limits: &Limits, now: Instant) -> Budgets {
         match self.keys.remove(key_id) {
-            Some((budgets, _)) => budgets,
-            None => Budgets::fresh(limits, now),
+            Some((budgets, left)) if !is_old(left, limits, now) => budgets,
+            _ => Budgets::fresh(limits, now),
         }
     }
 
     /// Whether a key that left recently has no join left: then the join is refused
     /// before any costly work. Counts the refusal; `Some(count)` when refused.
-    pub fn refuse_join(&mut self, key_id: &str, now: Instant) -> Option<u32> {
-        let (budgets, _) = self.keys.get_mut(key_id)?;
+    pub fn refuse_join(&mut self, key_id: &str, limits: &Limits, now: Instant) -> Option<u32> {
+        let (budgets, left) = self.keys.get_mut(key_id)?;
+        if is_old(*left, limits, now) {
+            return None;
+        }
         if budgets.joins.ready(now) {
             return None;
         }
@@ -57,16 +60,21 @@ impl Remembered {
         Some(budgets.refused_joins)
     }
 
-    /// Keeps a key's budgets; when the table is full they are dropped (the key then
-    /// starts afresh, as without this table).
+    /// Keeps a key's budgets; when the table is full of keys that left recently they
+    /// are dropped (the key then starts afresh, as without this table). Old entries are
+    /// forgotten here, when room is needed, rather than on a timer: until then they are
+    /// ignored.
     pub fn keep(&mut self, key_id: &str, budgets: Budgets, limits: &Limits, now: Instant) {
+        if self.keys.len() >= limits.remembered_keys && !self.keys.contains_key(key_id) {
+            self.forget_older_than(limits.remember_for, now);
+        }
         if self.keys.len() < limits.remembered_keys || self.keys.contains_key(key_id) {
             self.keys.insert(key_id.to_string(), (budgets, now));
         }
     }
 
     /// Forgets keys gone longer than `age`: by then their budgets are full again anyway.
-    pub fn forget_older_than(&mut self, age: Duration, now: Instant) {
+    fn forget_older_than(&mut self, age: Duration, now: Instant) {
         self.keys
             .retain(|_, (_, left)| now.saturating_duration_since(*left) < age);
     }
@@ -75,6 +83,11 @@ impl Remembered {
     pub fn len(&self) -> usize {
         self.keys.len()
     }
+}
+
+/// A key that left longer than `remember_for` ago is as good as unknown.
+fn is_old(left: Instant, limits: &Limits, now: Instant) -> bool {
+    now.saturating_duration_since(left) >= limits.remember_for
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ impl Chat {
     pub(super) fn join(&mut self, conn: ConnId, name: String, public_key: &str, now: Instant) {
         // A key reconnecting in a loop is turned away before its key is even parsed.
         let claimed = b64_decode(public_key.trim()).map(|der| key_id_of_der(&der));
-        if let Some(refusals) = claimed.and_then(|id| self.remembered.refuse_join(&id, now)) {
+        if let Some(refusals) =
+            claimed.and_then(|id| self.remembered.refuse_join(&id, &self.limits, now))
+        {
             self.send_one(conn, frames::notice(REJOINING_TOO_OFTEN));
             self.users.remove(conn);
             self.close(conn, close_code::POLICY, "join refused");

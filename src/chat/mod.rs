@@ -1,7 +1,8 @@
 //! The chat itself, as a state machine with no I/O (the rustls / quinn-proto pattern):
 //! the event loop feeds it events — a connection opened, a text frame, a connection
 //! gone, a console command, the time — and drains [`Output`]s: frames to send, connections
-//! to close, lines for the console. Everything here is testable without a socket.
+//! to close, lines for the console, requests for the allow list. It says when it next
+//! needs the time ([`Chat::poll_timeout`]). Everything here is testable without a socket.
 //!
 //! - `users.rs`: who is connected, and the users list text.
 //! - `frames.rs`: the JSON of the wire.
@@ -22,7 +23,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::allow_list::AllowList;
-use crate::console::{Command, ConsoleLine};
+use crate::console::{ChatCommand, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
 use crate::limits::Limits;
 use crate::token_bucket::TokenBucket;
@@ -72,8 +73,24 @@ pub enum Output {
         reason: Cow<'static, str>,
     },
     Console(ConsoleLine),
+    /// A join is to be decided: look at the allow list again, and answer with
+    /// [`Chat::admission_refreshed`]. Input that arrives meanwhile waits, in order.
+    RefreshAdmission,
     /// The administrator asked the server to stop.
     Quit,
+}
+
+/// Where the chat is with its admission policy.
+#[derive(Debug)]
+enum Freshness {
+    /// Set once and for all (or in tests): joins are decided at once.
+    Fixed,
+    /// From a file that may change: each join waits for a fresh look.
+    Watched,
+    /// A refresh was asked for: frames received meanwhile, with their time.
+    Asked(VecDeque<(ConnId, String, Instant)>),
+    /// The answer came: the frames that waited are being decided.
+    Fresh,
 }
 
 pub struct Chat {
@@ -90,6 +107,7 @@ pub struct Chat {
     /// The latest time an input brought: what "now" is for departures.
     clock: Instant,
     admission: Admission,
+    freshness: Freshness,
     /// Server-wide budget of private-key operations that clients can cause.
     private_ops: TokenBucket,
     /// Joined connections whose welcome waits for the private-key budget.
@@ -124,6 +142,7 @@ impl Chat {
             remembered: Remembered::default(),
             clock: now,
             admission: Admission::Anyone,
+            freshness: Freshness::Fixed,
             private_ops,
             pending_welcomes: VecDeque::new(),
             out: VecDeque::new(),
@@ -136,13 +155,25 @@ impl Chat {
         self.users.open(conn, now);
     }
 
-    /// A text frame arrived.
     /// A text frame arrived. Every frame of a joined connection counts against its
     /// rate, junk included: nothing a client sends is free.
     pub fn received(&mut self, conn: ConnId, text: &str, now: Instant) {
         self.clock = now;
+        if let Freshness::Asked(waiting) = &mut self.freshness {
+            waiting.push_back((conn, text.to_owned(), now));
+            return;
+        }
         let joined = self.users.member(conn).is_some();
         let frame = frames::parse_client_frame(text);
+        if !joined
+            && matches!(frame, ClientFrame::Join { .. })
+            && matches!(self.freshness, Freshness::Watched)
+        {
+            let waiting = VecDeque::from([(conn, text.to_owned(), now)]);
+            self.freshness = Freshness::Asked(waiting);
+            self.out.push_back(Output::RefreshAdmission);
+            return;
+        }
         if joined {
             let data = match &frame {
                 ClientFrame::Message(data) => Some(data),
@@ -166,24 +197,38 @@ impl Chat {
     /// is shown on the console when the event loop cut it.
     pub fn closed(&mut self, conn: ConnId, why: Option<&str>) {
         self.pending_welcomes.retain(|&c| c != conn);
+        if let Freshness::Asked(waiting) = &mut self.freshness {
+            waiting.retain(|(c, _, _)| *c != conn);
+        }
         self.leave(conn, why);
     }
 
-    pub fn command(&mut self, command: Command, now: Instant) {
+    pub fn command(&mut self, command: ChatCommand, now: Instant) {
         self.clock = now;
-        self.admin_command(command, now);
+        self.admin_command(command);
+    }
+
+    /// When [`Chat::handle_timeout`] next has something to do: a join deadline, or the
+    /// private-key budget back for a welcome that waits. `None`: nothing is due.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let join = self
+            .users
+            .oldest_pending()
+            .map(|since| since + self.limits.join_timeout);
+        let welcome = if self.pending_welcomes.is_empty() {
+            None
+        } else {
+            self.private_ops.ready_at(self.clock)
+        };
+        join.into_iter().chain(welcome).min()
     }
 
     /// Timers: joins that never came, welcomes waiting for the private-key budget.
-    pub fn tick(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         self.clock = now;
-        self.remembered
-            .forget_older_than(self.limits.remember_for, now);
-        if let Some(deadline) = now.checked_sub(self.limits.join_timeout) {
-            for conn in self.users.pending_since_before(deadline) {
-                self.users.remove(conn);
-                self.close(conn, close_code::POLICY, "no join in time");
-            }
+        for conn in self.users.pending_too_long(self.limits.join_timeout, now) {
+            self.users.remove(conn);
+            self.close(conn, close_code::POLICY, "no join in time");
         }
         while !self.pending_welcomes.is_empty() && self.private_ops.ready(now) {
             let conn = self.pending_welcomes.pop_front().expect("not empty");
@@ -197,9 +242,29 @@ impl Chat {
         self.admission = admission;
     }
 
-    /// Whether the connection has joined (the web administrator included).
-    pub fn has_joined(&self, conn: ConnId) -> bool {
-        self.users.member(conn).is_some()
+    /// Admission comes from a file that may change: from now on each join waits for
+    /// [`Output::RefreshAdmission`] to be answered.
+    pub fn watch_admission(&mut self) {
+        self.freshness = Freshness::Watched;
+    }
+
+    /// The answer to [`Output::RefreshAdmission`]: the new policy if it changed. The
+    /// frames that waited are then taken, in the order they came.
+    pub fn admission_refreshed(&mut self, changed: Option<Admission>) {
+        if let Some(admission) = changed {
+            self.admission = admission;
+        }
+        let Freshness::Asked(waiting) = std::mem::replace(&mut self.freshness, Freshness::Fresh)
+        else {
+            return;
+        };
+        for (conn, text, at) in waiting {
+            // Cut meanwhile (a join deadline): its frames go with it.
+            if self.users.is_pending(conn) || self.users.member(conn).is_some() {
+                self.received(conn, &text, at);
+            }
+        }
+        self.freshness = Freshness::Watched;
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {

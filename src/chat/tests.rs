@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::client::{Algo as ClientAlgo, ClientEvent, ClientSession};
-use crate::console::command;
+use crate::console::{Dispatch, Dispatcher};
 
 fn key(name: &str) -> Arc<KeyPair> {
     let path = format!(
@@ -79,6 +79,7 @@ impl Harness {
                         .or_insert((code, reason.into_owned()));
                 }
                 Output::Console(line) => self.console.push(line.text()),
+                Output::RefreshAdmission => self.chat.admission_refreshed(None),
                 Output::Quit => self.quit = true,
             }
         }
@@ -97,8 +98,13 @@ impl Harness {
         self.pump();
     }
 
+    /// A console line, routed as the event loop routes it.
     fn console(&mut self, line: &str) {
-        self.chat.command(command::parse(line), self.now);
+        match Dispatcher::default().dispatch(line) {
+            Dispatch::Chat(command) => self.chat.command(command, self.now),
+            Dispatch::TunnelStatus => panic!("no tunnel here"),
+            Dispatch::Answer(lines) => self.console.extend(lines.iter().map(|l| l.text())),
+        }
         self.pump();
     }
 
@@ -645,12 +651,66 @@ fn private_key_work_is_budgeted() {
 fn joins_that_never_come_time_out() {
     let mut h = Harness::new(Harness::default_settings());
     h.chat.opened(1, h.now);
-    h.chat.tick(h.now + Duration::from_secs(5));
+    assert_eq!(h.chat.poll_timeout(), Some(h.now + Duration::from_secs(30)));
+    h.chat.handle_timeout(h.now + Duration::from_secs(5));
     h.pump();
     assert!(h.closed.is_empty());
-    h.chat.tick(h.now + Duration::from_secs(31));
+    h.chat.handle_timeout(h.now + Duration::from_secs(31));
     h.pump();
     assert_eq!(h.closed[&1], (close_code::POLICY, "no join in time".into()));
+    assert_eq!(h.chat.poll_timeout(), None, "nothing left to wait for");
+}
+
+#[test]
+fn the_join_deadline_is_the_oldest_pending_connection_s() {
+    let mut h = Harness::new(Harness::default_settings());
+    assert_eq!(h.chat.poll_timeout(), None, "an idle chat needs no timer");
+    h.chat.opened(1, h.now);
+    h.chat.opened(2, h.now + Duration::from_secs(10));
+    assert_eq!(h.chat.poll_timeout(), Some(h.now + Duration::from_secs(30)));
+    h.chat.handle_timeout(h.now + Duration::from_secs(30));
+    h.pump();
+    assert_eq!(h.closed[&1], (close_code::POLICY, "no join in time".into()));
+    assert!(!h.closed.contains_key(&2));
+    assert_eq!(h.chat.poll_timeout(), Some(h.now + Duration::from_secs(40)));
+    h.connect(2, "alice", key("alice"));
+    assert_eq!(h.chat.poll_timeout(), None, "joined: no deadline");
+}
+
+#[test]
+fn a_watched_allow_list_is_refreshed_before_each_join_and_input_waits_for_it() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.chat.watch_admission();
+    h.connect(1, "alice", key("alice"));
+    // The harness answers "unchanged": alice joins under the default policy.
+    assert!(matches!(&h.take(1)[0], ClientEvent::Config { .. }));
+
+    h.sessions
+        .insert(2, ClientSession::new("bobby", key("bob")));
+    h.chat.opened(2, h.now);
+    let join = h.sessions[&2].join_frame();
+    h.chat.received(2, &join, h.now);
+    let hello = h.session(1).message_to("ADMIN", "meanwhile").unwrap();
+    h.chat.received(1, &hello.frame, h.now);
+    assert_eq!(h.chat.poll_output(), Some(Output::RefreshAdmission));
+    assert_eq!(
+        h.chat.poll_output(),
+        None,
+        "nothing decided before the answer"
+    );
+    let (list, _) =
+        crate::allow_list::AllowList::parse(&format!("{},alice\n", key("alice").public().key_id()));
+    h.chat.admission_refreshed(Some(Admission::Listed(list)));
+    h.pump();
+    assert_eq!(
+        h.take(2),
+        vec![ClientEvent::Notice(join::NOT_ALLOWED.into())],
+        "decided with the refreshed list"
+    );
+    assert!(
+        h.console_has("meanwhile"),
+        "the frame that waited is taken after"
+    );
 }
 
 #[test]
@@ -716,10 +776,10 @@ fn welcomes_beyond_the_key_budget_wait_their_turn_instead_of_being_dropped() {
         vec![],
         "no budget left for bobby's welcome yet"
     );
-    h.chat.tick(h.now + Duration::from_millis(500));
+    h.chat.handle_timeout(h.now + Duration::from_millis(500));
     h.pump();
     assert_eq!(h.messages(2), vec![]);
-    h.chat.tick(h.now + Duration::from_millis(1100));
+    h.chat.handle_timeout(h.now + Duration::from_millis(1100));
     h.pump();
     assert_eq!(h.messages(2), vec![msg("ADMIN", "bobby", "hi")]);
 }

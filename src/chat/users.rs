@@ -2,8 +2,8 @@
 //! administrator's web session. Each user keeps its piece of the users list, so a join
 //! shares those pieces rather than re-encoding (or copying) every key.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use super::ConnId;
 use super::budgets::Budgets;
@@ -34,6 +34,8 @@ enum Slot {
 #[derive(Debug, Default)]
 pub struct Users {
     slots: HashMap<ConnId, Slot>,
+    /// The pending slots by opening time, so the oldest is found without a scan.
+    pending: BTreeSet<(Instant, ConnId)>,
     by_name: HashMap<String, ConnId>,
     order: BTreeMap<u64, ConnId>,
     next_seq: u64,
@@ -42,17 +44,27 @@ pub struct Users {
 
 impl Users {
     pub fn open(&mut self, conn: ConnId, now: Instant) {
+        self.remove(conn);
         self.slots.insert(conn, Slot::Pending { since: now });
+        self.pending.insert((now, conn));
     }
 
-    /// Connections that have not joined since before `deadline`.
-    pub fn pending_since_before(&self, deadline: Instant) -> Vec<ConnId> {
-        self.slots
+    /// Whether the connection is open and has not joined yet.
+    pub fn is_pending(&self, conn: ConnId) -> bool {
+        matches!(self.slots.get(&conn), Some(Slot::Pending { .. }))
+    }
+
+    /// When the longest-waiting connection that has not joined was opened.
+    pub fn oldest_pending(&self) -> Option<Instant> {
+        self.pending.first().map(|&(since, _)| since)
+    }
+
+    /// Connections that have not joined within `timeout` of their opening, at `now`.
+    pub fn pending_too_long(&self, timeout: Duration, now: Instant) -> Vec<ConnId> {
+        self.pending
             .iter()
-            .filter_map(|(&c, s)| match s {
-                Slot::Pending { since } if *since < deadline => Some(c),
-                _ => None,
-            })
+            .take_while(|&&(since, _)| since + timeout <= now)
+            .map(|&(_, conn)| conn)
             .collect()
     }
 
@@ -106,12 +118,13 @@ impl Users {
             seq,
             piece,
         };
+        self.forget_slot(conn);
         self.slots.insert(conn, Slot::Joined(Box::new(member)));
     }
 
     /// Forgets a connection; returns the member if it had joined.
     pub fn remove(&mut self, conn: ConnId) -> Option<Box<Member>> {
-        let Slot::Joined(member) = self.slots.remove(&conn)? else {
+        let Slot::Joined(member) = self.forget_slot(conn)? else {
             return None;
         };
         if member.is_web_admin {
@@ -121,6 +134,15 @@ impl Users {
             self.order.remove(&member.seq);
         }
         Some(member)
+    }
+
+    /// Removes a connection's slot, and its place among the pending ones.
+    fn forget_slot(&mut self, conn: ConnId) -> Option<Slot> {
+        let slot = self.slots.remove(&conn)?;
+        if let Slot::Pending { since } = slot {
+            self.pending.remove(&(since, conn));
+        }
+        Some(slot)
     }
 
     /// Joined users in join order, without the web administrator.
@@ -144,5 +166,31 @@ impl Users {
     /// The users' pieces of the users list, in join order.
     pub fn pieces(&self) -> impl Iterator<Item = frames::Piece> + '_ {
         self.users().map(|(_, m)| m.piece.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_connections_in_opening_order() {
+        let t0 = Instant::now();
+        let mut users = Users::default();
+        users.open(7, t0 + Duration::from_secs(2));
+        users.open(3, t0);
+        users.open(5, t0 + Duration::from_secs(1));
+        assert_eq!(users.oldest_pending(), Some(t0));
+        let timeout = Duration::from_secs(30);
+        assert_eq!(
+            users.pending_too_long(timeout, t0 + Duration::from_secs(31)),
+            [3, 5]
+        );
+        users.remove(3);
+        assert!(!users.is_pending(3) && users.is_pending(5));
+        assert_eq!(users.oldest_pending(), Some(t0 + Duration::from_secs(1)));
+        users.remove(5);
+        users.remove(7);
+        assert_eq!(users.oldest_pending(), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Parsing what the administrator types. Never fails: anything unknown becomes
-//! [`Command::Unknown`] or [`Command::Usage`], which the chat answers with a hint.
+//! [`Command::Unknown`] or [`Command::Usage`], which the dispatcher (`dispatch.rs`)
+//! answers with a hint.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyExport {
@@ -8,24 +9,32 @@ pub enum KeyExport {
     Fingerprint,
 }
 
+/// A console line, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Empty,
+    Help,
+    Tunnel,
+    /// A known command used wrongly: the usage line to show.
+    Usage(&'static str),
+    Unknown(String),
+    /// What the chat carries out.
+    Chat(ChatCommand),
+}
+
+/// The commands the chat itself answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatCommand {
     Users,
     Kick(String),
     Key(KeyExport),
     AllowList,
-    Tunnel,
-    Help,
     Quit,
     /// `@name text`; `to` is as typed (`all` for everybody).
     Send {
         to: String,
         text: String,
     },
-    /// A known command used wrongly: the usage line to show.
-    Usage(&'static str),
-    Unknown(String),
 }
 
 pub const KICK_USAGE: &str = "usage: /kick NAME  (/users lists who is connected)";
@@ -50,20 +59,20 @@ pub fn parse(line: &str) -> Command {
     let arg = words.next();
     let extra = words.next();
     match (verb, arg, extra) {
-        ("users" | "u", None, _) => Command::Users,
-        ("kick", Some(name), None) => Command::Kick(name.to_string()),
+        ("users" | "u", None, _) => Command::Chat(ChatCommand::Users),
+        ("kick", Some(name), None) => Command::Chat(ChatCommand::Kick(name.to_string())),
         ("kick", _, _) => Command::Usage(KICK_USAGE),
         ("key" | "k", Some(which), None) => match which {
-            "public" | "pub" => Command::Key(KeyExport::Public),
-            "private" | "pri" | "priv" => Command::Key(KeyExport::Private),
-            "fingerprint" | "fp" | "id" => Command::Key(KeyExport::Fingerprint),
+            "public" | "pub" => Command::Chat(ChatCommand::Key(KeyExport::Public)),
+            "private" | "pri" | "priv" => Command::Chat(ChatCommand::Key(KeyExport::Private)),
+            "fingerprint" | "fp" | "id" => Command::Chat(ChatCommand::Key(KeyExport::Fingerprint)),
             _ => Command::Usage(KEY_USAGE),
         },
         ("key" | "k", _, _) => Command::Usage(KEY_USAGE),
-        ("allowlist" | "a", None, _) => Command::AllowList,
+        ("allowlist" | "a", None, _) => Command::Chat(ChatCommand::AllowList),
         ("tunnel" | "t", None, _) => Command::Tunnel,
         ("help" | "h" | "?", _, _) => Command::Help,
-        ("quit" | "q" | "exit", None, _) => Command::Quit,
+        ("quit" | "q" | "exit", None, _) => Command::Chat(ChatCommand::Quit),
         _ => Command::Unknown(trimmed.to_string()),
     }
 }
@@ -76,34 +85,41 @@ fn parse_send(rest: &str) -> Command {
     if to.is_empty() || text.is_empty() {
         return Command::Usage(SEND_USAGE);
     }
-    Command::Send {
+    Command::Chat(ChatCommand::Send {
         to: to.to_string(),
         text: text.to_string(),
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn chat(command: ChatCommand) -> Command {
+        Command::Chat(command)
+    }
+
     #[test]
     fn commands_and_short_forms() {
-        assert_eq!(parse("/users"), Command::Users);
-        assert_eq!(parse("/u\n"), Command::Users);
-        assert_eq!(parse("/kick bob"), Command::Kick("bob".into()));
+        assert_eq!(parse("/users"), chat(ChatCommand::Users));
+        assert_eq!(parse("/u\n"), chat(ChatCommand::Users));
+        assert_eq!(parse("/kick bob"), chat(ChatCommand::Kick("bob".into())));
         assert_eq!(parse("/kick"), Command::Usage(KICK_USAGE));
         assert_eq!(parse("/kick a b"), Command::Usage(KICK_USAGE));
-        assert_eq!(parse("/key public"), Command::Key(KeyExport::Public));
-        assert_eq!(parse("/k pri"), Command::Key(KeyExport::Private));
+        assert_eq!(
+            parse("/key public"),
+            chat(ChatCommand::Key(KeyExport::Public))
+        );
+        assert_eq!(parse("/k pri"), chat(ChatCommand::Key(KeyExport::Private)));
         assert_eq!(
             parse("/key fingerprint"),
-            Command::Key(KeyExport::Fingerprint)
+            chat(ChatCommand::Key(KeyExport::Fingerprint))
         );
         assert_eq!(parse("/key"), Command::Usage(KEY_USAGE));
         assert_eq!(parse("/k nope"), Command::Usage(KEY_USAGE));
-        assert_eq!(parse("/a"), Command::AllowList);
+        assert_eq!(parse("/a"), chat(ChatCommand::AllowList));
         assert_eq!(parse("/h"), Command::Help);
-        assert_eq!(parse("/q"), Command::Quit);
+        assert_eq!(parse("/q"), chat(ChatCommand::Quit));
         assert_eq!(parse("   "), Command::Empty);
         assert_eq!(parse("/frobnicate"), Command::Unknown("/frobnicate".into()));
         assert_eq!(parse("hello"), Command::Unknown("hello".into()));
@@ -113,17 +129,17 @@ mod tests {
     fn messages() {
         assert_eq!(
             parse("@bob  hi there  "),
-            Command::Send {
+            chat(ChatCommand::Send {
                 to: "bob".into(),
                 text: "hi there".into()
-            }
+            })
         );
         assert_eq!(
             parse("@all\thello"),
-            Command::Send {
+            chat(ChatCommand::Send {
                 to: "all".into(),
                 text: "hello".into()
-            }
+            })
         );
         assert_eq!(parse("@bob"), Command::Usage(SEND_USAGE));
         assert_eq!(parse("@ hi"), Command::Usage(SEND_USAGE));

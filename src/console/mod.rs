@@ -1,9 +1,12 @@
 //! The administrator's console: what the chat says to it ([`ConsoleLine`]), what it types
-//! ([`Command`]), and how lines are shown on a terminal ([`render`]).
+//! ([`Command`]), who carries a command out ([`Dispatcher`]), and how lines are shown on
+//! a terminal ([`render`]).
 
 pub mod command;
+pub mod dispatch;
 pub mod line;
 pub mod render;
 
-pub use command::{Command, KeyExport};
+pub use command::{ChatCommand, Command, KeyExport};
+pub use dispatch::{Dispatch, Dispatcher};
 pub use line::{ConsoleLine, Style};

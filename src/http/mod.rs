@@ -2,11 +2,14 @@
 //! and upgrading to WebSocket needs, with every size and time bounded.
 //!
 //! - `request.rs`: parsing a request head.
+//! - `route.rs`: what a request is answered with (a pure function, unit-tested).
 //! - `response.rs`: the responses we send, with their security headers.
 //! - `assets.rs`: the web client, embedded by build.rs.
 
 pub mod assets;
 pub mod request;
 pub mod response;
+pub mod route;
 
 pub use request::{HttpError, Method, Parsed, Request, parse_head};
+pub use route::{PortKind, Reply, Site, route};

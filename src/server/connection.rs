@@ -1,11 +1,15 @@
 //! One client connection: its transport, its outgoing queue, and where it is in its
-//! life — reading HTTP requests, speaking WebSocket, or closing.
+//! life — the TLS handshake, reading HTTP requests, speaking WebSocket, or closing.
+//! Each phase has its deadline, which the connection reports ([`Connection::next_deadline`])
+//! and acts on ([`Connection::handle_timeout`]); its mio interest follows from what it
+//! has queued.
 
 use std::borrow::Cow;
 use std::io;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use mio::{Interest, Registry, Token};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
 use tungstenite::{Error as WsError, Message};
@@ -13,71 +17,57 @@ use tungstenite::{Error as WsError, Message};
 use super::frame_encoding::Encoded;
 use super::outbound::OutQueue;
 use super::transport::{Transport, WsIo};
-use crate::http::{self, Method, Parsed, response};
+use crate::http::{self, Parsed, PortKind, Reply, Site};
 use crate::limits::Limits;
 
-/// Which listener accepted the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortKind {
-    /// The web port: the page, and WebSocket at `/ws`.
-    Web,
-    /// The WebSocket port of 0.9 clients: WebSocket at any path.
-    WebSocket,
-    /// Plain HTTP where HTTPS is wanted (`--redirect-http`, or http:// typed for an
-    /// https port): every request is redirected to the HTTPS page.
-    Redirect,
-}
-
-/// What requests are answered with, beyond the connection itself.
-pub struct Site {
-    /// The chat page's URL as the banner shows it.
-    pub page_url: String,
-    /// The HTTPS port, when TLS is on: where redirects point.
-    pub https_port: Option<u16>,
-}
-
-pub enum Phase {
-    Http {
-        buf: Vec<u8>,
-    },
+enum Phase {
+    /// TLS only: the handshake is under way, bounded by `handshake_timeout`.
+    Handshake,
+    /// Reading request heads (each within `head_timeout`) and answering them.
+    Http { buf: Vec<u8> },
+    /// Watched for silence: pinged after `ping_after`, cut `pong_timeout` later.
     WebSocket(Box<WebSocketContext>),
     /// Sending its last bytes; then the write side is shut and input drained until the
-    /// peer closes or the deadline passes.
-    Closing {
-        shut: bool,
-    },
+    /// peer closes or `close_timeout` passes.
+    Closing { shut: bool },
 }
 
 pub struct Connection {
-    pub transport: Transport,
-    pub peer: IpAddr,
+    transport: Transport,
+    peer: IpAddr,
     /// Counted against the per-address limit (not when it comes from this machine).
-    pub counted: bool,
-    pub kind: PortKind,
-    pub phase: Phase,
-    pub out: OutQueue,
-    /// When the current phase must be over: the request head, the TLS handshake, the
-    /// close. `None` while speaking WebSocket (idle time is watched instead).
-    pub deadline: Option<Instant>,
-    pub last_input: Instant,
-    pub ping_sent: bool,
+    counted: bool,
+    port: PortKind,
+    phase: Phase,
+    out: OutQueue,
+    /// When the handshake, the request head or the close must be over. Unused while
+    /// speaking WebSocket (silence is watched instead).
+    deadline: Instant,
+    last_input: Instant,
+    ping_sent: bool,
     /// Has bytes (or TLS records) to send: to flush at the end of this loop turn.
-    pub dirty: bool,
+    dirty: bool,
     /// In the event loop's list of connections to flush, so it is listed once.
-    pub listed: bool,
-    /// The TLS handshake was under way at the last look: its deadline applies.
-    handshaking: bool,
+    listed: bool,
+    /// What mio watches for, as last registered.
+    registered: Option<Interest>,
     /// Bytes read and dropped while closing.
     drained: usize,
+    /// Over (lost, timed out, closed by both sides): to be removed this turn.
+    over: bool,
 }
 
 /// Bytes a closing connection may still send us before it is simply dropped.
 const CLOSING_DRAIN: usize = 256 * 1024;
+/// Reads of a closing connection per turn.
+const CLOSING_READS: usize = 16;
 
 /// What reading a connection led to.
 pub enum ReadOutcome {
     /// Nothing more for now.
     Idle,
+    /// The turn's budget ran out with input left: read again next turn.
+    More,
     /// The connection became a WebSocket: the chat must know.
     Upgraded,
     /// Text frames for the chat; `more` when the read budget ran out first.
@@ -90,23 +80,21 @@ pub enum ReadOutcome {
     Gone(Option<&'static str>),
 }
 
-/// Where draining a closing connection got to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drain {
-    /// The peer closed too (or sent too much): forget the connection.
-    Over,
-    /// Nothing more to read for now.
-    Waiting,
-    /// The turn's budget ran out with input left.
-    More,
-}
-
 /// How a WebSocket ended while being read.
 pub enum End {
     /// The peer closed (its close frame is answered).
     PeerClosed,
     /// We close it, with this code and reason.
     Violation(u16, &'static str),
+}
+
+/// What a passed deadline did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// Not due yet, or a ping went out.
+    Nothing,
+    /// The connection is over; the reason, if it is news.
+    Cut(Option<&'static str>),
 }
 
 /// tungstenite's settings for our connections. The read buffer is small because every
@@ -125,46 +113,203 @@ impl Connection {
         transport: Transport,
         peer: IpAddr,
         counted: bool,
-        kind: PortKind,
+        port: PortKind,
         now: Instant,
         limits: &Limits,
     ) -> Self {
-        let handshaking = transport.handshaking();
-        let deadline = if handshaking {
-            limits.handshake_timeout
+        let (phase, timeout) = if transport.handshaking() {
+            (Phase::Handshake, limits.handshake_timeout)
         } else {
-            limits.head_timeout
+            (Phase::Http { buf: Vec::new() }, limits.head_timeout)
         };
         Self {
-            handshaking,
             transport,
             peer,
             counted,
-            kind,
-            phase: Phase::Http { buf: Vec::new() },
+            port,
+            phase,
             out: OutQueue::default(),
-            deadline: Some(now + deadline),
+            deadline: now + timeout,
             last_input: now,
             ping_sent: false,
             dirty: false,
             listed: false,
+            registered: None,
             drained: 0,
+            over: false,
         }
+    }
+
+    /// The address counted against the per-address limit, if it is.
+    pub fn counted_peer(&self) -> Option<IpAddr> {
+        self.counted.then_some(self.peer)
     }
 
     pub fn is_websocket(&self) -> bool {
         matches!(self.phase, Phase::WebSocket(_))
     }
 
-    /// Reads HTTP request heads and answers them.
-    pub fn read_http(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
-        if self.handshaking && self.transport.detect_plain_http() {
-            self.kind = PortKind::Redirect;
-            self.handshaking = false;
+    /// Marks the connection over; `true` the first time.
+    pub fn end(&mut self) -> bool {
+        !std::mem::replace(&mut self.over, true)
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.over
+    }
+
+    // ---- mio registration --------------------------------------------------------
+
+    /// What mio should watch: input always (a closing connection drains it), and room
+    /// to write only while something waits to be sent.
+    pub fn interest(&self) -> Interest {
+        if self.out.is_empty() && !self.transport.wants_write() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
         }
+    }
+
+    pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let interest = self.interest();
+        registry.register(self.transport.socket(), token, interest)?;
+        self.registered = Some(interest);
+        Ok(())
+    }
+
+    /// Tells mio the interest again, only if it changed since the last time.
+    pub fn update_interest(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let interest = self.interest();
+        if self.registered != Some(interest) {
+            registry.reregister(self.transport.socket(), token, interest)?;
+            self.registered = Some(interest);
+        }
+        Ok(())
+    }
+
+    pub fn deregister(&mut self, registry: &Registry) {
+        if self.registered.take().is_some() {
+            let _ = registry.deregister(self.transport.socket());
+        }
+    }
+
+    // ---- the flush list ----------------------------------------------------------
+
+    /// Notes that the socket can take more bytes.
+    pub fn note_writable(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Whether it has something to flush and is not in the flush list yet; if so, it
+    /// counts as listed from now on.
+    pub fn enlist(&mut self) -> bool {
+        if self.dirty && !self.listed {
+            self.listed = true;
+            return true;
+        }
+        false
+    }
+
+    // ---- deadlines ---------------------------------------------------------------
+
+    /// When [`Connection::handle_timeout`] next has something to do.
+    pub fn next_deadline(&self, limits: &Limits) -> Instant {
+        match self.phase {
+            Phase::WebSocket(_) if self.ping_sent => {
+                self.last_input + limits.ping_after + limits.pong_timeout
+            }
+            Phase::WebSocket(_) => self.last_input + limits.ping_after,
+            Phase::Handshake | Phase::Http { .. } | Phase::Closing { .. } => self.deadline,
+        }
+    }
+
+    /// Acts on a deadline that passed: a ping, or the end of the connection.
+    pub fn handle_timeout(&mut self, limits: &Limits, now: Instant) -> Timeout {
+        if now < self.next_deadline(limits) {
+            return Timeout::Nothing;
+        }
+        match &mut self.phase {
+            Phase::Handshake | Phase::Http { .. } => {
+                Timeout::Cut(Some("too slow to send a request"))
+            }
+            Phase::Closing { .. } => Timeout::Cut(None),
+            Phase::WebSocket(_) if self.ping_sent => Timeout::Cut(Some("no answer to ping")),
+            Phase::WebSocket(ctx) => {
+                let mut io = WsIo {
+                    transport: &mut self.transport,
+                    out: &mut self.out,
+                    got_input: false,
+                };
+                let _ = ctx.write(&mut io, Message::Ping(Default::default()));
+                self.ping_sent = true;
+                self.dirty = true;
+                Timeout::Nothing
+            }
+        }
+    }
+
+    // ---- reading -----------------------------------------------------------------
+
+    /// Reads what the current phase reads: the handshake and request heads (answered
+    /// here), up to `budget` WebSocket messages, or the input of a closing connection.
+    pub fn read(
+        &mut self,
+        limits: &Limits,
+        site: &Site,
+        budget: usize,
+        now: Instant,
+    ) -> ReadOutcome {
+        if self.over {
+            return ReadOutcome::Idle;
+        }
+        match self.phase {
+            Phase::Handshake => self.read_handshake(limits, site, now),
+            Phase::Http { .. } => self.read_http(limits, site, now),
+            Phase::WebSocket(_) => self.read_websocket(budget, now),
+            Phase::Closing { .. } => self.drain_closing(),
+        }
+    }
+
+    /// The TLS handshake, pumped by reading. Someone speaking plain HTTP to the TLS
+    /// port is answered in plain HTTP, with a redirect (same deadline).
+    fn read_handshake(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
+        if self.transport.detect_plain_http() {
+            self.port = PortKind::Redirect;
+            self.phase = Phase::Http { buf: Vec::new() };
+            return self.read_http(limits, site, now);
+        }
+        let mut buf = Vec::new();
+        if let Err(gone) = self.read_head_bytes(&mut buf, limits, now) {
+            return gone;
+        }
+        if self.transport.handshaking() {
+            return ReadOutcome::Idle;
+        }
+        self.phase = Phase::Http { buf };
+        self.deadline = now + limits.head_timeout;
+        self.answer_requests(limits, site, now)
+    }
+
+    fn read_http(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
         let Phase::Http { buf } = &mut self.phase else {
             return ReadOutcome::Idle;
         };
+        let mut buf = std::mem::take(buf);
+        let read = self.read_head_bytes(&mut buf, limits, now);
+        self.phase = Phase::Http { buf };
+        if let Err(gone) = read {
+            return gone;
+        }
+        self.answer_requests(limits, site, now)
+    }
+
+    /// Reads into `buf` until the socket is dry or `buf` holds more than a head may.
+    fn read_head_bytes(
+        &mut self,
+        buf: &mut Vec<u8>,
+        limits: &Limits,
+        now: Instant,
+    ) -> Result<(), ReadOutcome> {
         let mut chunk = [0u8; 4096];
         loop {
             let room = (limits.max_head_bytes + 1)
@@ -174,7 +319,7 @@ impl Connection {
                 break;
             }
             match self.transport.read(&mut chunk[..room]) {
-                Ok(0) => return ReadOutcome::Gone(None),
+                Ok(0) => return Err(ReadOutcome::Gone(None)),
                 Ok(n) => {
                     buf.extend_from_slice(&chunk[..n]);
                     self.last_input = now;
@@ -182,116 +327,74 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     self.dirty = true; // the TLS alert
-                    return ReadOutcome::Gone(Some("TLS handshake failed"));
+                    return Err(ReadOutcome::Gone(Some("TLS handshake failed")));
                 }
-                Err(_) => return ReadOutcome::Gone(Some("read error")),
+                Err(_) => return Err(ReadOutcome::Gone(Some("read error"))),
             }
         }
         self.dirty |= self.transport.wants_write();
-        if self.handshaking && !self.transport.handshaking() {
-            self.handshaking = false;
-            self.deadline = Some(now + limits.head_timeout);
-        }
-        self.answer_requests(limits, site, now)
+        Ok(())
     }
 
+    /// Answers every complete request head in the buffer (see `http::route`).
     fn answer_requests(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
         loop {
             let Phase::Http { buf } = &mut self.phase else {
                 return ReadOutcome::Idle;
             };
-            let (request, head_len) = match http::parse_head(buf, limits) {
+            let reply = match http::parse_head(buf, limits) {
                 Parsed::Partial => return ReadOutcome::Idle,
-                Parsed::Error(error) => {
-                    self.finish_with(response::for_error(error), limits, now);
+                Parsed::Error(error) => http::route(Err(error), self.port, site),
+                Parsed::Complete { request, head_len } => {
+                    buf.drain(..head_len);
+                    http::route(Ok(&request), self.port, site)
+                }
+            };
+            self.dirty = true;
+            match reply {
+                Reply::KeepAlive(bytes) => {
+                    self.out.push_owned(bytes);
+                    self.deadline = now + limits.head_timeout;
+                }
+                Reply::Close(bytes) => {
+                    self.out.push_owned(bytes);
+                    self.start_closing(limits, now);
                     return ReadOutcome::Idle;
                 }
-                Parsed::Complete { request, head_len } => (request, head_len),
-            };
-            let rest = buf.split_off(head_len);
-            *buf = rest;
-            let head_only = request.method == Method::Head;
-            if self.kind == PortKind::Redirect {
-                let port = site.https_port.unwrap_or(443);
-                let target = response::https_url(
-                    request.host.as_deref(),
-                    &site.page_url,
-                    port,
-                    &request.path,
-                );
-                self.finish_with(response::redirect(&target), limits, now);
-                return ReadOutcome::Idle;
-            }
-            if request.method == Method::Other {
-                self.finish_with(response::method_not_allowed(), limits, now);
-                return ReadOutcome::Idle;
-            }
-            let wants_ws = self.kind == PortKind::WebSocket || request.path == "/ws";
-            match (&request.upgrade, wants_ws) {
-                (Some(upgrade), true) if request.method == Method::Get => {
-                    if upgrade.key.is_empty() || !upgrade.version_13 {
-                        self.finish_with(response::bad_websocket_request(), limits, now);
-                        return ReadOutcome::Idle;
-                    }
-                    let accept = tungstenite::handshake::derive_accept_key(upgrade.key.as_bytes());
-                    self.out.push_owned(response::switching_protocols(&accept));
-                    let Phase::Http { buf } =
-                        std::mem::replace(&mut self.phase, Phase::Closing { shut: false })
-                    else {
-                        unreachable!("matched above")
-                    };
-                    let ctx = WebSocketContext::from_partially_read(
-                        buf,
-                        Role::Server,
-                        Some(websocket_config(limits)),
-                    );
-                    self.phase = Phase::WebSocket(Box::new(ctx));
-                    self.deadline = None;
-                    self.last_input = now;
-                    self.dirty = true;
+                Reply::Upgrade(bytes) => {
+                    self.out.push_owned(bytes);
+                    self.start_websocket(limits, now);
                     return ReadOutcome::Upgraded;
                 }
-                _ if self.kind == PortKind::WebSocket => {
-                    self.finish_with(response::websocket_only(Some(&site.page_url)), limits, now);
-                    return ReadOutcome::Idle;
-                }
-                _ => {}
-            }
-            let bytes = match http::assets::find(&request.path) {
-                Some(asset) => response::asset(
-                    asset,
-                    request.accepts_gzip,
-                    request.keep_alive,
-                    head_only,
-                    request.host.as_deref(),
-                ),
-                None => response::not_found(request.keep_alive, head_only),
-            };
-            if request.keep_alive {
-                self.out.push_owned(bytes);
-                self.dirty = true;
-                self.deadline = Some(now + limits.head_timeout);
-            } else {
-                self.finish_with(bytes, limits, now);
-                return ReadOutcome::Idle;
             }
         }
     }
 
-    /// Sends a last response, then closes.
-    fn finish_with(&mut self, bytes: Vec<u8>, limits: &Limits, now: Instant) {
-        self.out.push_owned(bytes);
-        self.start_closing(limits, now);
+    /// Hands the socket (and any bytes that came with the upgrade request) to
+    /// tungstenite.
+    fn start_websocket(&mut self, limits: &Limits, now: Instant) {
+        let Phase::Http { buf } =
+            std::mem::replace(&mut self.phase, Phase::Closing { shut: false })
+        else {
+            return;
+        };
+        let ctx = WebSocketContext::from_partially_read(
+            buf,
+            Role::Server,
+            Some(websocket_config(limits)),
+        );
+        self.phase = Phase::WebSocket(Box::new(ctx));
+        self.last_input = now;
     }
 
-    pub fn start_closing(&mut self, limits: &Limits, now: Instant) {
+    fn start_closing(&mut self, limits: &Limits, now: Instant) {
         self.phase = Phase::Closing { shut: false };
-        self.deadline = Some(now + limits.close_timeout);
+        self.deadline = now + limits.close_timeout;
         self.dirty = true;
     }
 
     /// Reads up to `budget` WebSocket messages.
-    pub fn read_websocket(&mut self, budget: usize, now: Instant) -> ReadOutcome {
+    fn read_websocket(&mut self, budget: usize, now: Instant) -> ReadOutcome {
         let Phase::WebSocket(ctx) = &mut self.phase else {
             return ReadOutcome::Idle;
         };
@@ -332,13 +435,7 @@ impl Connection {
                     end = Some(End::Violation(1002, "WebSocket protocol error"));
                     break;
                 }
-                Err(_) => {
-                    let got_input = io.got_input;
-                    if got_input {
-                        self.last_input = now;
-                    }
-                    return ReadOutcome::Gone(Some("connection lost"));
-                }
+                Err(_) => return ReadOutcome::Gone(Some("connection lost")),
             }
         }
         if io.got_input {
@@ -351,6 +448,29 @@ impl Connection {
         }
         ReadOutcome::Frames { texts, more, end }
     }
+
+    /// Reads and drops input while closing. A peer that keeps sending after we closed
+    /// gets at most [`CLOSING_DRAIN`] bytes read (in turns like everyone else's), then
+    /// its connection is dropped.
+    fn drain_closing(&mut self) -> ReadOutcome {
+        let mut sink = [0u8; 4096];
+        for _ in 0..CLOSING_READS {
+            match self.transport.read(&mut sink) {
+                Ok(0) => return ReadOutcome::Gone(None),
+                Ok(n) => {
+                    self.drained += n;
+                    if self.drained > CLOSING_DRAIN {
+                        return ReadOutcome::Gone(None);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::Idle,
+                Err(_) => return ReadOutcome::Gone(None),
+            }
+        }
+        ReadOutcome::More
+    }
+
+    // ---- WebSocket: sending and closing --------------------------------------------
 
     /// Ends a WebSocket whose reading stopped at `end`: the peer's close is already
     /// answered; a violation gets a close frame saying why. Returns the why.
@@ -366,57 +486,48 @@ impl Connection {
                 None
             }
             End::Violation(code, reason) => {
-                self.close_websocket(code, reason.into(), limits, now);
+                self.close(code, reason.into(), limits, now);
                 Some(reason)
             }
         }
     }
 
-    /// Queues a frame already encoded for many recipients.
+    /// Queues a frame already encoded for many recipients (on a WebSocket only).
     pub fn push_frame(&mut self, frame: &Encoded) {
-        frame.queue_on(&mut self.out);
-        self.dirty = true;
-    }
-
-    /// Queues a close frame and moves to closing.
-    pub fn close_websocket(
-        &mut self,
-        code: u16,
-        reason: Cow<'static, str>,
-        limits: &Limits,
-        now: Instant,
-    ) {
-        if let Phase::WebSocket(ctx) = &mut self.phase {
-            let mut io = WsIo {
-                transport: &mut self.transport,
-                out: &mut self.out,
-                got_input: false,
-            };
-            let frame = CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.as_ref().into(),
-            };
-            let _ = ctx.close(&mut io, Some(frame));
-        }
-        self.start_closing(limits, now);
-    }
-
-    pub fn ping(&mut self) {
-        if let Phase::WebSocket(ctx) = &mut self.phase {
-            let mut io = WsIo {
-                transport: &mut self.transport,
-                out: &mut self.out,
-                got_input: false,
-            };
-            let _ = ctx.write(&mut io, Message::Ping(Default::default()));
-            self.ping_sent = true;
+        if self.is_websocket() {
+            frame.queue_on(&mut self.out);
             self.dirty = true;
         }
     }
 
+    /// Closes: a WebSocket gets a close frame after what is queued; a connection still
+    /// in HTTP just closes; one already closing goes on closing.
+    pub fn close(&mut self, code: u16, reason: Cow<'static, str>, limits: &Limits, now: Instant) {
+        match &mut self.phase {
+            Phase::Closing { .. } => return,
+            Phase::WebSocket(ctx) => {
+                let mut io = WsIo {
+                    transport: &mut self.transport,
+                    out: &mut self.out,
+                    got_input: false,
+                };
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: reason.as_ref().into(),
+                };
+                let _ = ctx.close(&mut io, Some(frame));
+            }
+            Phase::Handshake | Phase::Http { .. } => {}
+        }
+        self.start_closing(limits, now);
+    }
+
+    // ---- writing -----------------------------------------------------------------
+
     /// Sends what is queued. `Err` means the connection is dead.
     pub fn flush(&mut self) -> io::Result<()> {
         self.dirty = false;
+        self.listed = false;
         match self.transport.send(&mut self.out) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -432,24 +543,142 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads and drops input while closing; `true` once the peer has closed too.
-    /// A peer that keeps sending after we closed gets at most [`CLOSING_DRAIN`]
-    /// bytes read (in turns like everyone else's), then its connection is dropped.
-    pub fn drain_closing(&mut self) -> Drain {
-        let mut sink = [0u8; 4096];
-        for _ in 0..16 {
-            match self.transport.read(&mut sink) {
-                Ok(0) => return Drain::Over,
-                Ok(n) => {
-                    self.drained += n;
-                    if self.drained > CLOSING_DRAIN {
-                        return Drain::Over;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drain::Waiting,
-                Err(_) => return Drain::Over,
-            }
+    /// A WebSocket reader with more than `max` bytes waiting behind the frame it is
+    /// being sent: it is not keeping up.
+    pub fn is_lagging(&self, max: usize) -> bool {
+        self.is_websocket() && self.out.waiting_behind_current() > max
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+
+    /// A connection over a real loopback socket, and the peer's end of it.
+    fn pair(limits: &Limits, now: Instant) -> (Connection, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, addr) = listener.accept().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let stream = mio::net::TcpStream::from_std(ours);
+        let conn = Connection::new(
+            Transport::Plain(stream),
+            addr.ip(),
+            false,
+            PortKind::Web,
+            now,
+            limits,
+        );
+        (conn, peer)
+    }
+
+    fn site() -> Site {
+        Site {
+            page_url: "http://127.0.0.1/".into(),
+            https_port: None,
         }
-        Drain::More
+    }
+
+    /// Reads until `conn` has taken what the peer wrote.
+    fn read_until(
+        conn: &mut Connection,
+        limits: &Limits,
+        now: Instant,
+        done: impl Fn(&Connection, &ReadOutcome) -> bool,
+    ) {
+        let give_up = Instant::now() + Duration::from_secs(5);
+        loop {
+            let outcome = conn.read(limits, &site(), 16, now);
+            if done(conn, &outcome) {
+                return;
+            }
+            assert!(Instant::now() < give_up, "nothing read");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn writable_interest_only_while_bytes_wait() {
+        let limits = Limits::default();
+        let now = Instant::now();
+        let (mut conn, mut peer) = pair(&limits, now);
+        assert_eq!(conn.interest(), Interest::READABLE);
+        peer.write_all(b"GET /nope HTTP/1.1\r\n\r\n").unwrap();
+        read_until(&mut conn, &limits, now, |c, _| !c.out.is_empty());
+        assert_eq!(conn.interest(), Interest::READABLE | Interest::WRITABLE);
+        assert!(conn.enlist(), "listed for the flush");
+        assert!(!conn.enlist(), "once");
+        conn.flush().unwrap();
+        assert_eq!(conn.interest(), Interest::READABLE);
+        let mut got = [0u8; 64];
+        let n = peer.read(&mut got).unwrap();
+        assert!(got[..n].starts_with(b"HTTP/1.1 404"));
+    }
+
+    #[test]
+    fn each_phase_has_its_deadline() {
+        let limits = Limits::default();
+        let t0 = Instant::now();
+        let (mut conn, mut peer) = pair(&limits, t0);
+        assert_eq!(conn.next_deadline(&limits), t0 + limits.head_timeout);
+        assert_eq!(conn.handle_timeout(&limits, t0), Timeout::Nothing);
+
+        peer.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let t1 = t0 + Duration::from_secs(1);
+        read_until(&mut conn, &limits, t1, |_, o| {
+            matches!(o, ReadOutcome::Upgraded)
+        });
+        assert!(conn.is_websocket());
+        let ping_at = t1 + limits.ping_after;
+        assert_eq!(conn.next_deadline(&limits), ping_at);
+        conn.flush().unwrap();
+
+        assert_eq!(conn.handle_timeout(&limits, ping_at), Timeout::Nothing);
+        assert_eq!(
+            conn.interest(),
+            Interest::READABLE | Interest::WRITABLE,
+            "the ping waits to be sent"
+        );
+        let cut_at = ping_at + limits.pong_timeout;
+        assert_eq!(conn.next_deadline(&limits), cut_at);
+        assert_eq!(
+            conn.handle_timeout(&limits, cut_at),
+            Timeout::Cut(Some("no answer to ping"))
+        );
+
+        let t2 = t1 + Duration::from_secs(2);
+        conn.close(1001, "bye".into(), &limits, t2);
+        assert_eq!(conn.next_deadline(&limits), t2 + limits.close_timeout);
+        conn.close(1000, "again".into(), &limits, t2 + Duration::from_secs(1));
+        assert_eq!(
+            conn.next_deadline(&limits),
+            t2 + limits.close_timeout,
+            "closing twice does not move the deadline"
+        );
+        assert_eq!(
+            conn.handle_timeout(&limits, t2 + limits.close_timeout),
+            Timeout::Cut(None)
+        );
+    }
+
+    #[test]
+    fn a_slow_request_head_is_cut() {
+        let limits = Limits::default();
+        let t0 = Instant::now();
+        let (mut conn, _peer) = pair(&limits, t0);
+        assert_eq!(
+            conn.handle_timeout(&limits, t0 + limits.head_timeout),
+            Timeout::Cut(Some("too slow to send a request"))
+        );
+        assert!(conn.end() && !conn.end(), "ended once");
+        assert!(matches!(
+            conn.read(&limits, &site(), 16, t0),
+            ReadOutcome::Idle
+        ));
     }
 }

@@ -1,7 +1,17 @@
-//! The event loop. Each turn: wait for readiness (or the next timer), read what is
-//! ready (a bounded number of messages per connection, so one busy sender cannot starve
-//! the rest), feed the chat, move its outputs into connection queues, then flush every
-//! touched connection once.
+//! The event loop, in the quiche/quinn shape. Each turn:
+//!
+//! 1. poll until the earliest deadline (the chat's, the connections', the tunnel's, the
+//!    accept retry's, the shutdown grace's), or without a timeout when there is none,
+//!    or not at all when a connection has input left over from its read budget;
+//! 2. read the clock, once: that `now` is the turn's time;
+//! 3. handle the events: accept, read (feeding the chat), console, signals, tunnel;
+//! 4. handle the timeouts that are due;
+//! 5. settle: drain the chat's outputs into connection queues, flush every touched
+//!    connection once, remove the connections that are over, and again while that
+//!    gave the chat something to say.
+//!
+//! Shutdown is a state of the same loop: every connection is sent its close, and turns
+//! go on until they are all gone or the grace period is over.
 
 use std::collections::HashMap;
 use std::io;
@@ -17,15 +27,17 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use super::connection::{Connection, Drain, Phase, PortKind, ReadOutcome, Site};
+use super::connection::{Connection, ReadOutcome, Timeout};
 use super::connection_rate::ConnectionRate;
 use super::console_out::ConsoleOut;
 use super::frame_encoding::Encoded;
 use super::stdin::{ConsoleEvent, ConsoleInput};
+use super::timers::Timers;
 use super::transport::Transport;
 use crate::allow_list::AllowListFile;
 use crate::chat::{Chat, ConnId, Output, close_code};
-use crate::console::{self, Command, ConsoleLine};
+use crate::console::{ChatCommand, ConsoleLine, Dispatch, Dispatcher};
+use crate::http::{PortKind, Site};
 use crate::limits::Limits;
 use crate::tunnel::Tunnel;
 
@@ -41,8 +53,9 @@ const FIRST_CONNECTION: usize = 16;
 /// WebSocket messages read from one connection per loop turn before the others get
 /// their turn.
 const READ_BUDGET: usize = 16;
-/// How often timers (deadlines, pings, the chat's own) are checked.
-const TICK: Duration = Duration::from_millis(250);
+/// After accept() failed for lack of file descriptors, when to try again: no event
+/// would say when one is free.
+const ACCEPT_RETRY: Duration = Duration::from_millis(250);
 /// How long `/quit` waits for connections to take their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -74,19 +87,26 @@ pub struct Server {
     chat: Chat,
     console: ConsoleOut,
     tunnel: Option<Tunnel>,
+    dispatcher: Dispatcher,
     console_input: Option<ConsoleInput>,
     signals: Signals,
     conns: Slab<Connection>,
     per_address: HashMap<IpAddr, usize>,
     connection_rate: ConnectionRate,
+    /// The connections' deadlines.
+    timers: Timers,
     /// Connections with queued bytes, to flush at the end of the turn.
     to_flush: Vec<ConnId>,
     /// Connections whose read budget ran out with input left.
     backlog: Vec<ConnId>,
-    next_tick: Instant,
-    /// accept() failed for lack of file descriptors: retried on the next tick.
-    accept_paused: bool,
-    quitting: bool,
+    /// Connections over this turn, with why: removed at its end.
+    dead: Vec<(ConnId, Option<&'static str>)>,
+    /// accept() failed for lack of file descriptors: when to try again.
+    accept_retry: Option<Instant>,
+    /// `/quit` or a signal: the shutdown starts at the end of this turn.
+    quit_asked: bool,
+    /// Shutting down: the end of the grace period.
+    quitting_until: Option<Instant>,
 }
 
 impl Server {
@@ -110,6 +130,11 @@ impl Server {
         let limits = parts.limits;
         let connection_rate = ConnectionRate::new(&limits);
         let console_input = ConsoleInput::register(poll.registry(), STDIN, limits.max_console_line);
+        let mut chat = parts.chat;
+        if parts.allow_list.is_some() {
+            chat.watch_admission();
+        }
+        let dispatcher = Dispatcher::new(parts.tunnel.as_ref().map(Tunnel::urls));
         Ok(Self {
             poll,
             web,
@@ -119,19 +144,22 @@ impl Server {
             site: parts.site,
             limits,
             allow_list: parts.allow_list,
-            chat: parts.chat,
+            chat,
             console: parts.console,
             tunnel: parts.tunnel,
+            dispatcher,
             console_input,
             signals,
             conns: Slab::new(),
             per_address: HashMap::new(),
             connection_rate,
+            timers: Timers::default(),
             to_flush: Vec::new(),
             backlog: Vec::new(),
-            next_tick: Instant::now() + TICK,
-            accept_paused: false,
-            quitting: false,
+            dead: Vec::new(),
+            accept_retry: None,
+            quit_asked: false,
+            quitting_until: None,
         })
     }
 
@@ -143,54 +171,136 @@ impl Server {
         self.console.show(line);
     }
 
-    /// Runs until `/quit` or a signal; then closes every connection cleanly.
+    /// Runs until `/quit` or a signal, and then until every connection is closed
+    /// cleanly (or the grace period is over).
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        self.with_tunnel(|t, registry, now| t.start(registry, TUNNEL, now));
-        while !self.quitting {
-            let now = Instant::now();
+        let mut now = Instant::now();
+        self.with_tunnel(|t, registry| t.start(registry, TUNNEL, now));
+        while !self.finished(now) {
             let timeout = if self.backlog.is_empty() {
-                self.next_tick.saturating_duration_since(now)
+                self.next_deadline()
+                    .map(|at| at.saturating_duration_since(now))
             } else {
-                Duration::ZERO
+                Some(Duration::ZERO)
             };
-            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
+            // Interrupted: no events, and the turn goes on (timeouts may be due).
+            if let Err(err) = self.poll.poll(&mut events, timeout)
+                && err.kind() != io::ErrorKind::Interrupted
+            {
                 return Err(err);
             }
-            let now = Instant::now();
-            for event in events.iter() {
-                match event.token() {
-                    WEB => self.accept(PortKind::Web, now),
-                    WEBSOCKET => self.accept(PortKind::WebSocket, now),
-                    REDIRECT => self.accept(PortKind::Redirect, now),
-                    STDIN => self.read_console(now),
-                    SIGNALS => self.on_signals(),
-                    TUNNEL => self.with_tunnel(Tunnel::readable),
-                    Token(t) => {
-                        let key = t - FIRST_CONNECTION;
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(key, now);
-                        }
-                        if event.is_writable() {
-                            self.touch(key, true);
-                        }
+            now = Instant::now();
+            self.handle_events(&events, now);
+            self.handle_timeouts(now);
+            self.settle(now);
+        }
+        self.with_tunnel(|t, registry| t.stop(registry));
+        self.console.show(&ConsoleLine::info("dyspatcher stopped"));
+        Ok(())
+    }
+
+    fn finished(&self, now: Instant) -> bool {
+        self.quitting_until
+            .is_some_and(|until| self.conns.is_empty() || now >= until)
+    }
+
+    /// The earliest time something is due; `None`: nothing is, the loop waits for
+    /// events only.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let chat = match self.quitting_until {
+            None => self.chat.poll_timeout(),
+            Some(_) => None,
+        };
+        let tunnel = self.tunnel.as_ref().and_then(Tunnel::poll_timeout);
+        let accept_retry = self.accept_retry.filter(|_| self.quitting_until.is_none());
+        [
+            self.timers.next(),
+            chat,
+            tunnel,
+            accept_retry,
+            self.quitting_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn handle_events(&mut self, events: &Events, now: Instant) {
+        let serving = self.quitting_until.is_none();
+        for event in events.iter() {
+            match event.token() {
+                WEB if serving => self.accept(PortKind::Web, now),
+                WEBSOCKET if serving => self.accept(PortKind::WebSocket, now),
+                REDIRECT if serving => self.accept(PortKind::Redirect, now),
+                STDIN if serving => self.read_console(now),
+                SIGNALS => self.on_signals(now),
+                TUNNEL => self.with_tunnel(|t, registry| t.readable(registry, now)),
+                Token(t) if t >= FIRST_CONNECTION => {
+                    let key = t - FIRST_CONNECTION;
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.read(key, now);
+                    }
+                    if event.is_writable()
+                        && let Some(conn) = self.conns.get_mut(key)
+                    {
+                        conn.note_writable();
+                        self.enlist(key);
                     }
                 }
+                _ => {}
             }
-            for key in std::mem::take(&mut self.backlog) {
-                self.read(key, now);
+        }
+        for key in std::mem::take(&mut self.backlog) {
+            self.read(key, now);
+        }
+    }
+
+    fn handle_timeouts(&mut self, now: Instant) {
+        if self.accept_retry.is_some_and(|at| now >= at) && self.quitting_until.is_none() {
+            self.accept_retry = None;
+            self.accept(PortKind::Web, now);
+            self.accept(PortKind::WebSocket, now);
+            self.accept(PortKind::Redirect, now);
+        }
+        for key in self.timers.expired(now) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            match conn.handle_timeout(&self.limits, now) {
+                Timeout::Nothing => {
+                    self.enlist(key);
+                    self.schedule(key);
+                }
+                Timeout::Cut(why) => self.kill(key, why),
             }
-            if now >= self.next_tick {
-                self.tick(now);
-                self.next_tick = now + TICK;
+        }
+        if self.quitting_until.is_none() && self.chat.poll_timeout().is_some_and(|at| now >= at) {
+            self.chat.handle_timeout(now);
+        }
+        if self
+            .tunnel
+            .as_ref()
+            .and_then(Tunnel::poll_timeout)
+            .is_some_and(|at| now >= at)
+        {
+            self.with_tunnel(|t, registry| t.handle_timeout(registry, now));
+        }
+    }
+
+    /// Drains the chat's outputs, flushes, removes the connections that are over
+    /// (which the chat hears of, and may answer with more outputs).
+    fn settle(&mut self, now: Instant) {
+        loop {
+            self.apply_outputs(now);
+            if self.quit_asked && self.quitting_until.is_none() {
+                self.start_quitting(now);
             }
             self.flush();
+            if !self.reap() {
+                return;
+            }
         }
-        self.shutdown();
-        Ok(())
     }
 
     fn accept(&mut self, kind: PortKind, now: Instant) {
@@ -206,17 +316,17 @@ impl Server {
                     None => return,
                 },
             };
-            let (mut stream, peer) = match listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    if !self.accept_paused {
+                    if self.accept_retry.is_none() {
                         self.console.show(&ConsoleLine::warning(format!(
                             "cannot accept connections ({e}); retrying. Raise the open-file limit (ulimit -n) for more users"
                         )));
                     }
-                    self.accept_paused = true;
+                    self.accept_retry = Some(now + ACCEPT_RETRY);
                     return;
                 }
             };
@@ -237,17 +347,6 @@ impl Server {
                 continue; // dropped: too many from one address
             }
             let _ = stream.set_nodelay(true);
-            let entry = self.conns.vacant_entry();
-            let key = entry.key();
-            let token = Token(key + FIRST_CONNECTION);
-            if self
-                .poll
-                .registry()
-                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                .is_err()
-            {
-                continue;
-            }
             let transport = match (&self.tls, kind) {
                 (Some(config), PortKind::Web | PortKind::WebSocket) => {
                     match Transport::tls(stream, config) {
@@ -257,17 +356,20 @@ impl Server {
                 }
                 _ => Transport::Plain(stream),
             };
+            let mut conn = Connection::new(transport, ip, !from_here, kind, now, &self.limits);
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            if conn
+                .register(self.poll.registry(), Token(key + FIRST_CONNECTION))
+                .is_err()
+            {
+                continue;
+            }
+            entry.insert(conn);
             if !from_here {
                 *self.per_address.entry(ip).or_default() += 1;
             }
-            entry.insert(Connection::new(
-                transport,
-                ip,
-                !from_here,
-                kind,
-                now,
-                &self.limits,
-            ));
+            self.schedule(key);
         }
     }
 
@@ -276,29 +378,20 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
-            let outcome = match conn.phase {
-                Phase::Http { .. } => conn.read_http(&self.limits, &self.site, now),
-                Phase::WebSocket(_) => conn.read_websocket(READ_BUDGET, now),
-                Phase::Closing { .. } => match conn.drain_closing() {
-                    Drain::Over => ReadOutcome::Gone(None),
-                    Drain::Waiting => ReadOutcome::Idle,
-                    Drain::More => {
-                        self.backlog.push(key);
-                        ReadOutcome::Idle
-                    }
-                },
-            };
-            self.touch(key, false);
+            let outcome = conn.read(&self.limits, &self.site, READ_BUDGET, now);
+            self.enlist(key);
+            self.schedule(key);
             match outcome {
                 ReadOutcome::Idle => return,
+                ReadOutcome::More => {
+                    self.backlog.push(key);
+                    return;
+                }
                 ReadOutcome::Upgraded => {
                     self.chat.opened(key, now);
                     continue; // bytes may have come with the upgrade request
                 }
                 ReadOutcome::Frames { texts, more, end } => {
-                    if !texts.is_empty() && !self.chat.has_joined(key) {
-                        self.refresh_allow_list();
-                    }
                     for text in &texts {
                         self.chat.received(key, text, now);
                     }
@@ -307,167 +400,132 @@ impl Server {
                             .conns
                             .get_mut(key)
                             .and_then(|conn| conn.end_websocket(end, &self.limits, now));
-                        self.touch(key, false);
+                        self.enlist(key);
+                        self.schedule(key);
                         self.chat.closed(key, why);
                     } else if more {
                         self.backlog.push(key);
                     }
-                    self.apply_outputs(now);
                     return;
                 }
                 ReadOutcome::Gone(why) => {
-                    self.remove(key, why);
-                    self.apply_outputs(now);
+                    self.kill(key, why);
                     return;
                 }
             }
         }
     }
 
-    /// Moves the chat's outputs to connections and the console.
+    /// Moves the chat's outputs to connections and the console: the one place they
+    /// are taken.
     fn apply_outputs(&mut self, now: Instant) {
         while let Some(output) = self.chat.poll_output() {
             match output {
                 Output::Send { to, frame } => {
                     let encoded = Encoded::new(&frame);
                     for key in to {
-                        let Some(conn) = self.conns.get_mut(key) else {
-                            continue;
-                        };
-                        if !conn.is_websocket() {
-                            continue;
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            conn.push_frame(&encoded);
+                            self.enlist(key);
                         }
-                        conn.push_frame(&encoded);
-                        self.touch(key, false);
                     }
                 }
                 Output::Close { conn, code, reason } => {
                     if let Some(c) = self.conns.get_mut(conn) {
-                        c.close_websocket(code, reason, &self.limits, now);
-                        self.touch(conn, false);
+                        c.close(code, reason, &self.limits, now);
+                        self.enlist(conn);
+                        self.schedule(conn);
                     }
                 }
                 Output::Console(line) => self.console.show(&line),
-                Output::Quit => self.quitting = true,
+                Output::RefreshAdmission => {
+                    let changed = self.allow_list.as_mut().and_then(AllowListFile::refresh);
+                    let admission = changed.map(|(admission, lines)| {
+                        for line in &lines {
+                            self.console.show(line);
+                        }
+                        admission
+                    });
+                    self.chat.admission_refreshed(admission);
+                }
+                Output::Quit => self.quit_asked = true,
             }
         }
     }
 
-    /// Notes that `key` has bytes to send (or that its socket can take more).
-    fn touch(&mut self, key: ConnId, writable: bool) {
+    /// Puts `key` in the flush list if it has something to send.
+    fn enlist(&mut self, key: ConnId) {
         if let Some(conn) = self.conns.get_mut(key)
-            && (conn.dirty || writable)
+            && conn.enlist()
         {
-            conn.dirty = true;
-            if !conn.listed {
-                conn.listed = true;
-                self.to_flush.push(key);
-            }
+            self.to_flush.push(key);
         }
     }
 
-    /// Sends what each touched connection has queued. A reader with more than
+    /// Keeps `key`'s deadline in the timers.
+    fn schedule(&mut self, key: ConnId) {
+        if let Some(conn) = self.conns.get(key)
+            && !conn.is_over()
+        {
+            self.timers.schedule(key, conn.next_deadline(&self.limits));
+        }
+    }
+
+    /// Marks a connection over; it is removed at the end of the turn.
+    fn kill(&mut self, key: ConnId, why: Option<&'static str>) {
+        if let Some(conn) = self.conns.get_mut(key)
+            && conn.end()
+        {
+            self.dead.push((key, why));
+        }
+    }
+
+    /// Sends what each listed connection has queued. A reader with more than
     /// `max_queued_bytes` still waiting behind the frame it is being sent, after the
-    /// socket took what it could, is not keeping up: it is cut (the chat hears of it,
-    /// which may queue more frames for others: flushed in turn).
+    /// socket took what it could, is not keeping up: it is cut.
     fn flush(&mut self) {
-        loop {
-            let keys = std::mem::take(&mut self.to_flush);
-            if keys.is_empty() {
-                return;
-            }
-            let mut dead = Vec::new();
-            for key in keys {
-                let Some(conn) = self.conns.get_mut(key) else {
-                    continue;
-                };
-                conn.listed = false;
-                if conn.flush().is_err() {
-                    dead.push((key, "connection lost"));
-                } else if conn.is_websocket()
-                    && conn.out.waiting_behind_current() > self.limits.max_queued_bytes
-                {
-                    dead.push((key, "cut off: not reading its messages"));
-                }
-            }
-            for (key, why) in dead {
-                self.remove(key, Some(why));
-            }
-            self.apply_outputs(Instant::now());
-        }
-    }
-
-    /// Forgets a connection; the chat hears of it.
-    fn remove(&mut self, key: ConnId, why: Option<&str>) {
-        let Some(mut conn) = self.conns.try_remove(key) else {
-            return;
-        };
-        let _ = self.poll.registry().deregister(conn.transport.socket());
-        if conn.counted
-            && let Some(n) = self.per_address.get_mut(&conn.peer)
-        {
-            *n -= 1;
-            if *n == 0 {
-                self.per_address.remove(&conn.peer);
-            }
-        }
-        self.chat.closed(key, why);
-    }
-
-    fn tick(&mut self, now: Instant) {
-        if self.accept_paused {
-            self.accept_paused = false;
-            self.accept(PortKind::Web, now);
-            self.accept(PortKind::WebSocket, now);
-            self.accept(PortKind::Redirect, now);
-        }
-        let mut expired = Vec::new();
-        let mut to_ping = Vec::new();
-        for (key, conn) in self.conns.iter() {
-            if let Some(deadline) = conn.deadline {
-                if now >= deadline {
-                    expired.push(key);
-                }
-            } else if conn.is_websocket() {
-                let silent = now.saturating_duration_since(conn.last_input);
-                if silent >= self.limits.ping_after + self.limits.pong_timeout {
-                    expired.push(key);
-                } else if silent >= self.limits.ping_after && !conn.ping_sent {
-                    to_ping.push(key);
-                }
-            }
-        }
-        for key in to_ping {
-            if let Some(conn) = self.conns.get_mut(key) {
-                conn.ping();
-                self.touch(key, false);
-            }
-        }
-        for key in expired {
-            let why = match self.conns.get(key).map(|c| &c.phase) {
-                Some(Phase::WebSocket(_)) => Some("no answer to ping"),
-                Some(Phase::Http { .. }) => Some("too slow to send a request"),
-                _ => None,
+        for key in std::mem::take(&mut self.to_flush) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
             };
-            self.remove(key, why);
+            if conn.is_over() {
+                continue;
+            }
+            let token = Token(key + FIRST_CONNECTION);
+            if conn.flush().is_err() {
+                self.kill(key, Some("connection lost"));
+            } else if conn.is_lagging(self.limits.max_queued_bytes) {
+                self.kill(key, Some("cut off: not reading its messages"));
+            } else if conn.update_interest(self.poll.registry(), token).is_err() {
+                self.kill(key, Some("connection lost"));
+            }
         }
-        self.with_tunnel(Tunnel::tick);
-        self.connection_rate.forget_idle(now);
-        self.chat.tick(now);
-        self.apply_outputs(now);
     }
 
-    /// Picks up edits of the allow list before a join is decided.
-    fn refresh_allow_list(&mut self) {
-        let Some(file) = &mut self.allow_list else {
-            return;
-        };
-        if let Some((admission, lines)) = file.refresh() {
-            for line in &lines {
-                self.console.show(line);
+    /// Removes the connections that are over: the one place they go. The chat hears
+    /// of each (unless the server is stopping). `true` if any went.
+    fn reap(&mut self) -> bool {
+        let dead = std::mem::take(&mut self.dead);
+        let any = !dead.is_empty();
+        for (key, why) in dead {
+            let Some(mut conn) = self.conns.try_remove(key) else {
+                continue;
+            };
+            conn.deregister(self.poll.registry());
+            self.timers.forget(key);
+            if let Some(peer) = conn.counted_peer()
+                && let Some(n) = self.per_address.get_mut(&peer)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_address.remove(&peer);
+                }
             }
-            self.chat.set_admission(admission);
+            if self.quitting_until.is_none() {
+                self.chat.closed(key, why);
+            }
         }
+        any
     }
 
     fn read_console(&mut self, now: Instant) {
@@ -476,27 +534,21 @@ impl Server {
         };
         for event in input.read() {
             match event {
-                ConsoleEvent::Line(line) => {
-                    let command = console::command::parse(&line);
-                    if command == Command::Tunnel && self.tunnel.is_some() {
-                        self.with_tunnel(|t, _, now| t.status(now));
-                        continue;
+                ConsoleEvent::Line(line) => match self.dispatcher.dispatch(&line) {
+                    Dispatch::Chat(command) => {
+                        let quit = command == ChatCommand::Quit;
+                        self.chat.command(command, now);
+                        if quit {
+                            return; // what follows /quit is not carried out
+                        }
                     }
-                    let help = command == Command::Help;
-                    self.chat.command(command, now);
-                    self.apply_outputs(now);
-                    if help {
-                        self.with_tunnel(|t, _, _| {
-                            let urls = t.urls().join("  ");
-                            vec![ConsoleLine::screen_only(format!(
-                                "From the internet (SSH tunnel; /tunnel shows its state): {urls}"
-                            ))]
-                        });
+                    Dispatch::TunnelStatus => self.with_tunnel(|t, _| t.status(now)),
+                    Dispatch::Answer(lines) => {
+                        for line in &lines {
+                            self.console.show(line);
+                        }
                     }
-                    if self.quitting {
-                        return;
-                    }
-                }
+                },
                 ConsoleEvent::TooLong => self.console.show(&ConsoleLine::error(format!(
                     "console line longer than {} bytes: ignored",
                     self.limits.max_console_line
@@ -514,7 +566,7 @@ impl Server {
         }
     }
 
-    fn on_signals(&mut self) {
+    fn on_signals(&mut self, now: Instant) {
         let mut child_ended = false;
         for signal in self.signals.pending() {
             let name = match signal {
@@ -529,64 +581,40 @@ impl Server {
             };
             self.console
                 .show(&ConsoleLine::info(format!("{name} received: stopping")));
-            self.quitting = true;
+            self.quit_asked = true;
         }
         if child_ended {
-            self.with_tunnel(Tunnel::child_signal);
+            self.with_tunnel(|t, registry| t.child_signal(registry, now));
         }
     }
 
     /// Runs `f` on the SSH tunnel, if there is one, and shows what it says.
-    fn with_tunnel(
-        &mut self,
-        f: impl FnOnce(&mut Tunnel, &mio::Registry, Instant) -> Vec<ConsoleLine>,
-    ) {
+    fn with_tunnel(&mut self, f: impl FnOnce(&mut Tunnel, &mio::Registry) -> Vec<ConsoleLine>) {
         let Some(tunnel) = &mut self.tunnel else {
             return;
         };
-        for line in f(tunnel, self.poll.registry(), Instant::now()) {
+        for line in f(tunnel, self.poll.registry()) {
             self.console.show(&line);
         }
     }
 
-    /// Sends every connection a close frame and gives them a moment to take it.
-    fn shutdown(&mut self) {
-        let now = Instant::now();
+    /// The shutdown begins: every WebSocket is sent a close frame (1001), every other
+    /// connection is closed; the loop goes on until they are gone or the grace period
+    /// is over.
+    fn start_quitting(&mut self, now: Instant) {
+        self.quitting_until = Some(now + SHUTDOWN_GRACE);
         let keys: Vec<ConnId> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             if let Some(conn) = self.conns.get_mut(key) {
-                if conn.is_websocket() {
-                    conn.close_websocket(
-                        close_code::GOING_AWAY,
-                        "server shutting down".into(),
-                        &self.limits,
-                        now,
-                    );
-                } else {
-                    conn.start_closing(&self.limits, now);
-                }
-                self.touch(key, false);
+                conn.close(
+                    close_code::GOING_AWAY,
+                    "server shutting down".into(),
+                    &self.limits,
+                    now,
+                );
+                self.enlist(key);
+                self.schedule(key);
             }
         }
-        self.flush();
-        let deadline = now + SHUTDOWN_GRACE;
-        let mut events = Events::with_capacity(256);
-        while !self.conns.is_empty() && Instant::now() < deadline {
-            let _ = self.poll.poll(&mut events, Some(Duration::from_millis(50)));
-            let keys: Vec<ConnId> = events
-                .iter()
-                .filter_map(|e| e.token().0.checked_sub(FIRST_CONNECTION))
-                .collect();
-            for key in keys {
-                if let Some(conn) = self.conns.get_mut(key) {
-                    let _ = conn.flush();
-                    if conn.drain_closing() == Drain::Over {
-                        self.conns.remove(key);
-                    }
-                }
-            }
-        }
-        self.with_tunnel(|t, registry, _| t.stop(registry));
-        self.console.show(&ConsoleLine::info("dyspatcher stopped"));
     }
 }

@@ -2,8 +2,11 @@
 //! speaks HTTP and WebSocket on them, reads the console, and moves the chat's outputs to
 //! sockets and the terminal. It holds no chat logic: that is `crate::chat`.
 //!
-//! - `event_loop.rs`: the loop: accept, read, hand to the chat, flush, timers.
-//! - `connection.rs`: one connection's phases (HTTP, WebSocket, closing).
+//! - `event_loop.rs`: the loop: poll until the next deadline, accept, read, hand to the
+//!   chat, timeouts, drain the chat's outputs, flush, reap.
+//! - `connection.rs`: one connection's phases (TLS handshake, HTTP, WebSocket,
+//!   closing), their deadlines, its mio interest.
+//! - `timers.rs`: the connections' deadlines in time order.
 //! - `transport.rs`: plain TCP or TLS under a connection.
 //! - `outbound.rs`: a connection's outgoing bytes, shared frames, vectored writes.
 //! - `stdin.rs`: the console's input.
@@ -18,9 +21,11 @@ mod frame_encoding;
 pub mod listeners;
 mod outbound;
 pub mod stdin;
+mod timers;
 pub mod transcript;
 mod transport;
 
-pub use connection::{Site, websocket_config};
+pub use crate::http::Site;
+pub use connection::websocket_config;
 pub use console_out::ConsoleOut;
 pub use event_loop::{Server, ServerParts};

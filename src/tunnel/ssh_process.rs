@@ -1,6 +1,6 @@
 //! The tunnel's I/O shell, driven by the event loop: it starts `ssh`, reads its stderr
-//! pipe when mio says it is readable, reaps it on SIGCHLD (and, as a safety net, on
-//! every tick), starts it again when the supervisor says so, and stops it.
+//! pipe when mio says it is readable, reaps it on SIGCHLD, starts it again when its
+//! back-off runs out (its one deadline), and stops it.
 
 use std::ffi::OsString;
 use std::io::{self, Read as _};
@@ -97,13 +97,23 @@ impl Tunnel {
         self.reap(registry, now)
     }
 
-    /// Every tick: reaps a child whose SIGCHLD was missed, starts ssh again when due.
-    pub fn tick(&mut self, registry: &Registry, now: Instant) -> Vec<ConsoleLine> {
-        let mut lines = self.reap(registry, now);
-        if self.running.is_none() && self.supervisor.due(now) {
-            lines.extend(self.spawn(registry, now));
+    /// When [`Tunnel::handle_timeout`] has something to do: the end of the back-off
+    /// while ssh is down. A running ssh needs no timer: its end comes as SIGCHLD (the
+    /// signal pipe cannot lose it, and ssh is our only child), so no periodic
+    /// `try_wait` is needed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.running {
+            Some(_) => None,
+            None => self.supervisor.restart_at(),
         }
-        lines
+    }
+
+    /// Starts ssh again if its back-off ran out.
+    pub fn handle_timeout(&mut self, registry: &Registry, now: Instant) -> Vec<ConsoleLine> {
+        if self.running.is_none() && self.supervisor.due(now) {
+            return self.spawn(registry, now);
+        }
+        Vec::new()
     }
 
     /// What `/tunnel` shows.
@@ -365,8 +375,9 @@ mod tests {
             .collect()
     }
 
-    /// Runs a small event loop (no SIGCHLD here: the tick reaps) until `done` holds for
-    /// the text shown so far, or 10 s pass.
+    /// Runs a small event loop until `done` holds for the text shown so far, or 10 s
+    /// pass. No SIGCHLD handler here: every turn stands for one, and timers are
+    /// handled when due, as the server's loop does.
     fn drive(poll: &mut Poll, t: &mut Tunnel, shown: &mut String, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut events = Events::with_capacity(16);
@@ -379,7 +390,10 @@ mod tests {
             if !events.is_empty() {
                 lines.extend(t.readable(poll.registry(), now));
             }
-            lines.extend(t.tick(poll.registry(), now));
+            lines.extend(t.child_signal(poll.registry(), now));
+            if t.poll_timeout().is_some_and(|at| at <= now) {
+                lines.extend(t.handle_timeout(poll.registry(), now));
+            }
             for line in lines {
                 shown.push_str(&line.text());
                 shown.push('\n');
@@ -472,8 +486,9 @@ mod tests {
             !std::path::Path::new(&format!("/proc/{second}")).exists(),
             "reaped"
         );
+        assert_eq!(t.poll_timeout(), None, "stopped: nothing to wait for");
         assert!(
-            t.tick(poll.registry(), Instant::now() + BACKOFF_CAP)
+            t.handle_timeout(poll.registry(), Instant::now() + BACKOFF_CAP)
                 .is_empty()
         );
         assert_eq!(t.pid(), None);

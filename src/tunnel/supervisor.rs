@@ -1,6 +1,6 @@
 //! The tunnel's decisions, without I/O: the I/O shell (`ssh_process.rs`) reports
 //! what happened (started, a stderr line, exited) with the time, and shows the console
-//! lines it gets back; it asks [`Supervisor::due`] when to start ssh again.
+//! lines it gets back; it asks [`Supervisor::restart_at`] when to start ssh again.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -154,6 +154,14 @@ impl Supervisor {
             State::NotStarted => true,
             State::Waiting { until } => now >= until,
             State::Running(_) | State::Stopped => false,
+        }
+    }
+
+    /// When ssh is to be started again: the end of the current back-off.
+    pub fn restart_at(&self) -> Option<Instant> {
+        match self.state {
+            State::Waiting { until } => Some(until),
+            State::NotStarted | State::Running(_) | State::Stopped => None,
         }
     }
 
@@ -615,6 +623,7 @@ mod tests {
             delays.push((until - now).as_secs());
             assert!(!s.due(until - Duration::from_millis(1)));
             assert!(s.due(until));
+            assert_eq!(s.restart_at(), Some(until));
             now = until;
             let out = texts(&s.started(pid, now));
             assert!(
