@@ -80,7 +80,7 @@ HTTPS (browsers allow the chat's cryptography only over HTTPS, or on this machin
       --redirect-http PORT   also answer plain HTTP on PORT with a redirect to the HTTPS page
 
 Chat:
-  -n, --admin-nickname NAME  the administrator's name, 4-15 of A-Z and 0-9 (default ADMIN)
+  -n, --admin-nickname NAME  the administrator's name, 4-15 of A-Z and 0-9, one letter at least (default ADMIN)
       --admin-private-key FILE
                              the administrator's RSA key, PEM (PKCS#8 or PKCS#1, 2048-8192 bits);
                              without it a new RSA-4096 key is made at every start
@@ -215,7 +215,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
 
     if !is_valid_admin_name(&admin_name) {
         return Err(format!(
-            "--admin-nickname {admin_name:?} is not accepted: use 4 to 15 capital letters A-Z or digits, e.g. ADMIN or OPS24"
+            "--admin-nickname {admin_name:?} is not accepted: use 4 to 15 capital letters A-Z or digits, at least one of them a letter, e.g. ADMIN or OPS24"
         ));
     }
     if let Some(w) = &welcome {

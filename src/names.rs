@@ -9,9 +9,11 @@ pub fn is_valid_user_name(name: &str) -> bool {
     valid_with(name, |b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-/// `^[A-Z0-9]{4,15}$`
+/// `^[A-Z0-9]{4,15}$` with at least one letter: an all-digit name is also a valid user
+/// name, and the two would collide.
 pub fn is_valid_admin_name(name: &str) -> bool {
     valid_with(name, |b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && name.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// A DNS host name for a certificate (`--hostname`): labels of letters, digits and
@@ -73,5 +75,10 @@ mod tests {
         assert!(!is_valid_admin_name("admin"));
         assert!(!is_valid_admin_name("ADM"));
         assert!(!is_valid_admin_name("ADMIN_1"));
+        assert!(
+            !is_valid_admin_name("1234"),
+            "a user could take the same digits"
+        );
+        assert!(is_valid_admin_name("1234A"));
     }
 }

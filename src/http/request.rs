@@ -91,8 +91,19 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Parsed {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     };
 
+    // Two lengths, or a length beside a transfer coding, are how requests are smuggled
+    // past a proxy that reads them differently (RFC 9112 §6.3): refused as malformed.
+    let lengths = req
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .count();
+    let chunked = header("transfer-encoding").is_some();
+    if lengths > 1 || (lengths == 1 && chunked) {
+        return Parsed::Error(HttpError::BadRequest);
+    }
     let content_length = header("content-length").map(str::trim);
-    if header("transfer-encoding").is_some() || content_length.is_some_and(|v| v != "0") {
+    if chunked || content_length.is_some_and(|v| v != "0") {
         return Parsed::Error(HttpError::BodyNotAccepted);
     }
     let keep_alive = if http11 {
@@ -230,6 +241,25 @@ mod tests {
             Parsed::Error(HttpError::BodyNotAccepted)
         );
         assert_eq!(complete("POST / HTTP/1.1\r\n\r\n").method, Method::Other);
+    }
+
+    #[test]
+    fn two_lengths_or_a_length_with_a_transfer_coding_are_malformed() {
+        for head in [
+            "GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+            "GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n",
+            "GET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(head),
+                Parsed::Error(HttpError::BadRequest),
+                "{head:?}"
+            );
+        }
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Parsed::Error(HttpError::BodyNotAccepted)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -31,7 +31,11 @@ impl Transcript {
     /// the end of an existing one with `append`.
     pub fn open(path: &Path, append: bool) -> Result<Self, String> {
         let mut options = OpenOptions::new();
-        options.append(true).mode(0o600);
+        // Never through a symbolic link: it could make us append to any file we can write.
+        options
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW);
         if append {
             options.create(true);
         } else {
@@ -42,8 +46,23 @@ impl Transcript {
                 "--transcription {} already exists: give a new file, or add --transcription-append to continue it",
                 path.display()
             ),
+            _ if e.raw_os_error() == Some(libc::ELOOP) => format!(
+                "--transcription {} is a symbolic link: give the file itself",
+                path.display()
+            ),
             _ => format!("cannot open --transcription {}: {e}", path.display()),
         })?;
+        let mode = file
+            .metadata()
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "--transcription {} can be read by other users (mode {mode:o}): run chmod 600 {}, then start again",
+                path.display(),
+                path.display()
+            ));
+        }
         Ok(Self { file, sync: None })
     }
 
@@ -138,5 +157,28 @@ mod tests {
                 .contains("alice joined")
         );
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_transcription_others_can_read_or_a_link_is_refused() {
+        let dir = std::env::temp_dir().join(format!("dyspatcher-tmode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let shared = dir.join("shared.log");
+        std::fs::write(&shared, "old\n").unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Transcript::open(&shared, true).err().unwrap();
+        assert!(
+            err.contains("mode 644") && err.contains("chmod 600"),
+            "{err}"
+        );
+        let link = dir.join("link.log");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        for append in [true, false] {
+            assert!(Transcript::open(&link, append).is_err(), "append {append}");
+        }
+        let err = Transcript::open(&link, true).err().unwrap();
+        assert!(err.contains("symbolic link"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

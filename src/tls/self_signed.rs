@@ -116,6 +116,7 @@ fn from_pem(cert_pem: &str, key_pem: &str, origin: String) -> Result<Tls, String
 
 /// The kept certificate, if it is there, readable, for these names, and not ending soon.
 fn reuse(dir: &Path, names: &[String], now: SystemTime) -> Result<Option<Tls>, String> {
+    let key_note = guard_kept_key(&dir.join(KEY_FILE))?;
     let read = |name: &str| fs::read_to_string(dir.join(name)).ok();
     let (Some(cert_pem), Some(key_pem), Some(kept_names)) =
         (read(CERT_FILE), read(KEY_FILE), read(NAMES_FILE))
@@ -141,11 +142,41 @@ fn reuse(dir: &Path, names: &[String], now: SystemTime) -> Result<Option<Tls>, S
         return Ok(None);
     }
     let origin = format!(
-        "self-signed certificate kept in {} (valid until {})",
+        "self-signed certificate kept in {} (valid until {}){key_note}",
         dir.display(),
         utc_date(not_after)
     );
     Ok(from_pem(&cert_pem, &key_pem, origin).ok())
+}
+
+/// The kept private key must be ours alone: a symbolic link is refused (it could name
+/// any file), and a key others may read is made private again (it is this program's own
+/// file). Returns a note for the banner when the mode was fixed.
+fn guard_kept_key(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(_) => return Ok(String::new()),
+    };
+    if meta.file_type().is_symlink() || !meta.is_file() {
+        return Err(format!(
+            "--self-signed-dir: {} is not a plain file (a symbolic link?): remove it, and a new certificate is made",
+            path.display()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(String::new());
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| {
+        format!(
+            "--self-signed-dir: {} can be read by other users (mode {mode:o}) and cannot be made private ({e}): run chmod 600 on it",
+            path.display()
+        )
+    })?;
+    Ok(format!(
+        "; its key could be read by other users (mode {mode:o}), now 600: make a new certificate (remove the folder) if others may have copied it"
+    ))
 }
 
 fn save(dir: &Path, cert_pem: &str, key_pem: &str, names: &[String]) -> Result<(), String> {
@@ -162,10 +193,16 @@ fn save(dir: &Path, cert_pem: &str, key_pem: &str, names: &[String]) -> Result<(
         .map_err(fail)?;
     let write = |name: &str, text: &str, mode: u32| -> std::io::Result<()> {
         let tmp = dir.join(format!(".{name}.tmp"));
+        // A new file, never one someone left there (a symbolic link to elsewhere, or a
+        // file others can read): remove_file takes the link itself, not what it names.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let mut file = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .mode(mode)
             .open(&tmp)?;
         file.write_all(text.as_bytes())?;
@@ -229,6 +266,35 @@ mod tests {
         );
         let all = subject_names("0.0.0.0".parse().unwrap(), &[]);
         assert!(all.contains(&"127.0.0.1".to_string()));
+    }
+
+    #[test]
+    fn a_kept_key_others_can_read_is_made_private_and_a_link_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("dyspatcher-keymode-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let key = dir.join(KEY_FILE);
+        assert_eq!(
+            guard_kept_key(&key).unwrap(),
+            "",
+            "no key yet: nothing to say"
+        );
+        fs::write(&key, "key").unwrap();
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        let note = guard_kept_key(&key).unwrap();
+        assert!(
+            note.contains("mode 644") && note.contains("now 600"),
+            "{note}"
+        );
+        let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(guard_kept_key(&key).unwrap(), "");
+        fs::remove_file(&key).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &key).unwrap();
+        let err = guard_kept_key(&key).unwrap_err();
+        assert!(err.contains("not a plain file"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
