@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::wire::{self, Target};
+use crate::wire::{self, Target};
 
 pub struct Flood {
     stop: Arc<AtomicBool>,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::wire::{self, FrameReader, Incoming, Kind, SIG_KEY, Target};
+use crate::wire::{self, FrameReader, Incoming, Kind, SIG_KEY, Target};
 
 const WAKER: Token = Token(usize::MAX);
 

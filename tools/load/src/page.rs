@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::wire::Target;
+use crate::wire::Target;
 
 pub struct PageTiming {
     pub loads_ms: Vec<f64>,

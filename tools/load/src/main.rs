@@ -10,19 +10,12 @@
 //! dyspatcher-load --summarize run1.json run2.json ...
 //! ```
 
-#[path = "dyspatcher-load/flood.rs"]
 mod flood;
-#[path = "dyspatcher-load/keys.rs"]
 mod keys;
-#[path = "dyspatcher-load/page.rs"]
 mod page;
-#[path = "dyspatcher-load/proc_stat.rs"]
 mod proc_stat;
-#[path = "dyspatcher-load/report.rs"]
 mod report;
-#[path = "dyspatcher-load/wire.rs"]
 mod wire;
-#[path = "dyspatcher-load/worker.rs"]
 mod worker;
 
 use std::collections::HashMap;
@@ -32,8 +25,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use dyspatcher::client::{ClientSession, frame, plaintext, seal_aes, seal_rsa};
-use dyspatcher::crypto::{GroupKey, KeyPair, b64_decode, b64_encode, random_bytes};
+use dyspatcher_client::{ClientSession, frame, plaintext, seal_aes, seal_rsa};
+use dyspatcher_crypto::{GroupKey, KeyPair, b64_decode, b64_encode, random_bytes};
 use serde_json::Value;
 
 use proc_stat::Server;
