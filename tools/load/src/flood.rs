@@ -1,16 +1,20 @@
 //! The flooder: one connection that writes frames as fast as the socket takes them,
 //! and, when the server closes it, connects and joins again at once (what an abuser
 //! would do); with `reconnect` off it keeps writing into the closed connection.
-//! Its own threads, blocking sockets: it is not one of the measured clients.
+//! Its own thread and poll: it is not one of the measured clients.
 
-use std::io::{Read, Write};
-use std::net::Shutdown;
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::wire::{self, Target};
+use mio::{Events, Interest, Poll, Token};
+use rustls::ClientConfig;
+use tungstenite::{Error, Message};
+
+use crate::connection::{Connection, Socket};
+use crate::target::Target;
 
 pub struct Flood {
     stop: Arc<AtomicBool>,
@@ -19,80 +23,39 @@ pub struct Flood {
     thread: Option<JoinHandle<()>>,
 }
 
+struct Flooder {
+    target: Target,
+    tls: Option<Arc<ClientConfig>>,
+    join: Message,
+    frame: Message,
+    reconnect: bool,
+    stop: Arc<AtomicBool>,
+    frames: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
+}
+
 impl Flood {
-    /// `join` and `frame` are encoded WebSocket frames.
-    pub fn start(target: Target, join: Vec<u8>, frame: Vec<u8>, reconnect: bool) -> Self {
+    pub fn start(
+        target: Target,
+        tls: Option<Arc<ClientConfig>>,
+        join: Message,
+        frame: Message,
+        reconnect: bool,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let frames = Arc::new(AtomicU64::new(0));
         let connections = Arc::new(AtomicU64::new(0));
-        let (s, f, c) = (stop.clone(), frames.clone(), connections.clone());
-        let thread = std::thread::spawn(move || {
-            let reps = (64 * 1024 / frame.len()).max(1);
-            let burst = frame.repeat(reps);
-            while !s.load(Ordering::Relaxed) {
-                let Ok((mut stream, _)) = wire::connect_blocking(&target, Duration::from_secs(5))
-                else {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                };
-                c.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-                // The server's close (its end of stream) sends the writer to reconnect.
-                let cut = Arc::new(AtomicBool::new(false));
-                let drain = stream.try_clone().ok().map(|mut reader| {
-                    let s = s.clone();
-                    let cut = cut.clone();
-                    std::thread::spawn(move || {
-                        let mut sink = vec![0u8; 64 * 1024];
-                        while !s.load(Ordering::Relaxed) {
-                            match reader.read(&mut sink) {
-                                Ok(0) => {
-                                    cut.store(true, Ordering::Relaxed);
-                                    return;
-                                }
-                                Ok(_) => {}
-                                Err(e)
-                                    if matches!(
-                                        e.kind(),
-                                        std::io::ErrorKind::WouldBlock
-                                            | std::io::ErrorKind::TimedOut
-                                    ) => {}
-                                Err(_) => {
-                                    cut.store(true, Ordering::Relaxed);
-                                    return;
-                                }
-                            }
-                        }
-                    })
-                });
-                if stream.write_all(&join).is_ok() {
-                    while !(s.load(Ordering::Relaxed) || reconnect && cut.load(Ordering::Relaxed)) {
-                        match stream.write(&burst) {
-                            Ok(n) => {
-                                f.fetch_add((n / frame.len()) as u64, Ordering::Relaxed);
-                                if n < burst.len() && stream.write_all(&burst[n..]).is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e)
-                                if matches!(
-                                    e.kind(),
-                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                                ) => {}
-                            Err(_) => break,
-                        }
-                    }
-                }
-                let _ = stream.shutdown(Shutdown::Both);
-                if let Some(drain) = drain {
-                    let _ = drain.join();
-                }
-                if !reconnect {
-                    break;
-                }
-            }
-        });
+        let flooder = Flooder {
+            target,
+            tls,
+            join,
+            frame,
+            reconnect,
+            stop: stop.clone(),
+            frames: frames.clone(),
+            connections: connections.clone(),
+        };
+        let thread = std::thread::spawn(move || flooder.run());
         Self {
             stop,
             frames,
@@ -112,5 +75,105 @@ impl Flood {
 impl Drop for Flood {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+impl Flooder {
+    fn run(self) {
+        let Ok(mut poll) = Poll::new() else { return };
+        let mut events = Events::with_capacity(4);
+        while !self.stopped() {
+            let Ok(mut connection) = Connection::start(&self.target, self.tls.as_ref()) else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let tcp = connection.tcp_mut().expect("just connected");
+            if poll
+                .registry()
+                .register(tcp, Token(0), Interest::READABLE | Interest::WRITABLE)
+                .is_err()
+            {
+                return;
+            }
+            let made = self.flood(&mut poll, &mut events, &mut connection);
+            if let Some(tcp) = connection.tcp_mut() {
+                let _ = poll.registry().deregister(tcp);
+            }
+            if made && !self.reconnect {
+                return;
+            }
+            if !made {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// One connection, until the server cuts it (or, without `reconnect`, until it
+    /// fails to take more). Whether it opened.
+    fn flood(&self, poll: &mut Poll, events: &mut Events, connection: &mut Connection) -> bool {
+        let mut opened = false;
+        let mut sink = vec![0u8; 64 * 1024];
+        while !self.stopped() {
+            if let Err(e) = poll.poll(events, Some(Duration::from_millis(100)))
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return opened;
+            }
+            let ws = match connection.advance(&self.target) {
+                Ok(Some(ws)) => ws,
+                Ok(None) => continue,
+                Err(_) => return opened,
+            };
+            if !opened {
+                opened = true;
+                self.connections.fetch_add(1, Ordering::Relaxed);
+                let _ = ws.write(self.join.clone());
+            }
+            // What the server sends is read past tungstenite and thrown away: the
+            // server's close frame must not stop the writes, only its end of stream.
+            let cut = drain(ws, &mut sink);
+            if cut && self.reconnect {
+                return opened;
+            }
+            if !self.write_all_it_takes(ws) {
+                return opened;
+            }
+        }
+        opened
+    }
+
+    /// Writes flood frames until the socket is full; false once it fails.
+    fn write_all_it_takes(&self, ws: &mut Socket) -> bool {
+        while !self.stopped() {
+            match ws.write(self.frame.clone()) {
+                Ok(()) => {
+                    self.frames.fetch_add(1, Ordering::Relaxed);
+                }
+                // The frame is buffered; the rest waits for the next writable event.
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.frames.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Reads and discards what the socket holds; true at its end.
+fn drain(ws: &mut Socket, sink: &mut [u8]) -> bool {
+    loop {
+        match ws.get_mut().read(sink) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
     }
 }
