@@ -408,7 +408,7 @@ fn run(args: &Args) -> Result<(), String> {
         .lock()
         .expect("not poisoned")
         .clone()
-        .ok_or("no config frame came: no group key")?;
+        .ok_or_else(|| nobody_joined(&run))?;
     let group_raw: [u8; 32] = b64_decode(&aeskey)
         .and_then(|b| b.try_into().ok())
         .ok_or("the config's aeskey is not 32 bytes of base64")?;
@@ -584,6 +584,18 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// The error when no client got the group key, with the commonest reason.
+fn nobody_joined(run: &Run) -> String {
+    let why = run
+        .report
+        .ends
+        .iter()
+        .max_by_key(|(_, count)| **count)
+        .map(|(why, count)| format!(" (connections ended {count}×: {why})"))
+        .unwrap_or_default();
+    format!("no config frame came: no group key{why}")
 }
 
 fn mib(bytes: u64) -> f64 {
