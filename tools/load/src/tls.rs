@@ -134,7 +134,61 @@ fn colon_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::{ClientConnection, ServerConfig, ServerConnection};
+
     use super::*;
+
+    /// A full handshake in memory against a server with a new self-signed certificate,
+    /// as `--self-signed` makes; `trust` is given the certificate's DER.
+    fn handshake(trust: impl FnOnce(&[u8]) -> Trust) -> Result<(), rustls::Error> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let server_config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![cert.der().clone()],
+                    PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+                )
+                .unwrap();
+        let mut server = ServerConnection::new(Arc::new(server_config)).unwrap();
+        let mut client = ClientConnection::new(
+            client_config(trust(cert.der())),
+            ServerName::try_from("127.0.0.1").unwrap(),
+        )
+        .unwrap();
+        while client.is_handshaking() || server.is_handshaking() {
+            let mut wire = Vec::new();
+            client.write_tls(&mut wire).unwrap();
+            server.read_tls(&mut wire.as_slice()).unwrap();
+            server.process_new_packets()?;
+            let mut wire = Vec::new();
+            server.write_tls(&mut wire).unwrap();
+            client.read_tls(&mut wire.as_slice()).unwrap();
+            client.process_new_packets()?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_pinned_certificate_is_accepted_and_another_refused() {
+        assert_eq!(
+            handshake(|der| Trust::Pinned(Sha256::digest(der).into())),
+            Ok(())
+        );
+        let refused = handshake(|_| Trust::Pinned([0xAB; 32])).unwrap_err();
+        assert!(
+            refused.to_string().contains("not the --cert-sha256 given"),
+            "{refused}"
+        );
+        assert_eq!(handshake(|_| Trust::Any), Ok(()));
+    }
 
     #[test]
     fn fingerprints_parse_as_the_banner_prints_them() {
