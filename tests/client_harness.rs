@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use dyspatcher::client::frame;
-use dyspatcher::crypto::GroupKey;
+use dyspatcher_client::frame;
+use dyspatcher_crypto::GroupKey;
 use serde_json::{Value, json};
 use tungstenite::Message;
 
@@ -41,7 +41,7 @@ fn pool_keys_are_stable() {
         .parent()
         .unwrap();
     let pem = std::fs::read_to_string(dir.join("test-keys/user0.pkcs8.pem")).unwrap();
-    let reread = dyspatcher::crypto::KeyPair::from_pem(&pem).unwrap();
+    let reread = dyspatcher_crypto::KeyPair::from_pem(&pem).unwrap();
     assert_eq!(reread.public().key_id(), key.public().key_id());
 }
 

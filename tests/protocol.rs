@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use dyspatcher::client::{frame, plaintext, seal_aes, seal_rsa};
-use dyspatcher::crypto::{GroupKey, b64_decode};
+use dyspatcher_client::{frame, plaintext, seal_aes, seal_rsa};
+use dyspatcher_crypto::{GroupKey, b64_decode};
 use serde_json::{Value, json};
 
 const ADMIN_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/admin.pkcs8.pem");

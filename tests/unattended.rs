@@ -21,7 +21,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 const NOT_ALLOWED: &str = "Your Public Key is not allowed to connect";
 
-fn refused(server: &Server, name: &str, key: std::sync::Arc<dyspatcher::crypto::KeyPair>) {
+fn refused(server: &Server, name: &str, key: std::sync::Arc<dyspatcher_crypto::KeyPair>) {
     let mut client = Client::connect_as(&server.ws_url(), name, key);
     client.send_join();
     client.expect(

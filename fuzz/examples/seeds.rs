@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use dyspatcher::client::ClientSession;
-use dyspatcher::crypto::{KeyPair, PublicIdentity, b64_encode};
+use dyspatcher_client::ClientSession;
+use dyspatcher_crypto::{KeyPair, PublicIdentity, b64_encode};
 use dyspatcher_fuzz::GROUP_KEY;
 use serde_json::json;
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};

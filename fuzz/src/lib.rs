@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use dyspatcher::chat::{Chat, ConnId, Output, Settings};
-use dyspatcher::crypto::{GroupKey, KeyPair, PublicIdentity};
+use dyspatcher_crypto::{GroupKey, KeyPair, PublicIdentity};
 use dyspatcher::limits::Limits;
 
 /// A 2048-bit administrator key: the same code paths as RSA-4096 at a quarter of the

@@ -1,13 +1,13 @@
 //! The chat state machine driven without any socket: sessions of the protocol client
-//! (crate::client) play the browsers, and the outputs are routed to them by hand.
+//! (the dyspatcher-client crate) play the browsers, and the outputs are routed to them by hand.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::client::{Algo as ClientAlgo, ClientEvent, ClientSession};
 use crate::console::{Dispatch, Dispatcher};
+use dyspatcher_client::{Algo as ClientAlgo, ClientEvent, ClientSession};
 
 fn key(name: &str) -> Arc<KeyPair> {
     let path = format!(
@@ -359,9 +359,9 @@ fn identity_is_the_connections_whatever_the_frame_claims() {
     // bobby forges a message "from alice" to everybody, signed with his own key.
     let frame = {
         let bob = h.session(2);
-        let plain = crate::client::plaintext("alice", "all", "I am alice");
+        let plain = dyspatcher_client::plaintext("alice", "all", "I am alice");
         let mut data =
-            crate::client::seal_aes(bob.group_key().unwrap(), plain.as_bytes(), &key("bob"));
+            dyspatcher_client::seal_aes(bob.group_key().unwrap(), plain.as_bytes(), &key("bob"));
         data.insert("id".into(), "f1".into());
         bob.message_frame(data)
     };
@@ -493,9 +493,10 @@ fn console_messages_reach_users_and_copies_reach_the_web_administrator() {
     h.send(1, &out.frame);
     assert_eq!(h.messages(9), vec![msg("alice", "ADMIN", "for the admin")]);
     // The web administrator's copy of its own message to alice shows on the console.
-    let plain = crate::client::plaintext("ADMIN", "alice", "web admin to alice");
+    let plain = dyspatcher_client::plaintext("ADMIN", "alice", "web admin to alice");
     let mut data =
-        crate::client::seal_rsa(key("admin").public(), plain.as_bytes(), &key("admin")).unwrap();
+        dyspatcher_client::seal_rsa(key("admin").public(), plain.as_bytes(), &key("admin"))
+            .unwrap();
     data.insert("to".into(), "ADMIN".into());
     let frame = h.session(9).message_frame(data);
     h.send(9, &frame);

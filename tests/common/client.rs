@@ -5,8 +5,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dyspatcher::client::{ClientEvent, ClientSession};
-use dyspatcher::crypto::KeyPair;
+use dyspatcher_client::{ClientEvent, ClientSession};
+use dyspatcher_crypto::KeyPair;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
 

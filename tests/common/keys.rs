@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use dyspatcher::crypto::KeyPair;
+use dyspatcher_crypto::KeyPair;
 
 /// `alice`, `bob` or `admin` (tests/vectors/NAME.pkcs8.pem), loaded once.
 pub fn keys(name: &str) -> Arc<KeyPair> {

@@ -1,6 +1,6 @@
 //! The harness for integration tests against the real binary: a [`Server`] process on
 //! free ports, blocking WebSocket [`Client`]s that speak the protocol through
-//! `dyspatcher::client::ClientSession`, and test [`keys`].
+//! `dyspatcher_client::ClientSession`, and test [`keys`].
 //!
 //! Environment: `DYSPATCHER_BIN` replaces the binary under test (e.g. a cross-built
 //! one), run through `DYSPATCHER_RUNNER` if set (e.g. `qemu-aarch64`).
@@ -12,7 +12,7 @@ mod keys;
 mod server;
 
 pub use client::{Client, CloseInfo};
-pub use dyspatcher::client::{Algo, ClientEvent, ClientSession, DropReason, User};
+pub use dyspatcher_client::{Algo, ClientEvent, ClientSession, DropReason, User};
 pub use keys::{keys, pool_key, pool_keys};
 pub use server::{Server, strip_ansi};
 

@@ -4,17 +4,19 @@
 //! recording the latency of each message it recognises.
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::ClientConfig;
+use tungstenite::{Error, Message};
 
-use super::wire::{self, FrameReader, Incoming, Kind, SIG_KEY, Target};
+use crate::connection::{Connection, Socket};
+use crate::server_frame::{self, Kind, SIG_KEY};
+use crate::target::Target;
 
 const WAKER: Token = Token(usize::MAX);
 
@@ -60,13 +62,14 @@ impl Shared {
 
 pub struct ClientSpec {
     pub id: usize,
-    pub join: Arc<[u8]>,
+    pub join: Message,
 }
 
 pub struct Send {
     pub at_ns: u64,
     pub client: usize,
-    pub frame: Arc<[u8]>,
+    /// Built before measuring: sending it only masks and copies it.
+    pub frame: Message,
     pub seq: Option<u32>,
 }
 
@@ -175,15 +178,20 @@ impl Handle {
     }
 }
 
-pub fn spawn(target: Target, window: usize, shared: Arc<Shared>) -> io::Result<Handle> {
+pub fn spawn(
+    target: Target,
+    tls: Option<Arc<ClientConfig>>,
+    window: usize,
+    shared: Arc<Shared>,
+) -> io::Result<Handle> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (tx, rx) = mpsc::channel();
     let counters = Arc::new(Counters::default());
     let mut worker = Worker {
         poll,
-        addr: target.addr,
-        upgrade: target.upgrade_request(),
+        target,
+        tls,
         window,
         shared,
         counters: counters.clone(),
@@ -196,7 +204,6 @@ pub fn spawn(target: Target, window: usize, shared: Arc<Shared>) -> io::Result<H
         schedule: BinaryHeap::new(),
         table: None,
         report: Report::default(),
-        scratch: vec![0; 256 * 1024],
         stop: false,
     };
     let thread = std::thread::Builder::new()
@@ -210,22 +217,11 @@ pub fn spawn(target: Target, window: usize, shared: Arc<Shared>) -> io::Result<H
     })
 }
 
-#[derive(PartialEq, Eq)]
-enum State {
-    Connecting,
-    Upgrading,
-    Open,
-}
-
 struct Client {
     id: usize,
-    stream: TcpStream,
-    state: State,
-    head: Vec<u8>,
-    reader: FrameReader,
-    out: Vec<u8>,
-    out_at: usize,
-    join: Arc<[u8]>,
+    connection: Connection,
+    /// Sent once the WebSocket is open, then `None`.
+    join: Option<Message>,
     started_ns: u64,
     got_config: bool,
     got_list: bool,
@@ -233,8 +229,8 @@ struct Client {
 
 struct Worker {
     poll: Poll,
-    addr: SocketAddr,
-    upgrade: Vec<u8>,
+    target: Target,
+    tls: Option<Arc<ClientConfig>>,
     window: usize,
     shared: Arc<Shared>,
     counters: Arc<Counters>,
@@ -247,7 +243,6 @@ struct Worker {
     schedule: BinaryHeap<Send>,
     table: Option<Arc<Table>>,
     report: Report,
-    scratch: Vec<u8>,
     stop: bool,
 }
 
@@ -317,40 +312,37 @@ impl Worker {
             let Some(spec) = self.waiting.pop_front() else {
                 return;
             };
-            match TcpStream::connect(self.addr) {
-                Ok(stream) => {
-                    let slot = self.free.pop().unwrap_or_else(|| {
-                        self.clients.push(None);
-                        self.clients.len() - 1
-                    });
-                    let mut client = Client {
-                        id: spec.id,
-                        stream,
-                        state: State::Connecting,
-                        head: Vec::new(),
-                        reader: FrameReader::default(),
-                        out: Vec::new(),
-                        out_at: 0,
-                        join: spec.join,
-                        started_ns: self.shared.now_ns(),
-                        got_config: false,
-                        got_list: false,
-                    };
-                    if let Err(e) = self.poll.registry().register(
-                        &mut client.stream,
-                        Token(slot),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        self.failed(format!("register: {e}"));
-                        self.free.push(slot);
-                        continue;
-                    }
-                    self.by_id.insert(spec.id, slot);
-                    self.clients[slot] = Some(client);
-                    self.in_flight += 1;
+            let mut connection = match Connection::start(&self.target, self.tls.as_ref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.failed(e);
+                    continue;
                 }
-                Err(e) => self.failed(format!("connect: {e}")),
+            };
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.clients.push(None);
+                self.clients.len() - 1
+            });
+            let tcp = connection.tcp_mut().expect("just connected");
+            if let Err(e) = self.poll.registry().register(
+                tcp,
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                self.failed(format!("register: {e}"));
+                self.free.push(slot);
+                continue;
             }
+            self.by_id.insert(spec.id, slot);
+            self.clients[slot] = Some(Client {
+                id: spec.id,
+                connection,
+                join: Some(spec.join),
+                started_ns: self.shared.now_ns(),
+                got_config: false,
+                got_list: false,
+            });
+            self.in_flight += 1;
         }
     }
 
@@ -367,48 +359,16 @@ impl Worker {
         let Some(Some(client)) = self.clients.get_mut(slot) else {
             return Outcome::Fine;
         };
-        if client.state == State::Connecting {
-            match client.stream.take_error() {
-                Ok(Some(e)) | Err(e) => return Outcome::Ended(format!("connect: {e}")),
-                Ok(None) => {}
-            }
-            match client.stream.peer_addr() {
-                Ok(_) => {
-                    client.state = State::Upgrading;
-                    client.out.extend_from_slice(&self.upgrade);
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Outcome::Fine,
-                Err(e) => return Outcome::Ended(format!("connect: {e}")),
-            }
+        let ws = match client.connection.advance(&self.target) {
+            Ok(Some(ws)) => ws,
+            Ok(None) => return Outcome::Fine,
+            Err(e) => return Outcome::Ended(e),
+        };
+        if let Some(join) = client.join.take() {
+            let _ = ws.write(join);
         }
-        if let Err(e) = flush(client) {
-            return Outcome::Ended(format!("write: {e}"));
-        }
-        while client.state == State::Upgrading {
-            let n = match client.stream.read(&mut self.scratch) {
-                Ok(0) => return Outcome::Ended("closed during the upgrade".into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Outcome::Fine,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Outcome::Ended(format!("read: {e}")),
-            };
-            client.head.extend_from_slice(&self.scratch[..n]);
-            match wire::upgrade_response(&client.head) {
-                Ok(None) => {}
-                Ok(Some(len)) => {
-                    client.state = State::Open;
-                    let head = std::mem::take(&mut client.head);
-                    client.out.extend_from_slice(&client.join);
-                    if let Err(e) = flush(client) {
-                        return Outcome::Ended(format!("write: {e}"));
-                    }
-                    if let Some(end) = self.take_in(slot, &head[len..]) {
-                        return end;
-                    }
-                    break;
-                }
-                Err(e) => return Outcome::Ended(e),
-            }
+        if let Err(e) = flush(ws) {
+            return Outcome::Ended(e);
         }
         self.read_more(slot)
     }
@@ -416,131 +376,129 @@ impl Worker {
     /// Keeps reading a connection until the socket is drained.
     fn read_more(&mut self, slot: usize) -> Outcome {
         loop {
-            let Some(Some(client)) = self.clients.get_mut(slot) else {
+            let Some(Some(Client {
+                connection: Connection::Open(ws),
+                ..
+            })) = self.clients.get_mut(slot)
+            else {
                 return Outcome::Fine;
             };
-            let n = match client.stream.read(&mut self.scratch) {
-                Ok(0) => return Outcome::Ended("closed by the server (no close frame)".into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Outcome::Fine,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Outcome::Ended(format!("read: {e}")),
-            };
+            let read = ws.read();
+            let received = ws.get_mut().take_received();
             self.counters
                 .bytes_in
-                .fetch_add(n as u64, Ordering::Relaxed);
-            let bytes = std::mem::take(&mut self.scratch);
-            let end = self.take_in(slot, &bytes[..n]);
-            self.scratch = bytes;
-            if let Some(end) = end {
-                return end;
+                .fetch_add(received, Ordering::Relaxed);
+            match read {
+                Ok(Message::Text(text)) => self.on_text(slot, text.as_bytes()),
+                Ok(Message::Close(frame)) => {
+                    let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                        (u16::from(f.code), f.reason.to_string())
+                    });
+                    return Outcome::Ended(format!("closed by the server: {code} {reason}"));
+                }
+                // tungstenite answers pings itself; the server sends nothing else.
+                Ok(_) => {}
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // The pongs tungstenite queued.
+                    return match flush(ws) {
+                        Ok(()) => Outcome::Fine,
+                        Err(e) => Outcome::Ended(e),
+                    };
+                }
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(
+                    Error::ConnectionClosed
+                    | Error::Protocol(
+                        tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                    ),
+                ) => return Outcome::Ended("closed by the server (no close frame)".into()),
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Outcome::Ended("closed by the server (no close frame)".into());
+                }
+                Err(e) => return Outcome::Ended(format!("read: {e}")),
             }
         }
     }
 
-    /// Feeds bytes from the server to a client's frame reader and acts on each frame.
-    fn take_in(&mut self, slot: usize, data: &[u8]) -> Option<Outcome> {
+    /// Acts on one frame from the server: a message's latency, a join's progress.
+    fn on_text(&mut self, slot: usize, text: &[u8]) {
         let now = self.shared.now_ns();
         let Some(Some(client)) = self.clients.get_mut(slot) else {
-            return None;
+            return;
         };
-        let mut pongs: Vec<Vec<u8>> = Vec::new();
-        let mut closed: Option<String> = None;
-        let mut joined_now = false;
         let id = client.id as u32;
-        let (got_config, got_list) = (&mut client.got_config, &mut client.got_list);
         let report = &mut self.report;
-        let counters = &self.counters;
-        let table = self.table.as_deref();
-        let shared = &self.shared;
-        let result = client.reader.feed(data, &mut |incoming| match incoming {
-            Incoming::Text(text) => match wire::classify(text) {
-                Kind::Message(key) => {
-                    let info = <[u8; SIG_KEY]>::try_from(key)
-                        .ok()
-                        .and_then(|k| table.and_then(|t| t.by_sig.get(&k).map(|i| (t, *i))));
-                    let Some((table, info)) = info else {
-                        report.unknown_messages += 1;
-                        return;
-                    };
-                    let phase = report.phases.entry(info.phase).or_default();
-                    if phase.first_ns == 0 {
-                        phase.first_ns = now;
-                    }
-                    phase.last_ns = now;
-                    if info.to == EVERYBODY || info.to == id {
-                        let sent = table.sent_ns[info.seq as usize].load(Ordering::Acquire);
-                        let us = now.saturating_sub(sent) / 1000;
-                        phase.latencies_us.push(us.min(u64::from(u32::MAX)) as u32);
-                        phase.delivered += 1;
-                        counters.delivered.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        phase.to_others += 1;
-                    }
+        let mut joined_now = false;
+        match server_frame::classify(text) {
+            Kind::Message(key) => {
+                let table = self.table.as_deref();
+                let info = <[u8; SIG_KEY]>::try_from(key)
+                    .ok()
+                    .and_then(|k| table.and_then(|t| t.by_sig.get(&k).map(|i| (t, *i))));
+                let Some((table, info)) = info else {
+                    report.unknown_messages += 1;
+                    return;
+                };
+                let phase = report.phases.entry(info.phase).or_default();
+                if phase.first_ns == 0 {
+                    phase.first_ns = now;
                 }
-                Kind::Config(key) => {
-                    *got_config = true;
-                    if let Some(key) = key {
-                        let mut slot = shared.aeskey.lock().expect("not poisoned");
-                        if slot.is_none() {
-                            *slot = Some(String::from_utf8_lossy(key).into_owned());
-                        }
-                    }
-                    joined_now = *got_list;
+                phase.last_ns = now;
+                if info.to == EVERYBODY || info.to == id {
+                    let sent = table.sent_ns[info.seq as usize].load(Ordering::Acquire);
+                    let us = now.saturating_sub(sent) / 1000;
+                    phase.latencies_us.push(us.min(u64::from(u32::MAX)) as u32);
+                    phase.delivered += 1;
+                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    phase.to_others += 1;
                 }
-                Kind::UsersList => {
-                    *got_list = true;
-                    joined_now = *got_config;
-                }
-                Kind::Join => {
-                    counters.announcements.fetch_add(1, Ordering::Relaxed);
-                }
-                Kind::Left => report.lefts += 1,
-                Kind::Ack => report.acks += 1,
-                Kind::Undelivered(reason) | Kind::Notice(reason) => {
-                    *report
-                        .reasons
-                        .entry(String::from_utf8_lossy(reason).into_owned())
-                        .or_default() += 1;
-                }
-                Kind::InvalidUser => {
-                    *report.reasons.entry("chat-invaliduser".into()).or_default() += 1;
-                }
-                Kind::Other => {}
-            },
-            Incoming::Ping(payload) => pongs.push(wire::pong_frame(payload)),
-            Incoming::Close(code, reason) => {
-                closed = Some(format!(
-                    "closed by the server: {} {}",
-                    code.unwrap_or(1005),
-                    String::from_utf8_lossy(reason)
-                ));
             }
-            Incoming::Other => {}
-        });
+            Kind::Config(key) => {
+                client.got_config = true;
+                if let Some(key) = key {
+                    let mut slot = self.shared.aeskey.lock().expect("not poisoned");
+                    if slot.is_none() {
+                        *slot = Some(String::from_utf8_lossy(key).into_owned());
+                    }
+                }
+                joined_now = client.got_list;
+            }
+            Kind::UsersList => {
+                client.got_list = true;
+                joined_now = client.got_config;
+            }
+            Kind::Join => {
+                self.counters.announcements.fetch_add(1, Ordering::Relaxed);
+            }
+            Kind::Left => report.lefts += 1,
+            Kind::Ack => report.acks += 1,
+            Kind::Undelivered(reason) | Kind::Notice(reason) => {
+                *report
+                    .reasons
+                    .entry(String::from_utf8_lossy(reason).into_owned())
+                    .or_default() += 1;
+            }
+            Kind::InvalidUser => {
+                *report.reasons.entry("chat-invaliduser".into()).or_default() += 1;
+            }
+            Kind::Other => {}
+        }
         if joined_now {
             self.counters.joined.fetch_add(1, Ordering::Relaxed);
             let us = (now.saturating_sub(client.started_ns) / 1000).min(u64::from(u32::MAX));
-            self.report.join_us.push(us as u32);
+            report.join_us.push(us as u32);
             self.in_flight = self.in_flight.saturating_sub(1);
         }
-        if let Err(e) = result {
-            return Some(Outcome::Ended(e));
-        }
-        for pong in pongs {
-            client.out.extend_from_slice(&pong);
-        }
-        if let Err(e) = flush(client) {
-            return Some(Outcome::Ended(format!("write: {e}")));
-        }
-        closed.map(Outcome::Ended)
     }
 
     fn end(&mut self, slot: usize, why: String) {
         let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut client.stream);
+        if let Some(tcp) = client.connection.tcp_mut() {
+            let _ = self.poll.registry().deregister(tcp);
+        }
         self.by_id.remove(&client.id);
         self.free.push(slot);
         if client.got_config && client.got_list {
@@ -561,26 +519,35 @@ impl Worker {
             }
             let send = self.schedule.pop().expect("peeked");
             let slot = self.by_id.get(&send.client).copied();
-            let Some(Some(client)) = slot.and_then(|s| self.clients.get_mut(s)) else {
+            let Some(Some(Client {
+                connection: Connection::Open(ws),
+                ..
+            })) = slot.and_then(|s| self.clients.get_mut(s))
+            else {
                 self.report.send_failed += 1;
                 continue;
             };
             if let (Some(seq), Some(table)) = (send.seq, &self.table) {
                 table.sent_ns[seq as usize].store(self.shared.now_ns(), Ordering::Release);
             }
-            client.out.extend_from_slice(&send.frame);
-            if let Err(e) = flush(client) {
-                let slot = slot.expect("found");
-                self.end(slot, format!("write: {e}"));
+            let written = match ws.write(send.frame) {
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                Err(e) => Err(format!("write: {e}")),
+                Ok(()) => flush(ws),
+            };
+            if let Err(e) = written {
+                self.end(slot.expect("found"), e);
             }
         }
     }
 
     fn close_all(&mut self) {
         for slot in 0..self.clients.len() {
-            if let Some(mut client) = self.clients[slot].take() {
-                let _ = self.poll.registry().deregister(&mut client.stream);
-                reset_on_close(&client.stream);
+            if let Some(mut client) = self.clients[slot].take()
+                && let Some(tcp) = client.connection.tcp_mut()
+            {
+                let _ = self.poll.registry().deregister(tcp);
+                reset_on_close(tcp);
             }
         }
         self.clients.clear();
@@ -592,20 +559,14 @@ impl Worker {
     }
 }
 
-fn flush(client: &mut Client) -> io::Result<()> {
-    while client.out_at < client.out.len() {
-        match client.stream.write(&client.out[client.out_at..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => client.out_at += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+/// Writes what tungstenite holds; what the socket does not take now waits for the
+/// next writable event.
+fn flush(ws: &mut Socket) -> Result<(), String> {
+    match ws.flush() {
+        Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(format!("write: {e}")),
+        Ok(()) => Ok(()),
     }
-    client.out.clear();
-    client.out_at = 0;
-    Ok(())
 }
 
 /// SO_LINGER 0: the close sends a reset and leaves no TIME_WAIT, so that runs of

@@ -3,9 +3,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::wire::Target;
+use rustls::ClientConfig;
+
+use crate::stream::Stream;
+use crate::target::Target;
 
 pub struct PageTiming {
     pub loads_ms: Vec<f64>,
@@ -13,9 +17,14 @@ pub struct PageTiming {
     pub requests: usize,
 }
 
-pub fn time_page(url: &str, repeats: usize) -> Result<PageTiming, String> {
-    let target = Target::parse(url, "http")?;
-    let mut stream = connect(&target)?;
+/// `tls`: for an `https://` page.
+pub fn time_page(
+    url: &str,
+    repeats: usize,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<PageTiming, String> {
+    let target = Target::parse(url, ("http", "https"))?;
+    let mut stream = connect(&target, tls)?;
     let (_, html) = get(&mut stream, &target, &target.path, false)?;
     let mut paths = vec![target.path.clone()];
     paths.extend(assets(&String::from_utf8_lossy(&html)));
@@ -23,7 +32,7 @@ pub fn time_page(url: &str, repeats: usize) -> Result<PageTiming, String> {
     let mut bytes = 0;
     for _ in 0..repeats {
         let started = Instant::now();
-        let mut stream = connect(&target)?;
+        let mut stream = connect(&target, tls)?;
         bytes = 0;
         for path in &paths {
             let (status, body) = get(&mut stream, &target, path, true)?;
@@ -41,14 +50,14 @@ pub fn time_page(url: &str, repeats: usize) -> Result<PageTiming, String> {
     })
 }
 
-fn connect(target: &Target) -> Result<TcpStream, String> {
+fn connect(target: &Target, tls: Option<&Arc<ClientConfig>>) -> Result<Stream<TcpStream>, String> {
     let stream = TcpStream::connect_timeout(&target.addr, Duration::from_secs(5))
         .map_err(|e| format!("{}: {e}", target.host))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
-    Ok(stream)
+    Stream::new(stream, target, tls)
 }
 
 /// Paths of same-site assets named by `src="..."` and `href="..."`.
@@ -82,7 +91,7 @@ fn assets(html: &str) -> Vec<String> {
 }
 
 fn get(
-    stream: &mut TcpStream,
+    stream: &mut Stream<TcpStream>,
     target: &Target,
     path: &str,
     gzip: bool,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::event::{Algo, ClientEvent, DropReason, User};
 use super::seal::{ClientError, Outgoing, frame, plaintext, seal_aes, seal_rsa};
-use crate::crypto::{GroupKey, KeyPair, PublicIdentity, b64_decode};
+use dyspatcher_crypto::{GroupKey, KeyPair, PublicIdentity, b64_decode};
 
 pub struct ClientSession {
     name: String,

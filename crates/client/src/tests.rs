@@ -6,13 +6,16 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::crypto::{GroupKey, KeyPair, b64_encode};
+use dyspatcher_crypto::{GroupKey, KeyPair, b64_encode};
 
 fn keys(name: &str) -> Arc<KeyPair> {
     static KEYS: OnceLock<[Arc<KeyPair>; 3]> = OnceLock::new();
     let all = KEYS.get_or_init(|| {
         ["alice", "bob", "admin"].map(|n| {
-            let path = format!("{}/tests/vectors/{n}.pkcs8.pem", env!("CARGO_MANIFEST_DIR"));
+            let path = format!(
+                "{}/../../tests/vectors/{n}.pkcs8.pem",
+                env!("CARGO_MANIFEST_DIR")
+            );
             Arc::new(KeyPair::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap())
         })
     });

@@ -6,12 +6,15 @@ use serde_json::Value;
 use super::*;
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/vectors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/vectors.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn private_key(name: &str) -> KeyPair {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     KeyPair::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -48,7 +51,7 @@ fn pkcs1_and_pkcs8_admin_keys_are_the_same_key() {
     assert_eq!(a.public().key_id(), b.public().key_id());
     let public_pem = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/admin.pub.pem"
+        "/../../tests/vectors/admin.pub.pem"
     ))
     .unwrap();
     assert_eq!(

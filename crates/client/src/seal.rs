@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::crypto::{GroupKey, KeyPair, PublicIdentity, b64_encode};
+use dyspatcher_crypto::{GroupKey, KeyPair, PublicIdentity, b64_encode};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {

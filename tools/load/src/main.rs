@@ -7,22 +7,20 @@
 //!
 //! ```text
 //! dyspatcher-load --url ws://127.0.0.1:8081/ -n 1000 --server-pid 1234 --routing
+//! dyspatcher-load --url wss://127.0.0.1:8443/ws --cert-sha256 AB:CD:… -n 1000
 //! dyspatcher-load --summarize run1.json run2.json ...
 //! ```
 
-#[path = "dyspatcher-load/flood.rs"]
+mod connection;
 mod flood;
-#[path = "dyspatcher-load/keys.rs"]
 mod keys;
-#[path = "dyspatcher-load/page.rs"]
 mod page;
-#[path = "dyspatcher-load/proc_stat.rs"]
 mod proc_stat;
-#[path = "dyspatcher-load/report.rs"]
 mod report;
-#[path = "dyspatcher-load/wire.rs"]
-mod wire;
-#[path = "dyspatcher-load/worker.rs"]
+mod server_frame;
+mod stream;
+mod target;
+mod tls;
 mod worker;
 
 use std::collections::HashMap;
@@ -32,27 +30,35 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use dyspatcher::client::{ClientSession, frame, plaintext, seal_aes, seal_rsa};
-use dyspatcher::crypto::{GroupKey, KeyPair, b64_decode, b64_encode, random_bytes};
+use dyspatcher_client::{ClientSession, frame, plaintext, seal_aes, seal_rsa};
+use dyspatcher_crypto::{GroupKey, KeyPair, b64_decode, b64_encode, random_bytes};
+use rustls::ClientConfig;
 use serde_json::Value;
+use tungstenite::Message;
 
 use proc_stat::Server;
 use report::{Figures, quantile};
-use wire::{SIG_KEY, Target};
+use server_frame::SIG_KEY;
+use target::Target;
+use tls::Trust;
 use worker::{ClientSpec, Command, EVERYBODY, Handle, MsgInfo, Report, Send, Shared, Table};
 
 const HELP: &str = "\
 dyspatcher-load: load test of a dyspatcher (0.9 protocol) server on this machine
 
 Usage: dyspatcher-load --url ws://127.0.0.1:PORT/ [OPTIONS]
+       dyspatcher-load --url wss://127.0.0.1:PORT/ws --cert-sha256 HEX [OPTIONS]
        dyspatcher-load --summarize RUN.json...   (medians of runs, a Markdown table)
 
-  --url URL               the server's WebSocket URL (loopback addresses only)
+  --url URL               the server's WebSocket URL, ws:// or wss:// (loopback addresses only)
+  --cert-sha256 HEX       over TLS, accept only the certificate with this SHA-256 (the
+                          server's banner prints it, AB:CD:… or plain hex)
+  --insecure              over TLS, accept any certificate
   -n, --users N           clients to connect and join (default 100)
   --routing               our extensions: 1:1 frames carry `to` (routed), messages an `id`;
                           without it, frames are exactly what 0.9 clients send
   --server-pid PID        read the server's memory and CPU from /proc/PID
-  --page URL              also time loading the page (and its assets) at URL
+  --page URL              also time loading the page (and its assets) at URL (http:// or https://)
   --phases LIST           of join,all,burst,direct,flood (default: all of them)
   --duration S            seconds of each steady phase (default 5)
   --all-rate R            @all messages/s of the steady phase (default 50000/N, 1..50)
@@ -84,6 +90,8 @@ enum FloodKind {
 
 struct Args {
     url: String,
+    /// Which certificate a TLS server may present.
+    trust: Option<Trust>,
     users: usize,
     routing: bool,
     server_pid: Option<u32>,
@@ -126,6 +134,16 @@ fn parse_args() -> Result<Option<Args>, String> {
     let e = |e: pico_args::Error| e.to_string();
     let args = Args {
         url: a.value_from_str("--url").map_err(e)?,
+        trust: match (
+            a.opt_value_from_str::<_, String>("--cert-sha256")
+                .map_err(e)?,
+            a.contains("--insecure"),
+        ) {
+            (Some(_), true) => return Err("--cert-sha256 or --insecure, not both".into()),
+            (Some(hex), false) => Some(Trust::parse_sha256(&hex)?),
+            (None, true) => Some(Trust::Any),
+            (None, false) => None,
+        },
         users: a
             .opt_value_from_str(["-n", "--users"])
             .map_err(e)?
@@ -265,6 +283,7 @@ const PHASE_FLOOD: u8 = 5;
 struct Run<'a> {
     args: &'a Args,
     target: Target,
+    tls: Option<Arc<ClientConfig>>,
     server: Option<Server>,
     shared: Arc<Shared>,
     workers: Vec<Handle>,
@@ -311,7 +330,14 @@ impl Run<'_> {
 
 fn run(args: &Args) -> Result<(), String> {
     raise_nofile(args.users + 256)?;
-    let target = Target::parse(&args.url, "ws")?;
+    let target = Target::parse(&args.url, ("ws", "wss"))?;
+    let tls = args.trust.map(tls::client_config);
+    if target.secure && tls.is_none() {
+        return Err(format!(
+            "{}: TLS needs --cert-sha256 HEX (the server's banner prints it) or --insecure",
+            args.url
+        ));
+    }
     let server = args.server_pid.map(|pid| Server { pid });
     if let Some(s) = server {
         s.rss()
@@ -333,12 +359,13 @@ fn run(args: &Args) -> Result<(), String> {
     });
     let window = args.window.div_ceil(args.threads);
     let workers = (0..args.threads)
-        .map(|_| worker::spawn(target.clone(), window, shared.clone()))
+        .map(|_| worker::spawn(target.clone(), tls.clone(), window, shared.clone()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("worker: {e}"))?;
     let mut run = Run {
         args,
         target,
+        tls,
         server,
         shared,
         workers,
@@ -353,7 +380,7 @@ fn run(args: &Args) -> Result<(), String> {
         run.put("idle_rss_mib", mib(s.rss().unwrap_or(0)));
     }
     if let Some(url) = &args.page {
-        match page::time_page(url, 20) {
+        match page::time_page(url, 20, run.tls.as_ref()) {
             Ok(t) => {
                 let mut ms: Vec<u32> = t.loads_ms.iter().map(|m| (m * 1000.0) as u32).collect();
                 ms.sort_unstable();
@@ -381,7 +408,7 @@ fn run(args: &Args) -> Result<(), String> {
         .lock()
         .expect("not poisoned")
         .clone()
-        .ok_or("no config frame came: no group key")?;
+        .ok_or_else(|| nobody_joined(&run))?;
     let group_raw: [u8; 32] = b64_decode(&aeskey)
         .and_then(|b| b.try_into().ok())
         .ok_or("the config's aeskey is not 32 bytes of base64")?;
@@ -475,7 +502,7 @@ fn run(args: &Args) -> Result<(), String> {
     for w in &run.workers {
         w.send(Command::Table(table.clone()));
     }
-    let frames: Vec<Arc<[u8]>> = built.into_iter().map(|(_, f)| f).collect();
+    let frames: Vec<Message> = built.into_iter().map(|(_, f)| f).collect();
 
     if want("all") {
         let figures = phase(&mut run, &plans, &frames, PHASE_ALL, n as u64, 0.5);
@@ -538,14 +565,15 @@ fn run(args: &Args) -> Result<(), String> {
         ));
     }
     println!(
-        "\ndyspatcher-load: {} users, {} frames, {}",
+        "\ndyspatcher-load: {} users, {} frames, {}{}",
         args.users,
         if args.routing {
             "routed (⊕ to, id)"
         } else {
             "0.9 (legacy)"
         },
-        run.target.host
+        run.target.host,
+        if run.target.secure { " over TLS" } else { "" }
     );
     report::print_table(&run.figures);
     for note in &run.notes {
@@ -556,6 +584,18 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// The error when no client got the group key, with the commonest reason.
+fn nobody_joined(run: &Run) -> String {
+    let why = run
+        .report
+        .ends
+        .iter()
+        .max_by_key(|(_, count)| **count)
+        .map(|(why, count)| format!(" (connections ended {count}×: {why})"))
+        .unwrap_or_default();
+    format!("no config frame came: no group key{why}")
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -573,7 +613,7 @@ fn join(run: &mut Run) -> Result<Vec<usize>, String> {
         let session = ClientSession::new(name, run.key_of(i).clone());
         per_worker[i % run.workers.len()].push(ClientSpec {
             id: i,
-            join: wire::text_frame(&session.join_frame(), mask(i)).into(),
+            join: Message::text(session.join_frame()),
         });
     }
     for (w, specs) in run.workers.iter().zip(per_worker) {
@@ -664,12 +704,8 @@ fn join(run: &mut Run) -> Result<Vec<usize>, String> {
     Ok(connected)
 }
 
-fn mask(i: usize) -> [u8; 4] {
-    (i as u32 ^ 0x5a3c_96e1).to_le_bytes()
-}
-
-/// A message ready to send: the start of its signature, and its encoded frame.
-type Built = ([u8; SIG_KEY], Arc<[u8]>);
+/// A message ready to send: the start of its signature, and its frame.
+type Built = ([u8; SIG_KEY], Message);
 
 /// Signs and encrypts every planned message, in parallel: (signature key, frame).
 fn build_messages(run: &Run, plans: &[Plan], group: &GroupKey) -> Result<Vec<Built>, String> {
@@ -728,8 +764,7 @@ fn build_messages(run: &Run, plans: &[Plan], group: &GroupKey) -> Result<Vec<Bui
                         .map(|s| s.as_bytes()[..SIG_KEY].try_into().expect("long enough"))
                         .expect("signed");
                     let json = frame("message", from, Value::Object(data));
-                    let bytes: Arc<[u8]> = wire::text_frame(&json, mask(seq)).into();
-                    results.lock().expect("not poisoned")[seq] = Some((sig, bytes));
+                    results.lock().expect("not poisoned")[seq] = Some((sig, Message::text(json)));
                 }
             });
         }
@@ -762,7 +797,7 @@ struct PhaseFigures {
 fn phase(
     run: &mut Run,
     plans: &[Plan],
-    frames: &[Arc<[u8]>],
+    frames: &[Message],
     id: u8,
     recipients_per_message: u64,
     lead_s: f64,
@@ -856,7 +891,7 @@ fn put_phase(run: &mut Run, name: &str, f: &PhaseFigures, per_frame: bool) {
 fn flood_phase(
     run: &mut Run,
     plans: &[Plan],
-    frames: &[Arc<[u8]>],
+    frames: &[Message],
     group: &GroupKey,
     n: usize,
 ) -> Result<(), String> {
@@ -866,7 +901,7 @@ fn flood_phase(
     let name = format!("{}flood", &run.names[0][..3]);
     let key = run.keys[0].clone();
     let session = ClientSession::new(&name, key.clone());
-    let join = wire::text_frame(&session.join_frame(), [3, 1, 4, 1]);
+    let join = Message::text(session.join_frame());
     let text = match run.args.flood {
         FloodKind::All => frame(
             "message",
@@ -891,10 +926,16 @@ fn flood_phase(
         }
         FloodKind::Junk => "junk, not JSON ".repeat(64),
     };
-    let frame_bytes = wire::text_frame(&text, [2, 7, 1, 8]);
+    let flood_frame = Message::text(text);
     let unknown0 = run.report.unknown_messages;
     let cpu0 = run.cpu();
-    let mut flood = flood::Flood::start(run.target.clone(), join, frame_bytes, run.args.reconnect);
+    let mut flood = flood::Flood::start(
+        run.target.clone(),
+        run.tls.clone(),
+        join,
+        flood_frame,
+        run.args.reconnect,
+    );
     std::thread::sleep(Duration::from_millis(500));
     let under = phase(run, plans, frames, PHASE_FLOOD, n as u64, 0.0);
     flood.stop();

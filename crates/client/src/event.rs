@@ -1,6 +1,6 @@
 //! What a server frame means to a client.
 
-use crate::crypto::PublicIdentity;
+use dyspatcher_crypto::PublicIdentity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algo {

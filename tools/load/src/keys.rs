@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use dyspatcher::crypto::KeyPair;
+use dyspatcher_crypto::KeyPair;
 
 pub fn load_or_make(
     dir: &Path,
