@@ -14,27 +14,27 @@ pub const MAX_WELCOME_BYTES: usize = 1000;
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub ip: IpAddr,
+    pub(crate) ip: IpAddr,
     /// `None`: 80, or 443 with TLS.
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// `None`: only the web port (`--single-port`).
-    pub wsport: Option<u16>,
-    pub admin_name: String,
-    pub admin_key_file: Option<PathBuf>,
-    pub welcome: Option<String>,
-    pub disable_all: bool,
-    pub only_admin: bool,
-    pub tls: Option<TlsChoice>,
-    pub allow_list: Option<PathBuf>,
-    pub transcription: Option<PathBuf>,
-    pub transcription_append: bool,
-    pub daemon: bool,
-    pub pid_file: Option<PathBuf>,
+    pub(crate) wsport: Option<u16>,
+    pub(crate) admin_name: String,
+    pub(crate) admin_key_file: Option<PathBuf>,
+    pub(crate) welcome: Option<String>,
+    pub(crate) disable_all: bool,
+    pub(crate) only_admin: bool,
+    pub(crate) tls: Option<TlsChoice>,
+    pub(crate) allow_list: Option<PathBuf>,
+    pub(crate) transcription: Option<PathBuf>,
+    pub(crate) transcription_append: bool,
+    pub(crate) daemon: bool,
+    pub(crate) pid_file: Option<PathBuf>,
     /// `--redirect-http`: a plain-HTTP port that redirects to the HTTPS page.
-    pub redirect_http: Option<u16>,
+    pub(crate) redirect_http: Option<u16>,
     /// `--sshpfw-*`: the SSH tunnel.
-    pub tunnel: Option<crate::tunnel::TunnelOptions>,
-    pub limits: Limits,
+    pub(crate) tunnel: Option<crate::tunnel::TunnelOptions>,
+    pub(crate) limits: Limits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,14 +7,13 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use dyspatcher::cli::{self, Invocation, Options};
-use dyspatcher::console::ConsoleLine;
-use dyspatcher::daemon::{self, Role};
-use dyspatcher::server::{Server, ServerParts, stdin};
-use dyspatcher::startup::{self, StartupError};
+use dyspatcher::{
+    ConsoleLine, HELP, Invocation, Options, Role, Server, ServerParts, StartupError,
+    detach_if_asked, ensure_standard_fds, parse_arguments, start,
+};
 
 fn main() -> ExitCode {
-    stdin::ensure_standard_fds();
+    ensure_standard_fds();
     match serve(std::env::args_os().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -29,8 +28,8 @@ fn serve(args: Vec<OsString>) -> Result<(), StartupError> {
         return Ok(());
     };
     let started = Instant::now();
-    let prepared = startup::start(options)?;
-    let role = daemon::detach_if_asked(prepared.daemon, prepared.pid_file.as_deref())
+    let prepared = start(options)?;
+    let role = detach_if_asked(prepared.daemon, prepared.pid_file.as_deref())
         .map_err(StartupError::Runtime)?;
     match role {
         Role::Launcher => Ok(()),
@@ -40,10 +39,10 @@ fn serve(args: Vec<OsString>) -> Result<(), StartupError> {
 
 /// The options to run with; `None` once `--help` or `--version` is answered.
 fn parse(args: Vec<OsString>) -> Result<Option<Options>, StartupError> {
-    match cli::parse(args).map_err(StartupError::Usage)? {
+    match parse_arguments(args).map_err(StartupError::Usage)? {
         Invocation::Run(options) => Ok(Some(*options)),
         Invocation::Help => {
-            println!("{}", cli::HELP);
+            println!("{HELP}");
             Ok(None)
         }
         Invocation::Version => {
@@ -55,9 +54,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, StartupError> {
 
 /// The event loop, until the server stops. `started` is when start-up began, for the
 /// "Ready" line.
-fn run(mut parts: ServerParts, started: Instant) -> Result<(), StartupError> {
-    // The transcription's syncing thread starts only now: a fork keeps no threads.
-    parts.console.start_syncing();
+fn run(parts: ServerParts, started: Instant) -> Result<(), StartupError> {
     let mut server = Server::new(parts)
         .map_err(|e| StartupError::Runtime(format!("cannot start the event loop: {e}")))?;
     let ready = if server.has_console() {

@@ -4,7 +4,7 @@
 //! 3 a close, 4 a new connection, 5 the timers (as if due); high nibble: time passing.
 #![no_main]
 
-use dyspatcher::chat::ConnId;
+use dyspatcher::fuzzing::ConnId;
 use dyspatcher_fuzz::{ALICE, BOB, Harness, STRANGER};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,7 +1,7 @@
 //! The protocol frame decoder: any text a client sends.
 #![no_main]
 
-use dyspatcher::chat::frames::{ClientFrame, parse_client_frame, relayed};
+use dyspatcher::fuzzing::{ClientFrame, parse_client_frame, relayed};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! with two users joined. Lines are separated by newlines, as typed.
 #![no_main]
 
-use dyspatcher::console::{Dispatch, Dispatcher};
+use dyspatcher::fuzzing::{Dispatch, Dispatcher};
 use dyspatcher_fuzz::Harness;
 use libfuzzer_sys::fuzz_target;
 

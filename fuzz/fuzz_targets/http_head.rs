@@ -1,8 +1,8 @@
 //! The HTTP request head parser, with the default limits and with tight ones.
 #![no_main]
 
-use dyspatcher::http::{Parsed, parse_head};
-use dyspatcher::limits::Limits;
+use dyspatcher::fuzzing::{Parsed, parse_head};
+use dyspatcher::fuzzing::Limits;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,8 +6,8 @@
 
 use std::io::{self, Read, Write};
 
-use dyspatcher::http::{Parsed, parse_head};
-use dyspatcher::limits::Limits;
+use dyspatcher::fuzzing::{Parsed, parse_head};
+use dyspatcher::fuzzing::Limits;
 use dyspatcher_fuzz::websocket_config;
 use libfuzzer_sys::fuzz_target;
 use tungstenite::Message;

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use dyspatcher::chat::{Chat, ConnId, Output, Settings};
+use dyspatcher::fuzzing::{Chat, ConnId, Output, Settings};
 use dyspatcher_crypto::{GroupKey, KeyPair, PublicIdentity};
-use dyspatcher::limits::Limits;
+use dyspatcher::fuzzing::Limits;
 
 /// A 2048-bit administrator key: the same code paths as RSA-4096 at a quarter of the
 /// cost of each private-key operation, so the fuzzer runs faster.
@@ -16,7 +16,7 @@ const BOB_PUB: &str = include_str!("../../tests/vectors/bob.pub.pem");
 /// The group key of every harness chat: seeds can be built with it.
 pub const GROUP_KEY: [u8; 32] = [7; 32];
 
-pub use dyspatcher::server::websocket_config;
+pub use dyspatcher::fuzzing::websocket_config;
 
 pub struct Harness {
     pub chat: Chat,

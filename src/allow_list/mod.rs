@@ -82,10 +82,6 @@ impl AllowList {
     pub fn len(&self) -> usize {
         self.order.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
 }
 
 #[cfg(test)]

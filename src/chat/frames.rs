@@ -173,11 +173,8 @@ impl FrameText {
         self.pieces.iter().map(|p| p.len()).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The whole text (for tests and logs; the event loop sends the pieces).
+    /// The whole text (for tests and fuzzing; the event loop sends the pieces).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn to_text(&self) -> String {
         let bytes: Vec<u8> = self.pieces.iter().flat_map(|p| p.iter().copied()).collect();
         String::from_utf8(bytes).expect("pieces are UTF-8 text")

@@ -271,6 +271,7 @@ impl Chat {
         self.out.pop_front()
     }
 
+    #[cfg(test)]
     /// Joined users, the web administrator excluded.
     pub fn user_count(&self) -> usize {
         self.users.user_count()

@@ -7,6 +7,6 @@ pub mod dispatch;
 pub mod line;
 pub mod render;
 
-pub use command::{ChatCommand, Command, KeyExport};
+pub use command::{ChatCommand, KeyExport};
 pub use dispatch::{Dispatch, Dispatcher};
 pub use line::{ConsoleLine, Style};

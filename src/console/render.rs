@@ -17,6 +17,7 @@ impl Renderer {
         Self { color }
     }
 
+    #[cfg(test)]
     pub fn plain() -> Self {
         Self { color: false }
     }

@@ -11,5 +11,5 @@ pub mod request;
 pub mod response;
 pub mod route;
 
-pub use request::{HttpError, Method, Parsed, Request, parse_head};
+pub use request::{Parsed, parse_head};
 pub use route::{PortKind, Reply, Site, route};

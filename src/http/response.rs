@@ -175,17 +175,6 @@ pub fn bad_websocket_request() -> Vec<u8> {
     )
 }
 
-pub fn service_unavailable() -> Vec<u8> {
-    text(
-        503,
-        "Service Unavailable",
-        "The chat is full. Try again later.",
-        false,
-        false,
-        &[("Retry-After", "30")],
-    )
-}
-
 pub fn redirect(location: &str) -> Vec<u8> {
     text(
         308,

@@ -61,18 +61,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// What the server is made of, built and checked by `main` before anything runs.
 pub struct ServerParts {
-    pub web: TcpListener,
-    pub websocket: Option<TcpListener>,
+    pub(crate) web: TcpListener,
+    pub(crate) websocket: Option<TcpListener>,
     /// `--redirect-http`: plain HTTP redirected to the HTTPS page.
-    pub redirect: Option<TcpListener>,
-    pub tls: Option<Arc<ServerConfig>>,
-    pub site: Site,
-    pub limits: Limits,
-    pub allow_list: Option<AllowListFile>,
-    pub chat: Chat,
-    pub console: ConsoleOut,
+    pub(crate) redirect: Option<TcpListener>,
+    pub(crate) tls: Option<Arc<ServerConfig>>,
+    pub(crate) site: Site,
+    pub(crate) limits: Limits,
+    pub(crate) allow_list: Option<AllowListFile>,
+    pub(crate) chat: Chat,
+    pub(crate) console: ConsoleOut,
     /// `--sshpfw-*`: the ssh child, started when the loop starts.
-    pub tunnel: Option<Tunnel>,
+    pub(crate) tunnel: Option<Tunnel>,
 }
 
 pub struct Server {
@@ -110,7 +110,10 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(parts: ServerParts) -> io::Result<Self> {
+    /// Called once the process is what it will stay (after `--daemon` forked): the
+    /// transcription's syncing thread starts here, since a fork keeps no threads.
+    pub fn new(mut parts: ServerParts) -> io::Result<Self> {
+        parts.console.start_syncing();
         let poll = Poll::new()?;
         let mut web = parts.web;
         poll.registry()

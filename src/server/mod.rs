@@ -26,6 +26,8 @@ pub mod transcript;
 mod transport;
 
 pub use crate::http::Site;
+#[cfg(feature = "fuzzing")]
 pub use connection::websocket_config;
 pub use console_out::ConsoleOut;
 pub use event_loop::{Server, ServerParts};
+pub use stdin::ensure_standard_fds;

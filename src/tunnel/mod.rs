@@ -19,7 +19,5 @@ mod options;
 mod ssh_process;
 mod supervisor;
 
-pub use argv::{Forward, forwards, local_target, ssh_args};
-pub use options::{TunnelOptions, is_login_name, parse_options};
+pub use options::{TunnelOptions, parse_options};
 pub use ssh_process::Tunnel;
-pub use supervisor::{Backoff, Exit, Supervisor};

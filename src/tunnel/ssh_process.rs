@@ -70,6 +70,7 @@ impl Tunnel {
         self.supervisor.urls()
     }
 
+    #[cfg(test)]
     /// The command ssh is started with, program first.
     pub fn command_line(&self) -> Vec<OsString> {
         std::iter::once(self.program.clone())
@@ -77,6 +78,7 @@ impl Tunnel {
             .collect()
     }
 
+    #[cfg(test)]
     pub fn pid(&self) -> Option<u32> {
         self.running.as_ref().map(|r| r.child.id())
     }

@@ -165,6 +165,7 @@ impl Supervisor {
         }
     }
 
+    #[cfg(test)]
     pub fn pid(&self) -> Option<u32> {
         match &self.state {
             State::Running(run) => Some(run.pid),
