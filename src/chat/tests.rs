@@ -555,7 +555,13 @@ fn console_commands() {
     let mut h = Harness::new(Harness::default_settings());
     h.connect(1, "alice", key("alice"));
     h.console("/users");
-    assert!(h.console_has("1 connected: ADMIN (console), Key ID b2a6523d60dc"));
+    assert!(h.console_has("1 connected besides ADMIN (console), Key ID b2a6523d60dc"));
+    let listed = h
+        .console
+        .iter()
+        .rev()
+        .take_while(|l| !l.contains("connected besides"));
+    assert_eq!(listed.count(), 1, "one line per user counted");
     assert!(h.console_has("alice"));
     h.console("/key public");
     assert!(h.console_has("-----BEGIN PUBLIC KEY-----"));
