@@ -72,11 +72,11 @@ impl Chat {
             // is refused in every letter case.
             let admins = name.eq_ignore_ascii_case(&self.settings.admin_name);
             if admins || !is_valid_user_name(&name) || self.users.by_name(&name).is_some() {
-                let why = if admins {
-                    format!(
-                        "the administrator's name ({}) in other letters",
-                        self.settings.admin_name
-                    )
+                let admin = &self.settings.admin_name;
+                let why = if name == *admin {
+                    "the administrator's name".to_string()
+                } else if admins {
+                    format!("the administrator's name ({admin}) in other letters")
                 } else if is_valid_user_name(&name) {
                     "name taken".to_string()
                 } else {

@@ -799,7 +799,7 @@ fn reconnecting_does_not_refill_a_keys_budget_nor_rejoin_without_end() {
 #[test]
 fn the_administrators_name_is_refused_in_any_letter_case() {
     let mut h = Harness::new(Harness::default_settings());
-    for (conn, name) in [(1, "admin"), (2, "Admin"), (3, "aDmIn")] {
+    for (conn, name) in [(1, "admin"), (2, "Admin"), (3, "aDmIn"), (4, "ADMIN")] {
         h.connect(conn, name, key("bob"));
         assert_eq!(h.take(conn), vec![ClientEvent::InvalidUser], "{name}");
         assert!(h.closed.contains_key(&conn));
@@ -809,7 +809,8 @@ fn the_administrators_name_is_refused_in_any_letter_case() {
         "join refused for \"admin\": the administrator's name (ADMIN) in other letters"
     ));
     assert!(h.console_has("join refused for \"Admin\""));
+    assert!(h.console_has("join refused for \"ADMIN\": the administrator's name"));
     assert_eq!(h.chat.user_count(), 0);
-    h.connect(4, "admin1", key("bob"));
+    h.connect(5, "admin1", key("bob"));
     assert_eq!(h.chat.user_count(), 1);
 }
