@@ -90,8 +90,12 @@ export function init(on) {
 
 // The page without WebCrypto (plain HTTP from another machine): say why, offer HTTPS.
 export function noCrypto() {
+  // The same port (a server restarted with --self-signed and the same -p), or 443 (without -p).
   const a = $('https-link');
   a.href = a.textContent = 'https://' + location.host + '/';
+  $('https-other').hidden = !location.port;
+  const b = $('https-link-443');
+  b.href = b.textContent = 'https://' + location.hostname + '/';
   $('nocrypto').hidden = false;
   $('join-form').hidden = true;
   setState('error', 'Encryption unavailable: HTTPS needed');

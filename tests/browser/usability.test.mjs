@@ -456,5 +456,7 @@ test('6. the HTTPS hint keeps the port of the page', { timeout: T }, async () =>
   const port = new URL(srv.url).port;
   assert.equal(await link.textContent(), `https://127.0.0.1:${port}/`);
   assert.equal(await link.getAttribute('href'), `https://127.0.0.1:${port}/`);
+  assert.equal(await p.locator('#https-link-443').getAttribute('href'), 'https://127.0.0.1/', 'the other place it may be');
+  await p.screenshot({ path: artifact('nocrypto-port-360x640.png') });
   await p.close();
 });
