@@ -191,6 +191,11 @@ test('1. the recipient is a choice of its own; a text starting with another @nam
   await b.locator('#text').pressSequentially('an answer from the phone');
   await shoot(a, 'recipient');
   await shoot(b, 'recipient');
+  await say(b, '@all @alice psst');
+  await b.locator('#confirm').waitFor();
+  await shoot(b, 'confirm');
+  await b.locator('#confirm-edit').click();
+  assert.equal(await b.locator('#text').inputValue(), '@all @alice psst');
   noProblems(a, b);
   await a.close();
   await b.close();
