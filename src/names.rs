@@ -1,5 +1,6 @@
 //! The naming rules of the chat: users are lower case, the administrator upper case, so
-//! the two can never collide.
+//! the two are never the same string. "admin" would still pass for ADMIN in a list, so a
+//! join refuses user names equal to the administrator's in any letter case (chat/join.rs).
 
 pub const MIN_NAME_LEN: usize = 4;
 pub const MAX_NAME_LEN: usize = 15;

@@ -12,6 +12,7 @@ let ws = null; // the current socket
 let keys = null; // my key set (crypto.js), once chosen
 let generated = null; // promise of generated keys
 let custom = null; // custom key set, or an Error
+let everJoined = false; // then leaving the page loses the keys in use and the conversation
 
 // ---- start -----------------------------------------------------------------------
 
@@ -51,6 +52,11 @@ function start() {
   );
   generated.catch(() => {});
   U.focusName();
+  window.addEventListener('beforeunload', (e) => {
+    if (!everJoined) return;
+    e.preventDefault();
+    e.returnValue = ''; // older browsers ask only when it is set
+  });
 }
 
 async function loadCustom(fp, fq) {
@@ -136,7 +142,10 @@ const show = {
   state: (o) => showState(o.state),
   notice: (o) => U.notice(o.text, o.level),
   'join-error': (o) => U.joinError(o.text),
-  users: (o) => U.renderUsers(o),
+  users: (o) => {
+    U.renderUsers(o);
+    updateHelp();
+  },
   'user-joined': (o) => U.notice(`${o.name} joined`),
   'user-left': (o) => U.notice(`${o.name} left`),
   message: (o) => U.message({ kind: o.kind, admin: o.admin, who: `${o.from}${o.console ? ' (console)' : ''} → ${label(o.to)}`, reply: o.reply, text: o.text }),
@@ -152,6 +161,7 @@ const show = {
     autoPutBack(o);
   },
   'copy-undelivered': (o) => U.status(o.id, 'note', `(the console copy was not delivered: ${o.reason})`),
+  confirm: (o) => askBeforeSending(o),
   unconfirmed: (o) => U.status(o.id, 'failed', 'Not confirmed: the connection closed before the server answered.', () => putBack(o)),
 };
 
@@ -172,13 +182,21 @@ function showState(st) {
       U.showChat(st.me, st.keyid);
       U.setState('connected', `Connected as ${st.me}`);
       U.banner(null);
-      if (!st.again) U.focusComposer();
+      if (!st.again) firstJoin(st.me);
       updateHelp();
       return;
     case 'closed':
       ws = null;
       showClosed(st);
   }
+}
+
+// Said once: how to start, and that the generated keys live in this tab only.
+function firstJoin(me) {
+  everJoined = true;
+  U.notice('To start: choose who reads your message beside “To” (or click a person under People, or a message to answer it), write it, press Enter.');
+  if (!custom) U.notice(`Your keys exist only in this tab: reloading or closing it loses them. To come back later as ${me} with the same Key ID, keep them with “Save my keys” (beside your name, under People on a phone) and join next time with “Use custom keys”.`);
+  U.focusComposer();
 }
 
 function showClosed({ reason, user, everJoined }) {
@@ -196,18 +214,20 @@ function showClosed({ reason, user, everJoined }) {
   }
   U.setState('closed', 'Disconnected');
   U.markUsersOffline();
-  U.banner(
-    reason.kind === 'refused' ? `Disconnected. The server still holds the name "${user}"; wait a moment and press Reconnect.` : `Disconnected. ${reason.text} Your keys are kept: press Reconnect to join again as ${user}.`,
-    certUrl,
-  );
+  let text = `Disconnected. ${reason.text} Your keys are kept: press Reconnect to join again as ${user}.`;
+  if (reason.kind === 'refused') text = `Disconnected. The server still holds the name "${user}"; wait a moment and press Reconnect.`;
+  if (reason.kind === 'admin-key') text = `Disconnected. ${reason.text}`;
+  U.banner(text, certUrl);
 }
 
 // ---- the composer --------------------------------------------------------------------------
 
 function updateHelp() {
-  const left = session.room(U.composerText());
+  const value = U.composerText();
+  U.recipient(session.recipient(value));
+  const left = session.charactersLeft(value);
   let extra = '';
-  if (left !== null) extra = left >= 0 ? ` · ${left} bytes left` : ` · ${-left} bytes too long`;
+  if (left !== null) extra = left >= 0 ? ` · ${left} ${left === 1 ? 'character' : 'characters'} left` : ` · ${-left} ${left === -1 ? 'character' : 'characters'} too many`;
   U.help('Enter sends · Shift+Enter: new line' + extra);
 }
 
@@ -236,13 +256,26 @@ function autoPutBack(p) {
   }
 }
 
-async function send() {
-  const value = U.composerText();
-  const outputs = await session.send(value, socketOpen);
+// The text starts with @named, not with the chosen recipient: nothing went out yet.
+function askBeforeSending(c) {
+  const who = (to) => (to === 'all' ? 'everybody' : to === session.me ? 'you' : `${to} only`);
+  const toChosen = { label: `Send to ${who(c.to)}`, run: () => send(c.asChosen, true), wide: c.to === 'all' };
+  const toNamed = c.namedTo && { label: `Send to ${who(c.namedTo)}`, run: () => send(c.asNamed, true), wide: c.namedTo === 'all' };
+  const named = c.namedTo ? `@${c.named}` : `@${c.named}, who is not connected`;
+  const question = `This message goes to ${c.to === 'all' ? 'EVERYBODY' : c.to + ' only'}, but it starts with ${named}. Send it to whom?`;
+  // The narrower audience first, with the focus, when there is one; otherwise (everybody
+  // only, or two single people) the focus is on "Edit the message".
+  const choices = !toNamed ? [toChosen] : c.to === 'all' ? [toNamed, toChosen] : [toChosen, toNamed];
+  U.confirm(question, choices, (c.to === 'all' && !!toNamed) || c.namedTo === 'all');
+}
+
+async function send(value = U.composerText(), confirmed = false) {
+  const typed = U.composerText();
+  const outputs = await session.send(value, socketOpen, { confirmed });
   apply(outputs);
   const sent = outputs.find((o) => o.type === 'outgoing');
   if (!sent) return;
-  if (U.composerText() === value) U.setComposerText(sent.prefix);
+  if (U.composerText() === typed) U.setComposerText(sent.prefix);
   U.sendError('');
   updateHelp();
   U.focusComposer();

@@ -6,7 +6,7 @@
 // Connection states (`state.name`):
 //   idle ─join→ connecting ─open→ joining ─config→ joined ─close→ closed
 //   closed ─join (never joined yet) → connecting;  closed ─reconnect (joined before) → reconnecting ─open→ joining
-// A closed state carries its reason: { kind: 'refused' | 'notice' | 'unreachable' | 'closed', text }.
+// A closed state carries its reason: { kind: 'refused' | 'admin-key' | 'notice' | 'unreachable' | 'closed', text }.
 //
 // Every input returns a list of outputs, each an object with a `type`:
 //   connect { conn }                  open a WebSocket; pass `conn` back with its events
@@ -19,6 +19,9 @@
 //   message { kind, from, console, to, admin, reply, text }   a verified message to show
 //   dropped { from, reason }          a message that failed verification, not shown
 //   outgoing { id, to, text, admin, prefix }   my message, sent: show it as "sending…"
+//   confirm { to, named, namedTo, asNamed, asChosen }   not sent: the text starts with
+//                                     @named, not the chosen `to`; ask, then send one of
+//                                     the two values with { confirmed: true }
 //   send-error { text }               nothing was sent, and why
 //   ack { id }                        the server accepted my message `id`
 //   undelivered { id, to, text, reason }   it refused it
@@ -47,7 +50,8 @@ export class Session {
   #refused = false; // chat-invaliduser on the current connection
   #me = ''; // the name the server registered
   #admin = ''; // the administrator's name: first in the users list
-  #isAdmin = false;
+  #adminKeyid = ''; // the administrator's Key ID when last listed: a new one is warned about
+  #isAdmin = false; // the last config said so (kept across a reconnect until the next one)
   #disableAll = false;
   #group = null; // AES-GCM group key
   #users = new Map(); // name -> { keyid, peer, bad }
@@ -92,9 +96,42 @@ export class Session {
     return this.#maxBytes(to) - this.#plaintext(to, d.text).length;
   }
 
+  // room() in characters, as people count: how many more characters of the kind already
+  // typed still fit, or (negative) exactly how many to take off the end; null as room().
+  charactersLeft(value) {
+    const bytes = this.room(value);
+    if (bytes === null) return null;
+    const chars = [...P.splitDestination(value).text];
+    const size = (c) => this.#c.utf8(JSON.stringify(c)).length - 2; // as it is in the plaintext
+    if (bytes >= 0) {
+      const perChar = chars.reduce((n, c) => n + size(c), 0) / chars.length;
+      return Math.floor(bytes / Math.max(1, perChar));
+    }
+    let over = -bytes;
+    let cut = 0;
+    while (over > 0) over -= size(chars[chars.length - 1 - cut++]);
+    return -cut;
+  }
+
+  // Who the composer's text goes to, for the recipient selector:
+  //   { kind: 'none' }                 no @name at the start
+  //   { kind: 'all', allowed }         everybody (not allowed under --disable-all)
+  //   { kind: 'one', to, admin, allowed }   one person (not allowed: oneself)
+  //   { kind: 'unknown', typed }       nobody of that name is connected
+  recipient(value) {
+    const d = P.splitDestination(value);
+    if (!d) return { kind: 'none' };
+    if (d.to.toLowerCase() === 'all') return { kind: 'all', allowed: !(this.#disableAll && !this.#isAdmin) };
+    const to = this.#resolve(d.to);
+    if (!to) return { kind: 'unknown', typed: d.to };
+    return { kind: 'one', to, admin: to === this.#admin, allowed: to !== this.#me || this.#isAdmin };
+  }
+
   // The composer's text "@name message". `isOpen` tells whether the socket can still
-  // send: it is asked before and after the (slow) encryption.
-  async send(value, isOpen = () => true) {
+  // send: it is asked before and after the (slow) encryption. A text that itself starts
+  // with another @name than the destination is not sent unless `confirmed`: the person
+  // may believe it goes there (a confirm output says so).
+  async send(value, isOpen = () => true, { confirmed = false } = {}) {
     if (this.#busy || !value.trim()) return [];
     const d = P.splitDestination(value);
     if (!d) return sendError('Start with @name or @all, then the message. Or pick someone in the list of people.');
@@ -113,6 +150,10 @@ export class Session {
       const max = this.#maxBytes(to);
       if (bytes > max) return sendError(`Too long for one encrypted message: ${bytes} bytes, at most ${max} for ${to}. Shorten it by ${bytes - max} bytes or send it in parts.`);
     }
+    if (!confirmed) {
+      const ask = this.#confirmation(to, d.text, value);
+      if (ask) return [ask];
+    }
     this.#busy = true;
     try {
       return await this.#encrypt(all, to, d, isOpen);
@@ -128,7 +169,10 @@ export class Session {
   opened(conn) {
     return this.#enqueue(conn, () => {
       this.#opened = true;
-      return [this.#enter('joining'), { type: 'send', frame: P.join(this.#name, this.#keys.spkiB64) }];
+      // Again as the name in use: the administrator on the web, renamed by the server,
+      // asks for that name, which is refused if the server no longer knows its key.
+      const name = this.#everJoined ? this.#me : this.#name;
+      return [this.#enter('joining'), { type: 'send', frame: P.join(name, this.#keys.spkiB64) }];
     });
   }
 
@@ -169,12 +213,15 @@ export class Session {
     const out = [];
     for (const [id, p] of this.#pending) if (!p.copy) out.push({ type: 'unconfirmed', id, to: p.to, text: p.text });
     this.#pending.clear();
+    const user = this.#everJoined ? this.#me : this.#name;
     let reason;
-    if (this.#refused) reason = { kind: 'refused', text: `The name "${this.#name}" is taken or not allowed. Choose another one.` };
+    // Refused although this key was the administrator's last time: the server has another.
+    if (this.#refused && this.#everJoined && this.#isAdmin) reason = { kind: 'admin-key', text: `The administrator's key changed: this server no longer has the key you joined with as ${user}, so it did not let you in. It was probably restarted without --admin-private-key, which makes a new key at each start. To be the administrator on the web again, get the new private key at the console (/key private), reload this page and join with it under "Use custom keys".` };
+    else if (this.#refused) reason = { kind: 'refused', text: `The name "${user}" is taken or not allowed. Choose another one.` };
     else if (this.#notice) reason = { kind: 'notice', text: this.#notice };
     else if (!this.#opened) reason = { kind: 'unreachable', text: 'Could not reach the chat server.' };
     else reason = { kind: 'closed', text: 'The server closed the connection.' };
-    out.push(this.#enter('closed', { reason, user: this.#name, everJoined: this.#everJoined }));
+    out.push(this.#enter('closed', { reason, user, everJoined: this.#everJoined }));
     if (wasJoined) out.push(notice(this.#notice ? 'Disconnected.' : 'Disconnected from the server.'));
     return out;
   }
@@ -199,7 +246,7 @@ export class Session {
         if (list.length) this.#admin = list[0].name;
         this.#users.clear();
         for (const u of list) await this.#addUser(u.name, u.hash, u.text);
-        return [this.#usersView()];
+        return [...this.#adminKeyChange(), this.#usersView()];
       }
       case 'chat-join': {
         if (!f.user || !d.publickey || typeof d.publickey.text !== 'string') return [];
@@ -250,6 +297,18 @@ export class Session {
     if (this.#isAdmin) out.push(notice(`You are the administrator (${me}) on the web. Messages typed on the console show here as copies.`));
     if (!this.#group) out.push(notice('The server sent no usable group key: messages to @all cannot be read or sent.', 'warn'));
     return out;
+  }
+
+  // A warning when the administrator's key is not the one listed before (a server
+  // restarted without --admin-private-key makes a new one): whoever holds the new key
+  // reads the messages to the administrator from now on.
+  #adminKeyChange() {
+    const admin = this.#users.get(this.#admin);
+    if (!admin) return [];
+    const before = this.#adminKeyid;
+    this.#adminKeyid = admin.keyid;
+    if (!before || before === admin.keyid) return [];
+    return [notice(`The administrator's key changed: ${this.#admin} now has Key ID ${admin.keyid.slice(0, 12)}, not ${before.slice(0, 12)} as before. The server was restarted with a new key, or it is another server. Messages to ${this.#admin} now go to whoever holds the new key: check its Key ID with the administrator before you write anything private.`, 'warn')];
   }
 
   async #addUser(name, hash, text) {
@@ -331,6 +390,24 @@ export class Session {
   }
 
   // ---- sending -----------------------------------------------------------------------
+
+  // A confirm output when `text` starts with @someone other than `to`, or null.
+  #confirmation(to, text, value) {
+    const m = /^@([A-Za-z0-9]+)(?![A-Za-z0-9])/.exec(text);
+    if (!m) return null;
+    const all = m[1].toLowerCase() === 'all';
+    let namedTo = all ? 'all' : this.#resolve(m[1]);
+    if (namedTo === to) return null;
+    if (all ? this.#disableAll && !this.#isAdmin : namedTo === this.#me && !this.#isAdmin) namedTo = null;
+    return {
+      type: 'confirm',
+      to,
+      named: m[1],
+      namedTo,
+      asNamed: namedTo ? `@${namedTo} ${text.slice(m[0].length).replace(/^[\s,:;]+/, '')}` : null,
+      asChosen: value,
+    };
+  }
 
   #resolve(to) {
     if (this.#users.has(to)) return to;

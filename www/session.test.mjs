@@ -398,3 +398,85 @@ test('reconnect: while the server still holds the name, the close is refused wit
   assert.deepEqual(one(out, 'state').state, { name: 'closed', reason: { kind: 'refused', text: 'The name "dave" is taken or not allowed. Choose another one.' }, user: 'dave', everJoined: true });
   assert.deepEqual(notices(out), [], 'it never joined on this connection');
 });
+
+// ---- the recipient ------------------------------------------------------------------------
+
+test('recipient: what the selector shows for the box’s @name', async () => {
+  const { s } = await joined();
+  assert.deepEqual(s.recipient('hello'), { kind: 'none' });
+  assert.deepEqual(s.recipient('@ALL hi'), { kind: 'all', allowed: true });
+  assert.deepEqual(s.recipient('@Bob '), { kind: 'one', to: 'bob', admin: false, allowed: true });
+  assert.deepEqual(s.recipient('@ADMIN x'), { kind: 'one', to: 'ADMIN', admin: true, allowed: true });
+  assert.deepEqual(s.recipient('@alice x'), { kind: 'one', to: 'alice', admin: false, allowed: false });
+  assert.deepEqual(s.recipient('@phone3 x'), { kind: 'unknown', typed: 'phone3' });
+  const { s: g } = await joined('grace', KEYS.alice, { disableAll: true });
+  assert.deepEqual(g.recipient('@all x'), { kind: 'all', allowed: false });
+});
+
+test('recipient: a text starting with another @name is not sent without confirmation', async () => {
+  const { s } = await joined('alice', KEYS.alice, { users: [entry('ADMIN', KEYS.admin), entry('alice', KEYS.alice), entry('bob', KEYS.bob)] });
+  // Typed after an @all message, out of habit: it must not go to everybody.
+  const ask = await s.send('@all @bob my password is hunter2');
+  assert.deepEqual(ask, [{ type: 'confirm', to: 'all', named: 'bob', namedTo: 'bob', asNamed: '@bob my password is hunter2', asChosen: '@all @bob my password is hunter2' }]);
+  const [toBob] = sentFrames(await s.send(ask[0].asNamed, () => true, { confirmed: true }));
+  assert.equal(toBob.data.algo, 'rsa');
+  assert.deepEqual(await openRsa(toBob, KEYS.bob, KEYS.alice), { from: 'alice', to: 'bob', message: 'my password is hunter2' });
+
+  // The other way round: "@all …" typed after a 1:1.
+  const wider = one(await s.send('@bob @All, hello everybody'), 'confirm');
+  assert.deepEqual([wider.to, wider.named, wider.namedTo, wider.asNamed], ['bob', 'All', 'all', '@all hello everybody']);
+  const [kept] = sentFrames(await s.send(wider.asChosen, () => true, { confirmed: true }));
+  assert.equal(kept.data.to, 'bob');
+  assert.equal((await openRsa(kept, KEYS.bob, KEYS.alice)).message, '@All, hello everybody');
+
+  // Nobody of that name: only the chosen destination can be confirmed.
+  assert.deepEqual(one(await s.send('@bob @phone3 hi'), 'confirm').namedTo, null);
+  assert.deepEqual(one(await s.send('@bob @alice hi'), 'confirm').namedTo, null, 'myself');
+  // The same person, an @ further in, or no name at all: sent at once.
+  for (const v of ['@bob @BOB hi', '@bob mail me at x@y', '@bob @ noon', '@bob @bob']) assert.equal(ofType(await s.send(v), 'outgoing').length, 1, v);
+});
+
+test('recipient: the length left is counted in characters', async () => {
+  const { s } = await joined();
+  const max = 446 - JSON.stringify({ from: 'alice', to: 'bob', message: '' }).length;
+  assert.equal(s.charactersLeft('@bob ab'), max - 2);
+  assert.equal(s.charactersLeft('@bob éé'), Math.floor((max - 4) / 2), 'two bytes each');
+  assert.equal(s.charactersLeft('@bob ' + 'x'.repeat(max)), 0);
+  assert.equal(s.charactersLeft('@bob ' + 'x'.repeat(max) + '☃☃'), -2, 'two characters to take off, whatever their bytes');
+  assert.equal(s.charactersLeft('@bob ' + 'x'.repeat(max - 2) + '☃'), -1);
+  assert.equal(s.charactersLeft('@all hi'), null);
+});
+
+// ---- the administrator's key ------------------------------------------------------------------
+
+test('admin key: the web administrator reconnects as the name in use; a new server key is explained', async () => {
+  const { s, conn } = await joined('boss', KEYS.admin, { as: 'ADMIN', admin: true, users: [entry('ADMIN', KEYS.admin), entry('alice', KEYS.alice)] });
+  assert.deepEqual(one(await s.closed(conn), 'state').state.user, 'ADMIN');
+  const next = one(s.reconnect(), 'connect').conn;
+  assert.equal(sentFrames(await s.opened(next))[0].user, 'ADMIN');
+  await s.received(next, signal('chat-invaliduser'));
+  const { reason, user } = one(await s.closed(next), 'state').state;
+  assert.equal(user, 'ADMIN');
+  assert.equal(reason.kind, 'admin-key');
+  assert.match(reason.text, /^The administrator's key changed: this server no longer has the key you joined with as ADMIN/);
+  assert.match(reason.text, /--admin-private-key/);
+});
+
+test('admin key: a user is warned when the administrator’s Key ID is not the one listed before', async () => {
+  const { s, conn } = await joined('dave', KEYS.alice);
+  await s.closed(conn);
+  const next = one(s.reconnect(), 'connect').conn;
+  await s.opened(next);
+  await s.received(next, config('dave', KEYS.alice));
+  const same = await s.received(next, usersList(entry('ADMIN', KEYS.admin), entry('dave', KEYS.alice)));
+  assert.deepEqual(notices(same), []);
+  await s.closed(next);
+  const third = one(s.reconnect(), 'connect').conn;
+  await s.opened(third);
+  await s.received(third, config('dave', KEYS.alice));
+  const changed = await s.received(third, usersList(entry('ADMIN', KEYS.bob), entry('dave', KEYS.alice)));
+  const [warn] = ofType(changed, 'notice');
+  assert.equal(warn.level, 'warn');
+  assert.equal(warn.text.split(':')[0], "The administrator's key changed");
+  assert.ok(warn.text.includes(`ADMIN now has Key ID ${vectors.keys.bob.keyid.slice(0, 12)}, not ${vectors.keys.admin.keyid.slice(0, 12)}`), warn.text);
+});

@@ -15,6 +15,7 @@ function el(tag, cls, text) {
 // `on`: { join(name), keyFiles(privateFile, publicFile), send(), typed(), pick(to),
 // reconnect(), download(which: 'private' | 'public') }
 export function init(on) {
+  follow($('log'));
   const toggle = $('users-toggle');
   toggle.addEventListener('click', () => {
     const open = !$('users').classList.contains('open');
@@ -27,11 +28,16 @@ export function init(on) {
     if (String(getSelection() || '') !== '') return; // selecting text, not answering
     on.pick(item.dataset.reply);
   });
+  // The whole row picks the person, not only the name; its Key ID button shows the key.
   $('users-list').addEventListener('click', (e) => {
     const kid = e.target.closest('button.kid');
     if (kid) return toggleKid(kid);
-    const b = e.target.closest('button.pick');
-    if (b) on.pick(b.dataset.name);
+    const row = e.target.closest('li.user');
+    if (row && row.dataset.name) on.pick(row.dataset.name);
+  });
+  $('to').addEventListener('change', (e) => {
+    const to = e.target.value;
+    if (to && to !== '?') on.pick(to);
   });
   $('me-kid').addEventListener('click', (e) => toggleKid(e.currentTarget));
   document.addEventListener('keydown', (e) => {
@@ -41,20 +47,23 @@ export function init(on) {
     }
   });
 
+  // Spaces around the name (phone keyboards add one after a word) are not part of it.
   const name = $('name');
+  const typed = () => name.value.trim();
   name.addEventListener('input', () => {
     const v = name.value;
-    if (v !== v.toLowerCase() && /^[A-Za-z0-9]*$/.test(v)) name.value = v.toLowerCase();
-    nameError(name.value.length >= 4 || name.value.length === 0 ? nameProblem(name.value) : '');
+    if (v !== v.toLowerCase() && /^[A-Za-z0-9]*$/.test(v.trim())) name.value = v.toLowerCase();
+    nameError(typed().length >= 4 || typed().length === 0 ? nameProblem(typed()) : '');
   });
   name.addEventListener('blur', () => {
-    if (name.value) nameError(nameProblem(name.value));
+    if (typed()) nameError(nameProblem(typed()));
   });
   const keyFiles = () => on.keyFiles($('key-private').files[0], $('key-public').files[0]);
   $('key-private').addEventListener('change', keyFiles);
   $('key-public').addEventListener('change', keyFiles);
   $('join-form').addEventListener('submit', (e) => {
     e.preventDefault();
+    name.value = typed();
     on.join(name.value);
   });
   $('composer').addEventListener('submit', (e) => {
@@ -71,6 +80,7 @@ export function init(on) {
   text.addEventListener('input', () => {
     grow(text);
     sendError('');
+    confirm(null);
     on.typed();
   });
   $('reconnect').addEventListener('click', () => on.reconnect());
@@ -80,8 +90,12 @@ export function init(on) {
 
 // The page without WebCrypto (plain HTTP from another machine): say why, offer HTTPS.
 export function noCrypto() {
+  // The same port (a server restarted with --self-signed and the same -p), or 443 (without -p).
   const a = $('https-link');
-  a.href = a.textContent = 'https://' + location.hostname + '/';
+  a.href = a.textContent = 'https://' + location.host + '/';
+  $('https-other').hidden = !location.port;
+  const b = $('https-link-443');
+  b.href = b.textContent = 'https://' + location.hostname + '/';
   $('nocrypto').hidden = false;
   $('join-form').hidden = true;
   setState('error', 'Encryption unavailable: HTTPS needed');
@@ -144,7 +158,10 @@ export function setState(state, text) {
 export function keygen(state, text) {
   const k = $('keygen');
   k.dataset.state = state;
-  $('keygen-bar').hidden = state !== 'busy';
+  // The bar stays (full once done): the form below it must not move.
+  const bar = $('keygen-bar');
+  if (state === 'busy') bar.removeAttribute('value');
+  else bar.value = bar.max = 1;
   $('keygen-text').textContent = text;
 }
 
@@ -162,6 +179,69 @@ export function joinError(msg, certUrl) {
   if (certUrl) $('join-cert-link').href = $('join-cert-link').textContent = certUrl;
 }
 export const sendError = (msg) => ($('send-error').textContent = msg);
+
+// The recipient selector, from session.recipient() of the box's text.
+export function recipient(r) {
+  const sel = $('to');
+  const unknown = sel.querySelector('option[value="?"]');
+  let note;
+  let kind = r.kind;
+  if (r.kind === 'none') {
+    sel.value = '';
+    note = 'Choose who reads it, or start with @name.';
+  } else if (r.kind === 'unknown') {
+    unknown.textContent = `${r.typed}: not connected`;
+    sel.value = '?';
+    note = `Nobody called "${r.typed}" is connected.`;
+  } else if (r.kind === 'all') {
+    sel.value = 'all';
+    note = r.allowed ? 'Everybody connected reads it.' : 'Messages to everybody are disabled here.';
+  } else {
+    sel.value = r.to;
+    note = r.allowed ? `Only ${r.to}${r.admin ? ', the administrator,' : ''} reads it.` : 'That is you: choose somebody else.';
+  }
+  if (!r.allowed && (r.kind === 'all' || r.kind === 'one')) kind = 'refused';
+  $('to-row').dataset.kind = kind;
+  $('to-note').textContent = note;
+  $('send').textContent = r.kind === 'all' && r.allowed ? 'Send to all' : 'Send';
+}
+
+function toOptions(users, all) {
+  const sel = $('to');
+  const opts = [new Option('choose…', ''), new Option('', '?')];
+  opts[0].disabled = opts[1].disabled = true;
+  if (all) opts.push(new Option('Everybody (@all)', 'all'));
+  for (const u of users) opts.push(new Option(u.admin ? `${u.name} (${u.self ? 'your console' : 'administrator'})` : u.name, u.name));
+  const value = sel.value;
+  sel.replaceChildren(...opts);
+  sel.value = value;
+}
+
+// Ask before sending a text that starts with another @name than its recipient. `choices`:
+// [{ label, run, wide }] (the narrower first; `wide`, to everybody, is shown less prominent); `focusFirst` puts the focus on the first one
+// (otherwise on "Edit the message", which sends nothing). null hides the question.
+export function confirm(question, choices = [], focusFirst = false) {
+  $('confirm').hidden = !question;
+  if (!question) return;
+  $('confirm-text').textContent = question;
+  for (const [i, id] of ['confirm-a', 'confirm-b'].entries()) {
+    const b = $(id);
+    b.hidden = !choices[i];
+    if (choices[i]) {
+      b.textContent = choices[i].label;
+      b.classList.toggle('ghost', !!choices[i].wide);
+      b.onclick = () => {
+        confirm(null);
+        choices[i].run();
+      };
+    }
+  }
+  $('confirm-edit').onclick = () => {
+    confirm(null);
+    focusComposer(true);
+  };
+  (focusFirst ? $('confirm-a') : $('confirm-edit')).focus();
+}
 export const help = (msg) => ($('text-help').textContent = msg);
 
 function grow(t) {
@@ -209,11 +289,12 @@ export function renderUsers({ users, all }) {
   const items = [];
   if (all) {
     const li = el('li', 'user all');
+    li.dataset.name = 'all';
     const b = el('button', 'pick', '@all');
     b.type = 'button';
-    b.dataset.name = 'all';
     b.setAttribute('aria-label', 'Write to everybody (@all)');
-    li.append(b, el('span', 'hint', 'everybody'));
+    b.append(el('span', 'hint', 'everybody'));
+    li.append(b);
     items.push(li);
   }
   for (const u of users) {
@@ -221,8 +302,7 @@ export function renderUsers({ users, all }) {
     li.dataset.name = u.name;
     const b = el('button', 'pick', u.name);
     b.type = 'button';
-    b.dataset.name = u.name;
-    if (u.admin) b.append(el('span', 'badge', u.self ? 'console' : 'admin'));
+    if (u.admin) b.append(el('span', 'badge', u.self ? 'your console' : 'administrator'));
     b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}`);
     const k = el('button', 'kid');
     k.type = 'button';
@@ -233,11 +313,14 @@ export function renderUsers({ users, all }) {
     items.push(li);
   }
   ul.replaceChildren(...items);
-  $('users-count').textContent = `(${users.filter((u) => !u.self).length})`;
+  $('users-count').textContent = `(${users.length})`;
+  toOptions(users, all);
 }
 
+// Disconnected: nobody is known to be there; the list stays, greyed, as it was.
 export function markUsersOffline() {
   $('users-list').classList.add('offline');
+  $('users-count').textContent = '(offline)';
 }
 
 function time() {
@@ -248,11 +331,35 @@ function time() {
   return t;
 }
 
-function append(li) {
+// The log follows new lines while it is scrolled to its end; scrolled up, it stays and the
+// "new messages" button says there is more below. Whether to follow is decided by where
+// the person scrolled, not measured at each new line (lines arriving together, or the
+// banner and the composer taking room, would otherwise stop it following).
+let following = true;
+
+function follow(log) {
+  const atEnd = () => log.scrollHeight - log.scrollTop - log.clientHeight < 16;
+  log.addEventListener('scroll', () => {
+    following = atEnd();
+    if (following) $('new-below').hidden = true;
+  });
+  new ResizeObserver(keepEnd).observe(log);
+  $('new-below').addEventListener('click', () => {
+    following = true;
+    keepEnd();
+    $('new-below').hidden = true;
+  });
+}
+
+function keepEnd() {
   const log = $('log');
-  const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-  log.append(li);
-  if (stick) log.scrollTop = log.scrollHeight;
+  if (following) log.scrollTop = log.scrollHeight;
+}
+
+function append(li) {
+  $('log').append(li);
+  if (following) keepEnd();
+  else $('new-below').hidden = false;
   return li;
 }
 
@@ -290,6 +397,7 @@ export function status(id, state, text, fix) {
   if (!s) s = li.querySelector('.meta').appendChild(el('span', 'status'));
   if (state === 'note') {
     li.append(el('p', 'note', text));
+    keepEnd();
     return;
   }
   s.textContent = text;
@@ -301,6 +409,7 @@ export function status(id, state, text, fix) {
     b.addEventListener('click', fix);
     li.append(b);
   }
+  keepEnd();
 }
 
 export function banner(text, certUrl) {

@@ -28,13 +28,16 @@ impl Chat {
         } else {
             " (console)"
         };
+        // The count is of the lines that follow: the administrator is not one of them.
+        let count = self.users.user_count();
         let mut lines = vec![
             ConsoleLine::new()
-                .plain(format!("{} connected: ", self.users.user_count()))
+                .plain(format!("{count} connected besides "))
                 .name(&admin, true)
                 .plain(web)
                 .plain(", Key ID ")
-                .key_id(self.admin.public().key_id()),
+                .key_id(self.admin.public().key_id())
+                .plain(if count > 0 { ":" } else { "" }),
         ];
         for (_, member) in self.users.users() {
             lines.push(

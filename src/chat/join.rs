@@ -70,14 +70,22 @@ impl Chat {
             }
             self.settings.admin_name.clone()
         } else {
-            if !is_valid_user_name(&name) || self.users.by_name(&name).is_some() {
-                let why = if is_valid_user_name(&name) {
-                    "name taken"
+            // "admin" would pass for ADMIN in the others' lists: the administrator's name
+            // is refused in every letter case.
+            let admins = name.eq_ignore_ascii_case(&self.settings.admin_name);
+            if admins || !is_valid_user_name(&name) || self.users.by_name(&name).is_some() {
+                let admin = &self.settings.admin_name;
+                let why = if name == *admin {
+                    "the administrator's name".to_string()
+                } else if admins {
+                    format!("the administrator's name ({admin}) in other letters")
+                } else if is_valid_user_name(&name) {
+                    "name taken".to_string()
                 } else {
-                    "invalid name"
+                    "invalid name".to_string()
                 };
                 self.send_one(conn, frames::invalid_user());
-                self.refuse_join(conn, &name, why);
+                self.refuse_join(conn, &name, &why);
                 return;
             }
             name

@@ -562,7 +562,13 @@ fn console_commands() {
     let mut h = Harness::new(Harness::default_settings());
     h.connect(1, "alice", key("alice"));
     h.console("/users");
-    assert!(h.console_has("1 connected: ADMIN (console), Key ID b2a6523d60dc"));
+    assert!(h.console_has("1 connected besides ADMIN (console), Key ID b2a6523d60dc"));
+    let listed = h
+        .console
+        .iter()
+        .rev()
+        .take_while(|l| !l.contains("connected besides"));
+    assert_eq!(listed.count(), 1, "one line per user counted");
     assert!(h.console_has("alice"));
     h.console("/key public");
     assert!(h.console_has("-----BEGIN PUBLIC KEY-----"));
@@ -849,4 +855,23 @@ fn reconnecting_does_not_refill_a_keys_budget_nor_rejoin_without_end() {
     );
     assert!(h.closed.contains_key(&5));
     assert!(h.console_has("reconnecting too often"));
+}
+
+#[test]
+fn the_administrators_name_is_refused_in_any_letter_case() {
+    let mut h = Harness::new(Harness::default_settings());
+    for (conn, name) in [(1, "admin"), (2, "Admin"), (3, "aDmIn"), (4, "ADMIN")] {
+        h.connect(conn, name, key("bob"));
+        assert_eq!(h.take(conn), vec![ClientEvent::InvalidUser], "{name}");
+        assert!(h.closed.contains_key(&conn));
+    }
+    // The console names what the server was sent, and why.
+    assert!(h.console_has(
+        "join refused for \"admin\": the administrator's name (ADMIN) in other letters"
+    ));
+    assert!(h.console_has("join refused for \"Admin\""));
+    assert!(h.console_has("join refused for \"ADMIN\": the administrator's name"));
+    assert_eq!(h.chat.user_count(), 0);
+    h.connect(5, "admin1", key("bob"));
+    assert_eq!(h.chat.user_count(), 1);
 }
