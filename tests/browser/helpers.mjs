@@ -212,6 +212,9 @@ export class Locator {
 export class Page {
   static async open(driver, { viewport = { width: 1280, height: 800 }, ...options } = {}) {
     const session = await driver.open(options);
+    // Scripts run as long as the test lets them (the drivers' default is 30 s; a few RSA-4096
+    // keys in WebKitGTK on a busy machine take longer).
+    await session.cmd('POST', '/timeouts', { script: 300000 });
     const page = new Page(driver.engine, session);
     await page.setViewportSize(viewport);
     return page;
