@@ -41,6 +41,27 @@ forEachEngine((t) => {
     assert.deepEqual(await page.problems(), []);
   });
 
+  t.test('key generation leaves the page responsive: its timers keep ticking', { timeout: 60000 }, async () => {
+    const r = await page.evaluate(async () => {
+      const C = await import('/crypto.js');
+      let last = performance.now();
+      let longest = 0;
+      const tick = setInterval(() => {
+        const now = performance.now();
+        longest = Math.max(longest, now - last);
+        last = now;
+      }, 10);
+      const t0 = performance.now();
+      const k = await C.generate(4096);
+      const took = performance.now() - t0;
+      clearInterval(tick);
+      return { bits: k.bits, took, longest };
+    });
+    assert.equal(r.bits, 4096);
+    // The page's progress line ticks every 200 ms: no pause may be longer than a few ticks.
+    assert.ok(r.longest < 500, `the page froze ${Math.round(r.longest)} ms of a ${Math.round(r.took)} ms key generation`);
+  });
+
   t.test('custom keys: PKCS#8, PKCS#1 and 2048-bit import with the vectors Key IDs; PEM round trip', { timeout: 30000 }, async () => {
     const r = await page.evaluate(async (p) => {
       const C = await import('/crypto.js');
