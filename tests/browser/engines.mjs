@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newSession } from './webdriver.mjs';
 
-// The geckodriver release .ci/run installs: keep the two in step.
+// The geckodriver release the tests want; .ci/run reads it from here and installs it.
 export const GECKODRIVER_VERSION = '0.37.1';
 
 const which = (name) => {

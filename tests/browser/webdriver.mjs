@@ -10,7 +10,7 @@
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 // Key codes of the WebDriver keyboard (spec, "Keyboard actions").
-export const Key = { Enter: '\uE007', Shift: '\uE008', Backspace: '\uE003' };
+export const Key = { Enter: '\uE007', Shift: '\uE008' };
 
 export class WebDriverError extends Error {
   constructor(method, path, status, value) {
@@ -71,10 +71,6 @@ export class Session {
   // Types into the element as a keyboard would; also how a file input is given its files.
   sendKeys(el, text) {
     return this.cmd('POST', `/element/${el[ELEMENT]}/value`, { text });
-  }
-
-  displayed(el) {
-    return this.cmd('GET', `/element/${el[ELEMENT]}/displayed`);
   }
 
   async screenshot() {
