@@ -118,15 +118,35 @@ async function finish(pkcs8, spki, decryptKey) {
   };
 }
 
+// Generated in a worker (keygen-worker.js) so that the page stays responsive in every
+// engine; on this thread where a worker cannot be had.
 export async function generate(bits = 4096) {
-  const pair = await subtle.generateKey(
-    { ...OAEP, modulusLength: bits, publicExponent: new Uint8Array([1, 0, 1]) },
-    true,
-    ['encrypt', 'decrypt'],
-  );
-  const pkcs8 = await subtle.exportKey('pkcs8', pair.privateKey);
-  const spki = await subtle.exportKey('spki', pair.publicKey);
-  return finish(pkcs8, spki, pair.privateKey);
+  let der;
+  try {
+    der = await inWorker(bits);
+  } catch {
+    const pair = await subtle.generateKey({ ...OAEP, modulusLength: bits, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['encrypt', 'decrypt']);
+    der = { pkcs8: await subtle.exportKey('pkcs8', pair.privateKey), spki: await subtle.exportKey('spki', pair.publicKey) };
+  }
+  const decrypt = await subtle.importKey('pkcs8', der.pkcs8, OAEP, false, ['decrypt']);
+  return finish(der.pkcs8, der.spki, decrypt);
+}
+
+function inWorker(bits) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./keygen-worker.js', import.meta.url));
+    w.onmessage = (ev) => {
+      w.terminate();
+      if (ev.data.error) reject(new Error(ev.data.error));
+      else resolve(ev.data);
+    };
+    w.onerror = (ev) => {
+      w.terminate();
+      ev.preventDefault();
+      reject(new Error('no worker'));
+    };
+    w.postMessage({ bits });
+  });
 }
 
 // Import custom keys from PEM texts. The public key is optional: when missing it is
