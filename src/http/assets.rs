@@ -34,5 +34,6 @@ mod tests {
         let session = find("/session.js").expect("www/session.js is embedded");
         assert!(session.content_type.starts_with("text/javascript"));
         assert!(find("/session.test.mjs").is_none());
+        assert!(find("/package.json").is_none());
     }
 }
