@@ -41,7 +41,11 @@ fn honest_users_still_chat(server: &Server) {
     alice.expect_joined("honestb");
     alice.say_to("honestb", "still fine");
     bob.expect_text("honesta", "still fine", WAIT);
-    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -69,7 +73,7 @@ fn pipelined_requests_never_read_cost_bounded_memory_and_are_cut() {
         }
         std::thread::sleep(Duration::from_micros(500));
         writes += 1;
-        if writes % 64 == 0 {
+        if writes.is_multiple_of(64) {
             peak = peak.max(rss_kib(&server));
         }
     }
@@ -219,7 +223,10 @@ fn the_tunnels_connections_have_their_own_pool() {
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut surplus = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    assert!(!kept(&mut surplus), "a fourth tunnelled connection is refused");
+    assert!(
+        !kept(&mut surplus),
+        "a fourth tunnelled connection is refused"
+    );
     for stream in &mut pool {
         assert!(kept(stream), "the pool's three are served");
     }

@@ -643,7 +643,10 @@ fn a_sender_over_its_budget_is_paused_not_refused() {
     // and the pause is that much longer.
     h.send(1, &out.frame);
     assert_eq!(h.messages(2).len(), 1);
-    assert!(h.paused_until(1).is_some_and(|at| at > h.now + Duration::from_millis(1500)));
+    assert!(
+        h.paused_until(1)
+            .is_some_and(|at| at > h.now + Duration::from_millis(1500))
+    );
     assert!(h.closed.is_empty(), "nobody is cut for the rate");
 }
 

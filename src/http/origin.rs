@@ -78,26 +78,62 @@ mod tests {
     fn the_pages_own_origin_and_no_origin_pass() {
         let s = site(false, &[]);
         assert!(allowed(None, Some("chat.lan:8080"), &s));
-        assert!(allowed(Some("http://chat.lan:8080"), Some("chat.lan:8080"), &s));
-        assert!(allowed(Some("http://CHAT.lan:8080"), Some("chat.lan:8080"), &s));
+        assert!(allowed(
+            Some("http://chat.lan:8080"),
+            Some("chat.lan:8080"),
+            &s
+        ));
+        assert!(allowed(
+            Some("http://CHAT.lan:8080"),
+            Some("chat.lan:8080"),
+            &s
+        ));
         // The page on the web port, its socket on the 0.9 port.
-        assert!(allowed(Some("http://chat.lan:8080"), Some("chat.lan:8081"), &s));
+        assert!(allowed(
+            Some("http://chat.lan:8080"),
+            Some("chat.lan:8081"),
+            &s
+        ));
         assert!(allowed(Some("http://[::1]:8080"), Some("[::1]:8080"), &s));
         let s = site(true, &[]);
         assert!(allowed(Some("https://chat.lan"), Some("chat.lan:443"), &s));
-        assert!(allowed(Some("https://chat.lan:8080"), Some("chat.lan:8080"), &s));
+        assert!(allowed(
+            Some("https://chat.lan:8080"),
+            Some("chat.lan:8080"),
+            &s
+        ));
     }
 
     #[test]
     fn other_pages_are_refused_unless_listed() {
         let s = site(false, &[]);
-        assert!(!allowed(Some("http://evil.example"), Some("chat.lan:8080"), &s));
-        assert!(!allowed(Some("http://chat.lan:9999"), Some("chat.lan:8081"), &s));
-        assert!(!allowed(Some("https://chat.lan:8080"), Some("chat.lan:8080"), &s));
+        assert!(!allowed(
+            Some("http://evil.example"),
+            Some("chat.lan:8080"),
+            &s
+        ));
+        assert!(!allowed(
+            Some("http://chat.lan:9999"),
+            Some("chat.lan:8081"),
+            &s
+        ));
+        assert!(!allowed(
+            Some("https://chat.lan:8080"),
+            Some("chat.lan:8080"),
+            &s
+        ));
         assert!(!allowed(Some("null"), Some("chat.lan:8080"), &s));
         assert!(!allowed(Some("http://chat.lan:8080"), None, &s));
         let s = site(false, &["https://chat.example.org/"]);
-        assert!(allowed(Some("https://chat.example.org"), Some("127.0.0.1:8080"), &s));
-        assert!(!allowed(Some("https://other.example.org"), Some("127.0.0.1:8080"), &s));
+        assert!(allowed(
+            Some("https://chat.example.org"),
+            Some("127.0.0.1:8080"),
+            &s
+        ));
+        assert!(!allowed(
+            Some("https://other.example.org"),
+            Some("127.0.0.1:8080"),
+            &s
+        ));
     }
 }

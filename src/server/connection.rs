@@ -138,7 +138,13 @@ impl Connection {
         let (phase, timeout) = if transport.handshaking() {
             (Phase::Handshake, limits.handshake_timeout)
         } else {
-            (Phase::Http { buf: Vec::new(), answering: false }, limits.head_timeout)
+            (
+                Phase::Http {
+                    buf: Vec::new(),
+                    answering: false,
+                },
+                limits.head_timeout,
+            )
         };
         Self {
             transport,
@@ -314,7 +320,10 @@ impl Connection {
     fn read_handshake(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
         if self.transport.detect_plain_http() {
             self.port = PortKind::Redirect;
-            self.phase = Phase::Http { buf: Vec::new(), answering: false };
+            self.phase = Phase::Http {
+                buf: Vec::new(),
+                answering: false,
+            };
             return self.read_http(limits, site, now);
         }
         let mut buf = Vec::new();
@@ -392,35 +401,33 @@ impl Connection {
     /// Answers the first complete request head in the buffer (see `http::route`); the
     /// next waits until this answer is sent.
     fn answer_requests(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
-        loop {
-            let Phase::Http { buf, answering } = &mut self.phase else {
-                return ReadOutcome::Idle;
-            };
-            let reply = match http::parse_head(buf, limits) {
-                Parsed::Partial => return ReadOutcome::Idle,
-                Parsed::Error(error) => http::route(Err(error), self.port, site),
-                Parsed::Complete { request, head_len } => {
-                    buf.drain(..head_len);
-                    http::route(Ok(&request), self.port, site)
-                }
-            };
-            self.dirty = true;
-            match reply {
-                Reply::KeepAlive(bytes) => {
-                    self.out.push_owned(bytes);
-                    *answering = true;
-                    return ReadOutcome::Idle;
-                }
-                Reply::Close(bytes) => {
-                    self.out.push_owned(bytes);
-                    self.start_closing(limits, now);
-                    return ReadOutcome::Idle;
-                }
-                Reply::Upgrade(bytes) => {
-                    self.out.push_owned(bytes);
-                    self.start_websocket(limits, now);
-                    return ReadOutcome::Upgraded;
-                }
+        let Phase::Http { buf, answering } = &mut self.phase else {
+            return ReadOutcome::Idle;
+        };
+        let reply = match http::parse_head(buf, limits) {
+            Parsed::Partial => return ReadOutcome::Idle,
+            Parsed::Error(error) => http::route(Err(error), self.port, site),
+            Parsed::Complete { request, head_len } => {
+                buf.drain(..head_len);
+                http::route(Ok(&request), self.port, site)
+            }
+        };
+        self.dirty = true;
+        match reply {
+            Reply::KeepAlive(bytes) => {
+                self.out.push_owned(bytes);
+                *answering = true;
+                ReadOutcome::Idle
+            }
+            Reply::Close(bytes) => {
+                self.out.push_owned(bytes);
+                self.start_closing(limits, now);
+                ReadOutcome::Idle
+            }
+            Reply::Upgrade(bytes) => {
+                self.out.push_owned(bytes);
+                self.start_websocket(limits, now);
+                ReadOutcome::Upgraded
             }
         }
     }
@@ -608,8 +615,13 @@ impl Connection {
     /// pipelined behind it are to be read now (nothing else would wake it: the bytes
     /// may already be in our buffer, or mio reported them while it waited).
     pub fn http_resumes(&self) -> bool {
-        matches!(self.phase, Phase::Http { answering: true, .. })
-            && self.out.is_empty()
+        matches!(
+            self.phase,
+            Phase::Http {
+                answering: true,
+                ..
+            }
+        ) && self.out.is_empty()
             && !self.transport.wants_write()
     }
 }

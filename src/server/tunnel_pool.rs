@@ -64,7 +64,10 @@ mod tests {
         assert!(!pool.admit(t0), "full");
         pool.left();
         pool.left();
-        assert!(pool.admit(t0) && pool.admit(t0), "room again: burst of 5 taken");
+        assert!(
+            pool.admit(t0) && pool.admit(t0),
+            "room again: burst of 5 taken"
+        );
         pool.left();
         assert!(!pool.admit(t0), "room, but the rate is spent");
         assert!(pool.admit(t0 + Duration::from_secs(1)));
