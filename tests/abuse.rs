@@ -395,7 +395,7 @@ fn new_connections_from_one_address_are_rate_limited() {
 
 #[test]
 fn a_flood_of_one_to_one_frames_is_throttled_and_costs_only_the_flooder() {
-    let mut server = server(&[]);
+    let server = server(&[]);
     let mut victim = Client::join(&server.ws_url(), "victim", keys("bob"));
     let mut flooder = Client::join(&server.ws_url(), "flooder", pool_keys(0, 1)[0].clone());
     let routed = flooder.session.message_to("victim", "spam").unwrap().frame;
