@@ -32,6 +32,8 @@ pub struct Options {
     pub(crate) pid_file: Option<PathBuf>,
     /// `--redirect-http`: a plain-HTTP port that redirects to the HTTPS page.
     pub(crate) redirect_http: Option<u16>,
+    /// `--allowed-origin`: web pages elsewhere that may open a WebSocket here.
+    pub(crate) allowed_origins: Vec<String>,
     /// `--sshpfw-*`: the SSH tunnel.
     pub(crate) tunnel: Option<crate::tunnel::TunnelOptions>,
     pub(crate) limits: Limits,
@@ -78,6 +80,10 @@ HTTPS (browsers allow the chat's cryptography only over HTTPS, or on this machin
       --ssl-key FILE         its private key (PEM: PKCS#8, PKCS#1 or SEC1)
       --ssl-cabundle FILE    intermediate certificates sent after yours (PEM)
       --redirect-http PORT   also answer plain HTTP on PORT with a redirect to the HTTPS page
+      --allowed-origin ORIGIN
+                             a web page elsewhere that may open the chat's WebSocket, e.g.
+                             https://chat.example.org behind a reverse proxy (repeatable);
+                             browsers' sockets from other pages are refused (403)
 
 Chat:
   -n, --admin-nickname NAME  the administrator's name, 4-15 of A-Z and 0-9, one letter at least (default ADMIN)
@@ -113,7 +119,12 @@ Limits (docs/LIMITS.md):
       --max-per-address N    open connections from one address (default 64; this machine is exempt)
       --connections-per-second N  new connections per second from one address (default 20,
                              bursts of 50; this machine itself: ten times more)
-      --messages-per-second N  messages one connection may send per second (default 5, bursts of 20)
+      --tunnel-max-connections N  open connections through the SSH tunnel, all of them
+                             from this machine (default a quarter of --max-connections)
+      --tunnel-connections-per-second N  new connections per second through the SSH
+                             tunnel (default 50, bursts of 125)
+      --messages-per-second N  messages one key may send per second (default 5, bursts of
+                             20); a faster sender is read more slowly, nothing is dropped
       --idle-timeout SECS    silence before a WebSocket is pinged, and again before it is
                              dropped (default 30)
 
@@ -167,6 +178,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     let hostnames: Vec<String> = args
         .values_from_str("--hostname")
         .map_err(|e| format!("--hostname: {e}"))?;
+    let allowed_origins: Vec<String> = args
+        .values_from_str("--allowed-origin")
+        .map_err(|e| format!("--allowed-origin: {e}"))?;
+    if let Some(bad) = allowed_origins
+        .iter()
+        .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+    {
+        return Err(format!(
+            "--allowed-origin: {bad:?} is not an origin; give the scheme and host as a browser names a page, e.g. https://chat.example.org"
+        ));
+    }
     let redirect_http = text(&mut args, "--redirect-http")?
         .map(|v| parse_port("--redirect-http", &v))
         .transpose()?;
@@ -179,6 +201,16 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     let only_admin = args.contains("--only-admin");
     if let Some(v) = text(&mut args, "--max-connections")? {
         limits.max_connections = parse_count("--max-connections", &v, 1_000_000)?;
+    }
+    limits.tunnel_max_connections = (limits.max_connections / 4).max(1);
+    if let Some(v) = text(&mut args, "--tunnel-max-connections")? {
+        limits.tunnel_max_connections =
+            parse_count("--tunnel-max-connections", &v, limits.max_connections)?;
+    }
+    if let Some(v) = text(&mut args, "--tunnel-connections-per-second")? {
+        let rate = parse_count("--tunnel-connections-per-second", &v, 1_000_000)?;
+        limits.tunnel_connections_per_second = rate as f64;
+        limits.tunnel_connection_burst = (rate * 5 / 2).max(1) as f64;
     }
     if let Some(v) = text(&mut args, "--max-per-address")? {
         limits.max_connections_per_address = parse_count("--max-per-address", &v, 1_000_000)?;
@@ -302,6 +334,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         daemon,
         pid_file,
         redirect_http,
+        allowed_origins,
         tunnel,
         limits,
     })))

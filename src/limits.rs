@@ -35,7 +35,14 @@ pub struct Limits {
     /// burst (this machine itself: ten times more).
     pub connections_per_second_per_address: f64,
     pub connection_burst_per_address: f64,
-    /// Messages a connection may send per second, sustained, and in a burst.
+    /// With the SSH tunnel on, the connections that come through it (they all come from
+    /// this machine): how many may be open at once, and how many new ones per second,
+    /// sustained and in a burst. Default: a quarter of `max_connections`.
+    pub tunnel_max_connections: usize,
+    pub tunnel_connections_per_second: f64,
+    pub tunnel_connection_burst: f64,
+    /// Messages a key may send per second, sustained, and in a burst; past it the
+    /// connection is not read until the budget refills (nothing is dropped).
     pub messages_per_second: f64,
     pub message_burst: f64,
     /// Joins one key may make per second, sustained, and in a burst: reconnecting
@@ -45,8 +52,6 @@ pub struct Limits {
     /// Keys whose budgets are remembered after they leave, and for how long.
     pub remembered_keys: usize,
     pub remember_for: Duration,
-    /// Messages dropped in a row for the rate before the connection is closed.
-    pub abuse_drops_before_close: u32,
     /// Private-key operations (about 13 ms each for RSA-4096 here, far more on a Pi)
     /// that clients may cause per second: server-wide, and per connection.
     pub private_ops_per_second: f64,
@@ -76,13 +81,15 @@ impl Default for Limits {
             max_connections_per_address: 64,
             connections_per_second_per_address: 20.0,
             connection_burst_per_address: 50.0,
+            tunnel_max_connections: 16_384 / 4,
+            tunnel_connections_per_second: 50.0,
+            tunnel_connection_burst: 125.0,
             messages_per_second: 5.0,
             message_burst: 20.0,
             rejoins_per_second: 0.2,
             rejoin_burst: 5.0,
             remembered_keys: 4096,
             remember_for: Duration::from_secs(600),
-            abuse_drops_before_close: 60,
             private_ops_per_second: 5.0,
             private_ops_burst: 5.0,
             private_ops_per_connection_per_second: 0.5,

@@ -32,6 +32,13 @@ impl TokenBucket {
         }
     }
 
+    /// Takes one token whether or not there is one: a debt that later refills pay off
+    /// first. For a cost that must be counted but cannot be refused.
+    pub fn spend(&mut self, now: Instant) {
+        self.refill(now);
+        self.tokens -= 1.0;
+    }
+
     /// Whether a token is there, without taking it.
     pub fn ready(&mut self, now: Instant) -> bool {
         self.refill(now);

@@ -394,8 +394,8 @@ fn new_connections_from_one_address_are_rate_limited() {
 }
 
 #[test]
-fn a_flood_of_one_to_one_frames_is_throttled_then_cut() {
-    let mut server = server(&[]);
+fn a_flood_of_one_to_one_frames_is_throttled_and_costs_only_the_flooder() {
+    let server = server(&[]);
     let mut victim = Client::join(&server.ws_url(), "victim", keys("bob"));
     let mut flooder = Client::join(&server.ws_url(), "flooder", pool_keys(0, 1)[0].clone());
     let routed = flooder.session.message_to("victim", "spam").unwrap().frame;
@@ -408,6 +408,12 @@ fn a_flood_of_one_to_one_frames_is_throttled_then_cut() {
     let mut carol = Client::join(&server.ws_url(), "carol", pool_keys(1, 1)[0].clone());
     alice.expect_joined("carol");
 
+    // A send that would block gives up at once, so the honest messages go on.
+    flooder
+        .socket()
+        .get_mut()
+        .set_write_timeout(Some(Duration::from_millis(5)))
+        .unwrap();
     let started = Instant::now();
     let mut sent = 0;
     let mut next_honest = started;
@@ -418,7 +424,7 @@ fn a_flood_of_one_to_one_frames_is_throttled_then_cut() {
         if flooding && flooder.try_send(Message::text(frame.as_str())).is_ok() {
             sent += 1;
         } else {
-            // Cut off: the server dropped the connection.
+            // Its socket is full: the server reads it at the budget's pace only.
             flooding = false;
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -437,24 +443,17 @@ fn a_flood_of_one_to_one_frames_is_throttled_then_cut() {
         }
     }
     assert!(honest >= 9, "{honest} honest messages in 3 s");
-    // Cut with a close frame saying why, unless it kept sending so much after it that
-    // the server dropped the connection outright.
-    server.wait_for_output("flooder disconnected: kept sending too fast", WAIT);
-    let closed = flooder.wait_closed(WAIT).expect("the flooder is cut");
-    assert!(
-        matches!(
-            (closed.code, closed.reason.as_str()),
-            (1008, "too many messages") | (1006, _)
-        ),
-        "{closed:?}"
-    );
-    // The victim got at most the burst, never the flood.
+    // Over its budget the flooder is read no faster than the budget (issue 12: slowed
+    // down, not cut): what it wrote waits in its own socket. The victim got the burst
+    // and then the budget's pace, never the flood.
+    assert!(!flooder.is_closed(), "the flooder is slowed down, not cut");
     let got = victim
         .expect_none(|_| false, Duration::from_millis(500))
         .iter()
         .filter(|e| matches!(e, ClientEvent::Message { .. }))
         .count();
-    assert!(got <= 20, "the victim received {got} of {sent} frames");
+    let pace = 20 + 5 * (started.elapsed().as_secs() as usize + 1);
+    assert!(got <= pace, "the victim received {got} of {sent} frames");
     honest_users_still_chat(&server);
 }
 

@@ -10,13 +10,11 @@
 use std::time::Instant;
 
 use super::frames::{Algo, MessageData, Plaintext};
-use super::{Chat, ConnId, close_code, frames};
+use super::{Chat, ConnId, frames};
 use crate::console::ConsoleLine;
 use crate::crypto::b64_decode;
 
 const BUSY: &str = "The server is busy: this message was not delivered. Send it again in a moment.";
-const TOO_FAST: &str =
-    "You are sending messages too fast: this one was not delivered. Wait a moment.";
 const ONLY_ADMIN: &str = "On this server you can only write to the administrator.";
 const ALL_DISABLED: &str = "Messages to everybody are disabled on this server.";
 const BAD_SIGNATURE: &str = "The message's signature does not match your key: not delivered.";
@@ -24,39 +22,17 @@ const NOT_YOURS: &str = "The message's sender is not you: not delivered.";
 const MALFORMED: &str = "The message is malformed (base64 fields expected): not delivered.";
 
 impl Chat {
-    /// Takes a token for a frame of a joined connection. Without one the frame is
-    /// dropped and the sender told (the first time, and for each message with an id);
-    /// too many drops in a row close the connection.
-    pub(super) fn admit(&mut self, conn: ConnId, data: Option<&MessageData>, now: Instant) -> bool {
+    /// Takes a token for a frame of a joined connection, in debt if need be: the
+    /// shell stops reading a connection whose budget is empty ([`super::Reading`]), so
+    /// a debt comes only from frames already on their way.
+    pub(super) fn charge(&mut self, conn: ConnId, data: Option<&MessageData>, now: Instant) {
         let Some(member) = self.users.member_mut(conn) else {
-            return false;
+            return;
         };
         if let Some(data) = data {
             member.uses_extensions |= data.uses_extensions();
         }
-        if member.budgets.messages.take(now) {
-            member.dropped_in_a_row = 0;
-            return true;
-        }
-        member.dropped_in_a_row += 1;
-        let drops = member.dropped_in_a_row;
-        let name = member.name.clone();
-        if drops >= self.limits.abuse_drops_before_close {
-            self.console(ConsoleLine::warning(format!(
-                "{name} disconnected: kept sending too fast"
-            )));
-            self.leave(conn, None);
-            self.close(conn, close_code::POLICY, "too many messages");
-        } else {
-            match data {
-                Some(data) if drops == 1 || data.valid_id().is_some() => {
-                    self.undelivered(conn, data, TOO_FAST)
-                }
-                None if drops == 1 => self.send_one(conn, frames::notice(TOO_FAST)),
-                _ => {}
-            }
-        }
-        false
+        member.budgets.messages.spend(now);
     }
 
     pub(super) fn message(&mut self, conn: ConnId, data: MessageData, now: Instant) {

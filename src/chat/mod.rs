@@ -80,6 +80,16 @@ pub enum Output {
     Quit,
 }
 
+/// What the shell is to do with a connection's input once a frame was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Read on.
+    Continue,
+    /// The connection's message budget is empty: read nothing more from it until then
+    /// (its frames wait in its socket, in order), and do not take it for idle meanwhile.
+    PauseUntil(Instant),
+}
+
 /// Where the chat is with its admission policy.
 #[derive(Debug)]
 enum Freshness {
@@ -155,9 +165,27 @@ impl Chat {
         self.users.open(conn, now);
     }
 
-    /// A text frame arrived. Every frame of a joined connection counts against its
-    /// rate, junk included: nothing a client sends is free.
-    pub fn received(&mut self, conn: ConnId, text: &str, now: Instant) {
+    /// A text frame arrived. Every frame of a joined connection costs a token of its
+    /// key's message budget, junk included: nothing a client sends is free. Nothing is
+    /// refused for the rate either: when the budget is empty, the answer tells the shell
+    /// to stop reading the connection until it has a token again.
+    pub fn received(&mut self, conn: ConnId, text: &str, now: Instant) -> Reading {
+        self.handle_frame(conn, text, now);
+        self.reading(conn, now)
+    }
+
+    /// Whether `conn` may be read on, after its last frame.
+    fn reading(&mut self, conn: ConnId, now: Instant) -> Reading {
+        let Some(member) = self.users.member_mut(conn) else {
+            return Reading::Continue;
+        };
+        match member.budgets.messages.ready_at(now) {
+            Some(at) if at > now => Reading::PauseUntil(at),
+            _ => Reading::Continue,
+        }
+    }
+
+    fn handle_frame(&mut self, conn: ConnId, text: &str, now: Instant) {
         self.clock = now;
         if let Freshness::Asked(waiting) = &mut self.freshness {
             waiting.push_back((conn, text.to_owned(), now));
@@ -179,9 +207,7 @@ impl Chat {
                 ClientFrame::Message(data) => Some(data),
                 _ => None,
             };
-            if !self.admit(conn, data, now) {
-                return;
-            }
+            self.charge(conn, data, now);
         }
         match frame {
             ClientFrame::Join { name, public_key } if !joined => {
@@ -260,8 +286,10 @@ impl Chat {
         };
         for (conn, text, at) in waiting {
             // Cut meanwhile (a join deadline): its frames go with it.
+            // Their cost is counted: a connection over its budget is paused after its
+            // next frame.
             if self.users.is_pending(conn) || self.users.member(conn).is_some() {
-                self.received(conn, &text, at);
+                self.handle_frame(conn, &text, at);
             }
         }
         self.freshness = Freshness::Watched;

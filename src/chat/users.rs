@@ -18,8 +18,6 @@ pub struct Member {
     /// Sent `to` or `id`: a client of ours, which understands the extension frames.
     pub uses_extensions: bool,
     pub budgets: Budgets,
-    /// Messages dropped in a row for the rate limit.
-    pub dropped_in_a_row: u32,
     seq: u64,
     /// This user's piece of the users list (see `frames::users_list_piece`).
     piece: frames::Piece,
@@ -114,7 +112,6 @@ impl Users {
             is_web_admin,
             uses_extensions: false,
             budgets,
-            dropped_in_a_row: 0,
             seq,
             piece,
         };

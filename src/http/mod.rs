@@ -4,9 +4,11 @@
 //! - `request.rs`: parsing a request head.
 //! - `route.rs`: what a request is answered with (a pure function, unit-tested).
 //! - `response.rs`: the responses we send, with their security headers.
+//! - `origin.rs`: which pages may open a WebSocket here (`Origin`).
 //! - `assets.rs`: the web client, embedded by build.rs.
 
 pub mod assets;
+mod origin;
 pub mod request;
 pub mod response;
 pub mod route;

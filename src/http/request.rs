@@ -18,6 +18,8 @@ pub struct Request {
     pub accepts_gzip: bool,
     /// The `Host` header, if it is a plausible host[:port].
     pub host: Option<String>,
+    /// The `Origin` header: the page a browser opens a WebSocket for.
+    pub origin: Option<String>,
     pub upgrade: Option<Upgrade>,
 }
 
@@ -142,6 +144,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Parsed {
             keep_alive,
             accepts_gzip,
             host,
+            origin: header("origin").map(|o| o.trim().to_string()),
             upgrade,
         },
         head_len,

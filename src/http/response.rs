@@ -164,6 +164,18 @@ pub fn websocket_only(page_url: Option<&str>) -> Vec<u8> {
     )
 }
 
+/// A WebSocket asked for by a page of another site (`http::origin`).
+pub fn foreign_origin() -> Vec<u8> {
+    text(
+        403,
+        "Forbidden",
+        "This WebSocket was asked for by a web page of another site (its Origin header): only the chat's own page may connect. Behind a reverse proxy, the operator allows the page's origin with --allowed-origin.",
+        false,
+        false,
+        &[],
+    )
+}
+
 pub fn bad_websocket_request() -> Vec<u8> {
     text(
         400,

@@ -24,6 +24,10 @@ pub struct Site {
     pub page_url: String,
     /// The HTTPS port, when TLS is on: where redirects point.
     pub https_port: Option<u16>,
+    /// The web port: where the page's own origin is (`origin.rs`).
+    pub web_port: u16,
+    /// `--allowed-origin`: pages elsewhere that may open a WebSocket (a reverse proxy).
+    pub allowed_origins: Vec<String>,
 }
 
 /// The answer to one request head.
@@ -61,6 +65,9 @@ pub fn route(head: Result<&Request, HttpError>, port: PortKind, site: &Site) -> 
             if upgrade.key.is_empty() || !upgrade.version_13 {
                 return Reply::Close(response::bad_websocket_request());
             }
+            if !super::origin::allowed(request.origin.as_deref(), request.host.as_deref(), site) {
+                return Reply::Close(response::foreign_origin());
+            }
             let accept = tungstenite::handshake::derive_accept_key(upgrade.key.as_bytes());
             return Reply::Upgrade(response::switching_protocols(&accept));
         }
@@ -97,6 +104,8 @@ mod tests {
         Site {
             page_url: "https://10.0.0.2:8443/".into(),
             https_port: Some(8443),
+            web_port: 8443,
+            allowed_origins: Vec::new(),
         }
     }
 

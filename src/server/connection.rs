@@ -23,8 +23,11 @@ use crate::limits::Limits;
 enum Phase {
     /// TLS only: the handshake is under way, bounded by `handshake_timeout`.
     Handshake,
-    /// Reading request heads (each within `head_timeout`) and answering them.
-    Http { buf: Vec<u8> },
+    /// Reading request heads (each within `head_timeout`) and answering them, one at a
+    /// time: while a response is still queued (`answering`), pipelined requests wait
+    /// unparsed and the next head's time does not start, so a peer that never reads
+    /// costs one response of memory and is cut `head_timeout` after its last read one.
+    Http { buf: Vec<u8>, answering: bool },
     /// Watched for silence: pinged after `ping_after`, cut `pong_timeout` later.
     WebSocket(Box<WebSocketContext>),
     /// Sending its last bytes; then the write side is shut and input drained until the
@@ -32,11 +35,21 @@ enum Phase {
     Closing { shut: bool },
 }
 
+/// Which limit on open connections a connection counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// The per-address limit: a peer elsewhere.
+    PerAddress,
+    /// The SSH tunnel's pool (`tunnel_pool.rs`).
+    TunnelPool,
+    /// Neither: this machine itself, without a tunnel.
+    Exempt,
+}
+
 pub struct Connection {
     transport: Transport,
     peer: IpAddr,
-    /// Counted against the per-address limit (not when it comes from this machine).
-    counted: bool,
+    counted: Counted,
     port: PortKind,
     phase: Phase,
     out: OutQueue,
@@ -45,6 +58,9 @@ pub struct Connection {
     deadline: Instant,
     last_input: Instant,
     ping_sent: bool,
+    /// A WebSocket whose sender is over its message budget: not read until then, and
+    /// not watched for silence meanwhile.
+    paused_until: Option<Instant>,
     /// Has bytes (or TLS records) to send: to flush at the end of this loop turn.
     dirty: bool,
     /// In the event loop's list of connections to flush, so it is listed once.
@@ -93,6 +109,8 @@ pub enum End {
 pub enum Timeout {
     /// Not due yet, or a ping went out.
     Nothing,
+    /// A pause is over: the connection is to be read again.
+    Resume,
     /// The connection is over; the reason, if it is news.
     Cut(Option<&'static str>),
 }
@@ -112,7 +130,7 @@ impl Connection {
     pub fn new(
         transport: Transport,
         peer: IpAddr,
-        counted: bool,
+        counted: Counted,
         port: PortKind,
         now: Instant,
         limits: &Limits,
@@ -120,7 +138,13 @@ impl Connection {
         let (phase, timeout) = if transport.handshaking() {
             (Phase::Handshake, limits.handshake_timeout)
         } else {
-            (Phase::Http { buf: Vec::new() }, limits.head_timeout)
+            (
+                Phase::Http {
+                    buf: Vec::new(),
+                    answering: false,
+                },
+                limits.head_timeout,
+            )
         };
         Self {
             transport,
@@ -132,6 +156,7 @@ impl Connection {
             deadline: now + timeout,
             last_input: now,
             ping_sent: false,
+            paused_until: None,
             dirty: false,
             listed: false,
             registered: None,
@@ -142,7 +167,11 @@ impl Connection {
 
     /// The address counted against the per-address limit, if it is.
     pub fn counted_peer(&self) -> Option<IpAddr> {
-        self.counted.then_some(self.peer)
+        (self.counted == Counted::PerAddress).then_some(self.peer)
+    }
+
+    pub fn in_tunnel_pool(&self) -> bool {
+        self.counted == Counted::TunnelPool
     }
 
     pub fn is_websocket(&self) -> bool {
@@ -215,6 +244,7 @@ impl Connection {
     /// When [`Connection::handle_timeout`] next has something to do.
     pub fn next_deadline(&self, limits: &Limits) -> Instant {
         match self.phase {
+            Phase::WebSocket(_) if let Some(until) = self.paused_until => until,
             Phase::WebSocket(_) if self.ping_sent => {
                 self.last_input + limits.ping_after + limits.pong_timeout
             }
@@ -233,6 +263,13 @@ impl Connection {
                 Timeout::Cut(Some("too slow to send a request"))
             }
             Phase::Closing { .. } => Timeout::Cut(None),
+            Phase::WebSocket(_) if self.paused_until.is_some() => {
+                // Silence is watched again from the end of the pause.
+                self.paused_until = None;
+                self.last_input = now;
+                self.ping_sent = false;
+                Timeout::Resume
+            }
             Phase::WebSocket(_) if self.ping_sent => Timeout::Cut(Some("no answer to ping")),
             Phase::WebSocket(ctx) => {
                 let mut io = WsIo {
@@ -250,6 +287,13 @@ impl Connection {
 
     // ---- reading -----------------------------------------------------------------
 
+    /// Stops reading this WebSocket until `until` (see [`crate::chat::Reading`]).
+    pub fn pause(&mut self, until: Instant) {
+        if self.is_websocket() {
+            self.paused_until = Some(until);
+        }
+    }
+
     /// Reads what the current phase reads: the handshake and request heads (answered
     /// here), up to `budget` WebSocket messages, or the input of a closing connection.
     pub fn read(
@@ -265,6 +309,7 @@ impl Connection {
         match self.phase {
             Phase::Handshake => self.read_handshake(limits, site, now),
             Phase::Http { .. } => self.read_http(limits, site, now),
+            Phase::WebSocket(_) if self.paused_until.is_some() => ReadOutcome::Idle,
             Phase::WebSocket(_) => self.read_websocket(budget, now),
             Phase::Closing { .. } => self.drain_closing(),
         }
@@ -275,7 +320,10 @@ impl Connection {
     fn read_handshake(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
         if self.transport.detect_plain_http() {
             self.port = PortKind::Redirect;
-            self.phase = Phase::Http { buf: Vec::new() };
+            self.phase = Phase::Http {
+                buf: Vec::new(),
+                answering: false,
+            };
             return self.read_http(limits, site, now);
         }
         let mut buf = Vec::new();
@@ -285,18 +333,32 @@ impl Connection {
         if self.transport.handshaking() {
             return ReadOutcome::Idle;
         }
-        self.phase = Phase::Http { buf };
+        self.phase = Phase::Http {
+            buf,
+            answering: false,
+        };
         self.deadline = now + limits.head_timeout;
         self.answer_requests(limits, site, now)
     }
 
     fn read_http(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
-        let Phase::Http { buf } = &mut self.phase else {
+        let Phase::Http { buf, answering } = &mut self.phase else {
             return ReadOutcome::Idle;
         };
+        if *answering {
+            if !self.out.is_empty() || self.transport.wants_write() {
+                return ReadOutcome::Idle;
+            }
+            // The response is out: the next head's time starts now.
+            *answering = false;
+            self.deadline = now + limits.head_timeout;
+        }
         let mut buf = std::mem::take(buf);
         let read = self.read_head_bytes(&mut buf, limits, now);
-        self.phase = Phase::Http { buf };
+        self.phase = Phase::Http {
+            buf,
+            answering: false,
+        };
         if let Err(gone) = read {
             return gone;
         }
@@ -336,36 +398,36 @@ impl Connection {
         Ok(())
     }
 
-    /// Answers every complete request head in the buffer (see `http::route`).
+    /// Answers the first complete request head in the buffer (see `http::route`); the
+    /// next waits until this answer is sent.
     fn answer_requests(&mut self, limits: &Limits, site: &Site, now: Instant) -> ReadOutcome {
-        loop {
-            let Phase::Http { buf } = &mut self.phase else {
-                return ReadOutcome::Idle;
-            };
-            let reply = match http::parse_head(buf, limits) {
-                Parsed::Partial => return ReadOutcome::Idle,
-                Parsed::Error(error) => http::route(Err(error), self.port, site),
-                Parsed::Complete { request, head_len } => {
-                    buf.drain(..head_len);
-                    http::route(Ok(&request), self.port, site)
-                }
-            };
-            self.dirty = true;
-            match reply {
-                Reply::KeepAlive(bytes) => {
-                    self.out.push_owned(bytes);
-                    self.deadline = now + limits.head_timeout;
-                }
-                Reply::Close(bytes) => {
-                    self.out.push_owned(bytes);
-                    self.start_closing(limits, now);
-                    return ReadOutcome::Idle;
-                }
-                Reply::Upgrade(bytes) => {
-                    self.out.push_owned(bytes);
-                    self.start_websocket(limits, now);
-                    return ReadOutcome::Upgraded;
-                }
+        let Phase::Http { buf, answering } = &mut self.phase else {
+            return ReadOutcome::Idle;
+        };
+        let reply = match http::parse_head(buf, limits) {
+            Parsed::Partial => return ReadOutcome::Idle,
+            Parsed::Error(error) => http::route(Err(error), self.port, site),
+            Parsed::Complete { request, head_len } => {
+                buf.drain(..head_len);
+                http::route(Ok(&request), self.port, site)
+            }
+        };
+        self.dirty = true;
+        match reply {
+            Reply::KeepAlive(bytes) => {
+                self.out.push_owned(bytes);
+                *answering = true;
+                ReadOutcome::Idle
+            }
+            Reply::Close(bytes) => {
+                self.out.push_owned(bytes);
+                self.start_closing(limits, now);
+                ReadOutcome::Idle
+            }
+            Reply::Upgrade(bytes) => {
+                self.out.push_owned(bytes);
+                self.start_websocket(limits, now);
+                ReadOutcome::Upgraded
             }
         }
     }
@@ -373,7 +435,7 @@ impl Connection {
     /// Hands the socket (and any bytes that came with the upgrade request) to
     /// tungstenite.
     fn start_websocket(&mut self, limits: &Limits, now: Instant) {
-        let Phase::Http { buf } =
+        let Phase::Http { buf, .. } =
             std::mem::replace(&mut self.phase, Phase::Closing { shut: false })
         else {
             return;
@@ -543,10 +605,24 @@ impl Connection {
         Ok(())
     }
 
-    /// A WebSocket reader with more than `max` bytes waiting behind the frame it is
+    /// A reader with more than `max` bytes waiting behind the frame or response it is
     /// being sent: it is not keeping up.
     pub fn is_lagging(&self, max: usize) -> bool {
-        self.is_websocket() && self.out.waiting_behind_current() > max
+        !matches!(self.phase, Phase::Closing { .. }) && self.out.waiting_behind_current() > max
+    }
+
+    /// An HTTP connection whose answer has just gone out entirely: the requests it
+    /// pipelined behind it are to be read now (nothing else would wake it: the bytes
+    /// may already be in our buffer, or mio reported them while it waited).
+    pub fn http_resumes(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Http {
+                answering: true,
+                ..
+            }
+        ) && self.out.is_empty()
+            && !self.transport.wants_write()
     }
 }
 
@@ -566,7 +642,7 @@ mod tests {
         let conn = Connection::new(
             Transport::Plain(stream),
             addr.ip(),
-            false,
+            Counted::Exempt,
             PortKind::Web,
             now,
             limits,
@@ -578,6 +654,8 @@ mod tests {
         Site {
             page_url: "http://127.0.0.1/".into(),
             https_port: None,
+            web_port: 80,
+            allowed_origins: Vec::new(),
         }
     }
 

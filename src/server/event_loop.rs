@@ -27,15 +27,16 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use super::connection::{Connection, ReadOutcome, Timeout};
+use super::connection::{Connection, Counted, ReadOutcome, Timeout};
 use super::connection_rate::ConnectionRate;
 use super::console_out::ConsoleOut;
 use super::frame_encoding::Encoded;
 use super::stdin::{ConsoleEvent, ConsoleInput};
 use super::timers::Timers;
 use super::transport::Transport;
+use super::tunnel_pool::TunnelPool;
 use crate::allow_list::AllowListFile;
-use crate::chat::{Chat, ConnId, Output, close_code};
+use crate::chat::{Chat, ConnId, Output, Reading, close_code};
 use crate::console::{ChatCommand, ConsoleLine, Dispatch, Dispatcher};
 use crate::http::{PortKind, Site};
 use crate::limits::Limits;
@@ -51,7 +52,8 @@ const TUNNEL: Token = Token(8);
 const FIRST_CONNECTION: usize = 16;
 
 /// WebSocket messages read from one connection per loop turn before the others get
-/// their turn.
+/// their turn. They are read one at a time, so that a connection the chat pauses has
+/// nothing read ahead.
 const READ_BUDGET: usize = 16;
 /// After accept() failed for lack of file descriptors, when to try again: no event
 /// would say when one is free.
@@ -93,6 +95,8 @@ pub struct Server {
     conns: Slab<Connection>,
     per_address: HashMap<IpAddr, usize>,
     connection_rate: ConnectionRate,
+    /// With the SSH tunnel on: the connections that come from this machine.
+    tunnel_pool: Option<TunnelPool>,
     /// The connections' deadlines.
     timers: Timers,
     /// Connections with queued bytes, to flush at the end of the turn.
@@ -138,6 +142,10 @@ impl Server {
             chat.watch_admission();
         }
         let dispatcher = Dispatcher::new(parts.tunnel.as_ref().map(Tunnel::urls));
+        let tunnel_pool = parts
+            .tunnel
+            .is_some()
+            .then(|| TunnelPool::new(&limits, Instant::now()));
         Ok(Self {
             poll,
             web,
@@ -156,6 +164,7 @@ impl Server {
             conns: Slab::new(),
             per_address: HashMap::new(),
             connection_rate,
+            tunnel_pool,
             timers: Timers::default(),
             to_flush: Vec::new(),
             backlog: Vec::new(),
@@ -275,6 +284,10 @@ impl Server {
                     self.enlist(key);
                     self.schedule(key);
                 }
+                Timeout::Resume => {
+                    self.schedule(key);
+                    self.backlog.push(key);
+                }
                 Timeout::Cut(why) => self.kill(key, why),
             }
         }
@@ -359,13 +372,27 @@ impl Server {
                 }
                 _ => Transport::Plain(stream),
             };
-            let mut conn = Connection::new(transport, ip, !from_here, kind, now, &self.limits);
+            // With the tunnel on, this machine stands for everybody who comes through it.
+            let counted = match &mut self.tunnel_pool {
+                _ if !from_here => Counted::PerAddress,
+                Some(pool) => {
+                    if !pool.admit(now) {
+                        continue; // dropped: the tunnel's pool is full
+                    }
+                    Counted::TunnelPool
+                }
+                None => Counted::Exempt,
+            };
+            let mut conn = Connection::new(transport, ip, counted, kind, now, &self.limits);
             let entry = self.conns.vacant_entry();
             let key = entry.key();
             if conn
                 .register(self.poll.registry(), Token(key + FIRST_CONNECTION))
                 .is_err()
             {
+                if let (Counted::TunnelPool, Some(pool)) = (counted, &mut self.tunnel_pool) {
+                    pool.left();
+                }
                 continue;
             }
             entry.insert(conn);
@@ -377,11 +404,13 @@ impl Server {
     }
 
     fn read(&mut self, key: ConnId, now: Instant) {
+        let mut messages_left = READ_BUDGET;
         loop {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
-            let outcome = conn.read(&self.limits, &self.site, READ_BUDGET, now);
+            let budget = if conn.is_websocket() { 1 } else { READ_BUDGET };
+            let outcome = conn.read(&self.limits, &self.site, budget, now);
             self.enlist(key);
             self.schedule(key);
             match outcome {
@@ -395,8 +424,11 @@ impl Server {
                     continue; // bytes may have come with the upgrade request
                 }
                 ReadOutcome::Frames { texts, more, end } => {
+                    let mut pause = None;
                     for text in &texts {
-                        self.chat.received(key, text, now);
+                        if let Reading::PauseUntil(at) = self.chat.received(key, text, now) {
+                            pause = Some(at);
+                        }
                     }
                     if let Some(end) = end {
                         let why = self
@@ -406,10 +438,23 @@ impl Server {
                         self.enlist(key);
                         self.schedule(key);
                         self.chat.closed(key, why);
-                    } else if more {
-                        self.backlog.push(key);
+                        return;
                     }
-                    return;
+                    if let Some(at) = pause {
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            conn.pause(at);
+                        }
+                        self.schedule(key);
+                        return;
+                    }
+                    if !more {
+                        return;
+                    }
+                    messages_left -= 1;
+                    if messages_left == 0 {
+                        self.backlog.push(key);
+                        return;
+                    }
                 }
                 ReadOutcome::Gone(why) => {
                     self.kill(key, why);
@@ -501,6 +546,8 @@ impl Server {
                 self.kill(key, Some("cut off: not reading its messages"));
             } else if conn.update_interest(self.poll.registry(), token).is_err() {
                 self.kill(key, Some("connection lost"));
+            } else if conn.http_resumes() {
+                self.backlog.push(key);
             }
         }
     }
@@ -516,6 +563,11 @@ impl Server {
             };
             conn.deregister(self.poll.registry());
             self.timers.forget(key);
+            if conn.in_tunnel_pool()
+                && let Some(pool) = &mut self.tunnel_pool
+            {
+                pool.left();
+            }
             if let Some(peer) = conn.counted_peer()
                 && let Some(n) = self.per_address.get_mut(&peer)
             {

@@ -24,6 +24,7 @@ pub mod stdin;
 mod timers;
 pub mod transcript;
 mod transport;
+mod tunnel_pool;
 
 pub use crate::http::Site;
 #[cfg(feature = "fuzzing")]

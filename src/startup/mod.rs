@@ -93,6 +93,8 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
             tls: inputs.tls.map(|t| t.config),
             site: Site {
                 https_port: tls.then(|| bound.web_addr.port()),
+                web_port: bound.web_addr.port(),
+                allowed_origins: options.allowed_origins.clone(),
                 page_url,
             },
             limits: options.limits,
