@@ -9,8 +9,10 @@ pub const HELP: &str = "\
 Commands:
   @NAME text        send a 1:1 message to NAME (the administrator's name: to the web interface)
   @all text         send a message to everybody
-  /users, /u        list the connected users and their Key IDs
-  /kick NAME        disconnect NAME
+  /users, /u        list the connected users and their Key IDs, and who is kept out
+  /kick NAME        disconnect NAME and keep NAME's key out for --kick-for (10 minutes unless set)
+  /ban NAME         disconnect NAME; NAME's key cannot join again while the server runs
+  /unban NAME       let a banned or kicked key join again (NAME, or the start of its Key ID)
   /key public       show the administrator's public key (PEM)
   /key private      show the administrator's private key (PEM): to join on the web as the administrator
   /key fingerprint  show the administrator's Key ID   (short: /k pub | pri | fp)
