@@ -272,6 +272,15 @@ impl Chat {
         self.freshness = Freshness::Watched;
     }
 
+    /// The names the console may complete: the administrator's, then the users' in
+    /// join order.
+    pub fn user_names(&self) -> Vec<String> {
+        let users = self.users.users().map(|(_, m)| m.name.clone());
+        std::iter::once(self.settings.admin_name.clone())
+            .chain(users)
+            .collect()
+    }
+
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }

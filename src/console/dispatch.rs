@@ -19,7 +19,11 @@ Commands:
   /allowlist, /a    list the allow list and who is connected (with --allow-list)
   /tunnel, /t       show the SSH tunnel (with --sshpfw-*)
   /help, /h         this help
-  /quit, /q         close every connection and stop the server";
+  /quit, /q         close every connection and stop the server
+On a terminal: Left/Right, Home/End (Ctrl-A/E), Backspace/Delete, Ctrl-U/K/W edit the line;
+  Up/Down go through the history; Tab completes commands and names; Ctrl-C clears the
+  line, or on an empty line stops the server like /quit; Ctrl-D on an empty line only
+  says to type /quit.";
 
 /// Who carries out a console line.
 #[derive(Debug, Clone, PartialEq, Eq)]
