@@ -127,6 +127,7 @@ Limits (docs/LIMITS.md):
                              20); a faster sender is read more slowly, nothing is dropped
       --idle-timeout SECS    silence before a WebSocket is pinged, and again before it is
                              dropped (default 30)
+      --kick-for SECS        how long /kick keeps a key out (default 600; /ban: the whole run)
 
   -h, --help                 this help
   -V, --version              the version
@@ -229,6 +230,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         let secs = parse_count("--idle-timeout", &v, 86_400)? as u64;
         limits.ping_after = std::time::Duration::from_secs(secs);
         limits.pong_timeout = std::time::Duration::from_secs(secs);
+    }
+
+    if let Some(v) = text(&mut args, "--kick-for")? {
+        let secs = parse_count("--kick-for", &v, 86_400 * 365)? as u64;
+        limits.kick_for = std::time::Duration::from_secs(secs);
     }
 
     let tunnel = crate::tunnel::parse_options(&mut args)?;

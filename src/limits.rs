@@ -63,6 +63,8 @@ pub struct Limits {
     pub max_queued_bytes: usize,
     /// Bytes of one console line.
     pub max_console_line: usize,
+    /// How long a key that `/kick` disconnected is refused (`/ban`: for the whole run).
+    pub kick_for: Duration,
 }
 
 impl Default for Limits {
@@ -96,6 +98,7 @@ impl Default for Limits {
             private_ops_per_connection_burst: 3.0,
             max_queued_bytes: 256 * 1024,
             max_console_line: 16 * 1024,
+            kick_for: Duration::from_secs(600),
         }
     }
 }

@@ -3,17 +3,17 @@
 
 use super::frames::{self, Algo, MessageData, Plaintext};
 use super::split::split_to_fit;
-use super::{Admission, Chat, ConnId, Output, close_code};
+use super::{Admission, Chat, ConnId, Output};
 use crate::console::{ChatCommand, ConsoleLine, KeyExport};
 use crate::crypto::{PublicIdentity, b64_encode};
-
-const KICKED: &str = "You have been disconnected by the administrator.";
 
 impl Chat {
     pub(super) fn admin_command(&mut self, command: ChatCommand) {
         match command {
             ChatCommand::Users => self.list_users(),
             ChatCommand::Kick(name) => self.kick(&name),
+            ChatCommand::Ban(name) => self.ban(&name),
+            ChatCommand::Unban(who) => self.unban(&who),
             ChatCommand::Key(which) => self.show_key(which),
             ChatCommand::Quit => self.out.push_back(Output::Quit),
             ChatCommand::Send { to, text } => self.admin_send(&to, &text),
@@ -51,6 +51,7 @@ impl Chat {
         for line in lines {
             self.console(line);
         }
+        self.list_kept_out();
     }
 
     fn list_allowed(&mut self) {
@@ -88,24 +89,6 @@ impl Chat {
             }
             self.console(line);
         }
-    }
-
-    fn kick(&mut self, name: &str) {
-        let target = if name.eq_ignore_ascii_case(&self.settings.admin_name) {
-            self.users.web_admin()
-        } else {
-            self.users
-                .by_name(name)
-                .or_else(|| self.users.by_name(&name.to_ascii_lowercase()))
-        };
-        let Some(conn) = target else {
-            return self.console(ConsoleLine::error(format!(
-                "nobody called {name:?} is connected (/users lists who is)"
-            )));
-        };
-        self.send_one(conn, frames::notice(KICKED));
-        self.leave(conn, Some("kicked"));
-        self.close(conn, close_code::NORMAL, "kicked by the administrator");
     }
 
     fn show_key(&mut self, which: KeyExport) {

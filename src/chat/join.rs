@@ -15,8 +15,15 @@ pub const REJOINING_TOO_OFTEN: &str =
 
 impl Chat {
     pub(super) fn join(&mut self, conn: ConnId, name: String, public_key: &str, now: Instant) {
-        // A key reconnecting in a loop is turned away before its key is even parsed.
+        // A kicked or banned key, or one reconnecting in a loop, is turned away before
+        // its key is even parsed.
         let claimed = b64_decode(public_key.trim()).map(|der| key_id_of_der(&der));
+        if claimed
+            .as_deref()
+            .is_some_and(|id| self.refuse_kept_out(conn, &name, id, now))
+        {
+            return;
+        }
         if let Some(refusals) =
             claimed.and_then(|id| self.remembered.refuse_join(&id, &self.limits, now))
         {

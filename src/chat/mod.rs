@@ -9,8 +9,10 @@
 //! - `join.rs`: joins and departures.
 //! - `delivery.rs`: messages from clients: checks, routing, relaying.
 //! - `admin.rs`: what the administrator does from the console.
+//! - `bans.rs`: keys kicked (for a while) or banned (for the run).
 
 mod admin;
+mod bans;
 mod budgets;
 mod delivery;
 pub mod frames;
@@ -114,6 +116,8 @@ pub struct Chat {
     users: Users,
     /// Budgets of keys that left recently (`budgets.rs`).
     remembered: Remembered,
+    /// Keys the administrator kicked or banned.
+    bans: bans::Bans,
     /// The latest time an input brought: what "now" is for departures.
     clock: Instant,
     admission: Admission,
@@ -150,6 +154,7 @@ impl Chat {
             admin_piece,
             users: Users::default(),
             remembered: Remembered::default(),
+            bans: bans::Bans::default(),
             clock: now,
             admission: Admission::Anyone,
             freshness: Freshness::Fixed,
@@ -293,6 +298,15 @@ impl Chat {
             }
         }
         self.freshness = Freshness::Watched;
+    }
+
+    /// The names the console may complete: the administrator's, then the users' in
+    /// join order.
+    pub fn user_names(&self) -> Vec<String> {
+        let users = self.users.users().map(|(_, m)| m.name.clone());
+        std::iter::once(self.settings.admin_name.clone())
+            .chain(users)
+            .collect()
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {

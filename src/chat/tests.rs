@@ -571,6 +571,38 @@ fn kick_tells_the_user_and_the_others() {
 }
 
 #[test]
+fn kicked_keys_wait_banned_ones_stay_out_until_unbanned() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "bobby", key("bob"));
+    h.take(1);
+    h.console("/kick bobby");
+    assert!(
+        matches!(&h.take(1)[..], [ClientEvent::Notice(n)] if n.ends_with("you can join again in 10 minutes."))
+    );
+    h.now += Duration::from_secs(60);
+    h.connect(2, "bobby", key("bob"));
+    assert!(
+        matches!(&h.take(2)[..], [ClientEvent::Notice(n)] if n.ends_with("you can join again in 9 minutes."))
+    );
+    assert_eq!(h.closed[&2].0, close_code::POLICY);
+    assert!(h.console_has("join refused for \"bobby\": kicked, kept out for 9 minutes more"));
+    h.console("/users");
+    assert!(h.console_has("1 kept out"));
+    assert!(h.console_has("kicked, for 9 minutes more"));
+    h.console("/ban bobby");
+    assert!(h.console_has("bobby is banned"));
+    h.now += Duration::from_secs(3600);
+    h.connect(3, "bobby", key("bob"));
+    assert!(matches!(&h.take(3)[..], [ClientEvent::Notice(n)] if n.contains("banned")));
+    h.console("/ban ADMIN");
+    assert!(h.console_has("the administrator's key cannot be banned"));
+    h.console("/unban BOBBY");
+    assert!(h.console_has("bobby may join again"));
+    h.connect(4, "bobby", key("bob"));
+    assert!(matches!(&h.take(4)[..], [ClientEvent::Config { .. }, ..]));
+}
+
+#[test]
 fn console_commands() {
     let mut h = Harness::new(Harness::default_settings());
     h.connect(1, "alice", key("alice"));

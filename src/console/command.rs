@@ -27,6 +27,10 @@ pub enum Command {
 pub enum ChatCommand {
     Users,
     Kick(String),
+    /// Keep NAME's key out for the whole run.
+    Ban(String),
+    /// Let a banned or kicked key (a name or a Key ID prefix) join again.
+    Unban(String),
     Key(KeyExport),
     AllowList,
     Quit,
@@ -38,6 +42,8 @@ pub enum ChatCommand {
 }
 
 pub const KICK_USAGE: &str = "usage: /kick NAME  (/users lists who is connected)";
+pub const BAN_USAGE: &str = "usage: /ban NAME  (a connected or recently kicked user)";
+pub const UNBAN_USAGE: &str = "usage: /unban NAME or /unban KEYID  (/users lists who is kept out)";
 pub const KEY_USAGE: &str =
     "usage: /key public | private | fingerprint  (short: /k pub | pri | fp)";
 pub const SEND_USAGE: &str = "usage: @NAME text  or  @all text";
@@ -62,6 +68,10 @@ pub fn parse(line: &str) -> Command {
         ("users" | "u", None, _) => Command::Chat(ChatCommand::Users),
         ("kick", Some(name), None) => Command::Chat(ChatCommand::Kick(name.to_string())),
         ("kick", _, _) => Command::Usage(KICK_USAGE),
+        ("ban", Some(name), None) => Command::Chat(ChatCommand::Ban(name.to_string())),
+        ("ban", _, _) => Command::Usage(BAN_USAGE),
+        ("unban", Some(who), None) => Command::Chat(ChatCommand::Unban(who.to_string())),
+        ("unban", _, _) => Command::Usage(UNBAN_USAGE),
         ("key" | "k", Some(which), None) => match which {
             "public" | "pub" => Command::Chat(ChatCommand::Key(KeyExport::Public)),
             "private" | "pri" | "priv" => Command::Chat(ChatCommand::Key(KeyExport::Private)),
@@ -106,6 +116,13 @@ mod tests {
         assert_eq!(parse("/kick bob"), chat(ChatCommand::Kick("bob".into())));
         assert_eq!(parse("/kick"), Command::Usage(KICK_USAGE));
         assert_eq!(parse("/kick a b"), Command::Usage(KICK_USAGE));
+        assert_eq!(parse("/ban bob"), chat(ChatCommand::Ban("bob".into())));
+        assert_eq!(parse("/ban"), Command::Usage(BAN_USAGE));
+        assert_eq!(
+            parse("/unban 0a1b2c"),
+            chat(ChatCommand::Unban("0a1b2c".into()))
+        );
+        assert_eq!(parse("/unban"), Command::Usage(UNBAN_USAGE));
         assert_eq!(
             parse("/key public"),
             chat(ChatCommand::Key(KeyExport::Public))

@@ -9,15 +9,21 @@ pub const HELP: &str = "\
 Commands:
   @NAME text        send a 1:1 message to NAME (the administrator's name: to the web interface)
   @all text         send a message to everybody
-  /users, /u        list the connected users and their Key IDs
-  /kick NAME        disconnect NAME
+  /users, /u        list the connected users and their Key IDs, and who is kept out
+  /kick NAME        disconnect NAME and keep NAME's key out for --kick-for (10 minutes unless set)
+  /ban NAME         disconnect NAME; NAME's key cannot join again while the server runs
+  /unban NAME       let a banned or kicked key join again (NAME, or the start of its Key ID)
   /key public       show the administrator's public key (PEM)
   /key private      show the administrator's private key (PEM): to join on the web as the administrator
   /key fingerprint  show the administrator's Key ID   (short: /k pub | pri | fp)
   /allowlist, /a    list the allow list and who is connected (with --allow-list)
   /tunnel, /t       show the SSH tunnel (with --sshpfw-*)
   /help, /h         this help
-  /quit, /q         close every connection and stop the server";
+  /quit, /q         close every connection and stop the server
+On a terminal: Left/Right, Home/End (Ctrl-A/E), Backspace/Delete, Ctrl-U/K/W edit the line;
+  Up/Down go through the history; Tab completes commands and names; Ctrl-C clears the
+  line, or on an empty line stops the server like /quit; Ctrl-D on an empty line only
+  says to type /quit.";
 
 /// Who carries out a console line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -189,6 +189,8 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut now = Instant::now();
         self.with_tunnel(|t, registry| t.start(registry, TUNNEL, now));
+        let prompt = self.console_input.as_ref().and_then(ConsoleInput::prompt);
+        self.console.set_prompt(prompt);
         while !self.finished(now) {
             let timeout = if self.backlog.is_empty() {
                 self.next_deadline()
@@ -208,6 +210,7 @@ impl Server {
             self.settle(now);
         }
         self.with_tunnel(|t, registry| t.stop(registry));
+        self.console.set_prompt(None);
         self.console.show(&ConsoleLine::info("dyspatcher stopped"));
         Ok(())
     }
@@ -587,7 +590,9 @@ impl Server {
         let Some(input) = &mut self.console_input else {
             return;
         };
-        for event in input.read() {
+        let chat = &self.chat;
+        let events = input.read(&mut || chat.user_names());
+        for event in events {
             match event {
                 ConsoleEvent::Line(line) => match self.dispatcher.dispatch(&line) {
                     Dispatch::Chat(command) => {
@@ -608,10 +613,23 @@ impl Server {
                     "console line longer than {} bytes: ignored",
                     self.limits.max_console_line
                 ))),
+                ConsoleEvent::Echo(typed) => self.console.echo(&typed),
+                ConsoleEvent::Stop => {
+                    self.console.show(&ConsoleLine::info("Ctrl-C: stopping"));
+                    self.chat.command(ChatCommand::Quit, now);
+                    return;
+                }
+                ConsoleEvent::EndAsked => self.console.show(&ConsoleLine::screen_only(
+                    "Ctrl-D does not stop the chat: type /quit (or Ctrl-C on an empty line)",
+                )),
+                ConsoleEvent::Candidates(c) => {
+                    self.console.show(&ConsoleLine::screen_only(c.join("  ")))
+                }
                 ConsoleEvent::Closed => {
                     if let Some(input) = self.console_input.take() {
                         input.deregister(self.poll.registry());
                     }
+                    self.console.set_prompt(None);
                     self.console.show(&ConsoleLine::warning(
                         "the console's input ended: the chat keeps running; stop it with Ctrl-C or kill -TERM",
                     ));
@@ -619,6 +637,8 @@ impl Server {
                 }
             }
         }
+        let prompt = self.console_input.as_ref().and_then(ConsoleInput::prompt);
+        self.console.set_prompt(prompt);
     }
 
     fn on_signals(&mut self, now: Instant) {

@@ -21,6 +21,7 @@ mod frame_encoding;
 pub mod listeners;
 mod outbound;
 pub mod stdin;
+mod terminal;
 mod timers;
 pub mod transcript;
 mod transport;

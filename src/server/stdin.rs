@@ -2,12 +2,18 @@
 //! terminal or a pipe). Reads never block: each read is preceded by a zero-timeout
 //! poll(2), so a spurious wake-up costs nothing and stdin's flags are left untouched
 //! (setting O_NONBLOCK on a shared terminal would break the user's shell).
+//!
+//! On a terminal (stdin and stdout both) the bytes go through the line editor
+//! (`console/editor.rs`) in raw mode (`terminal.rs`); otherwise they are plain lines.
 
 use std::io;
 use std::os::fd::RawFd;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
+
+use super::terminal::RawMode;
+use crate::console::editor::{Edit, Editor};
 
 const STDIN: RawFd = 0;
 
@@ -16,12 +22,22 @@ pub struct ConsoleInput {
     /// Inside an over-long line: drop bytes up to the next newline.
     discarding: bool,
     max_line: usize,
+    /// On a terminal: raw mode (restored when dropped) and the editor.
+    terminal: Option<(RawMode, Editor)>,
 }
 
 pub enum ConsoleEvent {
     Line(String),
     TooLong,
     Closed,
+    /// On a terminal: a line as typed, to show above its answer.
+    Echo(String),
+    /// Ctrl-C on an empty line.
+    Stop,
+    /// Ctrl-D on an empty line.
+    EndAsked,
+    /// Tab found several completions.
+    Candidates(Vec<String>),
 }
 
 impl ConsoleInput {
@@ -30,19 +46,29 @@ impl ConsoleInput {
         registry
             .register(&mut SourceFd(&STDIN), token, Interest::READABLE)
             .ok()?;
+        let terminal = RawMode::enable().map(|raw| (raw, Editor::new(max_line)));
         Some(Self {
             buf: Vec::new(),
             discarding: false,
             max_line,
+            terminal,
         })
+    }
+
+    /// The prompt line to keep below the output; `None` when stdin is no terminal.
+    pub fn prompt(&self) -> Option<String> {
+        self.terminal
+            .as_ref()
+            .map(|(raw, editor)| editor.render(raw.width()))
     }
 
     pub fn deregister(&self, registry: &Registry) {
         let _ = registry.deregister(&mut SourceFd(&STDIN));
     }
 
-    /// Everything stdin has for us now.
-    pub fn read(&mut self) -> Vec<ConsoleEvent> {
+    /// Everything stdin has for us now. `names`: the connected users' names, asked for
+    /// when Tab completes one.
+    pub fn read(&mut self, names: &mut dyn FnMut() -> Vec<String>) -> Vec<ConsoleEvent> {
         let mut events = Vec::new();
         let mut chunk = [0u8; 4096];
         while readable_now() {
@@ -64,7 +90,21 @@ impl ConsoleInput {
                     }
                     return events;
                 }
-                n => self.take(&chunk[..n as usize], &mut events),
+                n => match &mut self.terminal {
+                    Some((_, editor)) => {
+                        for edit in editor.feed(&chunk[..n as usize], names) {
+                            events.extend(match edit {
+                                Edit::Line(line) => {
+                                    vec![ConsoleEvent::Echo(line.clone()), ConsoleEvent::Line(line)]
+                                }
+                                Edit::Stop => vec![ConsoleEvent::Stop],
+                                Edit::EndAsked => vec![ConsoleEvent::EndAsked],
+                                Edit::Candidates(c) => vec![ConsoleEvent::Candidates(c)],
+                            });
+                        }
+                    }
+                    None => self.take(&chunk[..n as usize], &mut events),
+                },
             }
         }
         events
@@ -138,6 +178,7 @@ mod tests {
             buf: Vec::new(),
             discarding: false,
             max_line: max,
+            terminal: None,
         }
     }
 
@@ -148,6 +189,7 @@ mod tests {
                 ConsoleEvent::Line(l) => l.clone(),
                 ConsoleEvent::TooLong => "<too long>".into(),
                 ConsoleEvent::Closed => "<closed>".into(),
+                _ => "<terminal only>".into(),
             })
             .collect()
     }
