@@ -19,6 +19,11 @@ impl Pane {
     /// Starts the server in a new tmux session; `stty -g` is saved before and after it.
     fn start(name: &str) -> Option<Pane> {
         if Command::new("tmux").arg("-V").output().is_err() {
+            // CI installs tmux: there a missing one is a failure, never a silent pass.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "tmux is not installed (apt install tmux)"
+            );
             eprintln!("tmux is not installed: terminal test skipped (apt install tmux)");
             return None;
         }
