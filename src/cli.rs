@@ -427,6 +427,20 @@ mod tests {
         assert_eq!((o.port, o.wsport), (None, Some(81)));
         assert_eq!(o.admin_name, "ADMIN");
         assert!(!o.disable_all && !o.only_admin);
+        assert!(!o.allow_unproven_keys && !o.allow_unproven_admin);
+    }
+
+    #[test]
+    fn unproven_clients_are_allowed_only_when_asked() {
+        let o = run(&["--allow-unproven-keys"]).unwrap();
+        assert!(o.allow_unproven_keys && !o.allow_unproven_admin);
+        let o = run(&["--allow-unproven-admin"]).unwrap();
+        assert!(!o.allow_unproven_keys && o.allow_unproven_admin);
+        for flag in ["--allow-unproven-keys", "--allow-unproven-admin"] {
+            let line = HELP.lines().position(|l| l.contains(flag)).unwrap();
+            let text: String = HELP.lines().skip(line).take(4).collect();
+            assert!(text.contains("Risk: anyone who has seen"), "{text}");
+        }
     }
 
     #[test]
