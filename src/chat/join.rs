@@ -139,6 +139,20 @@ impl Chat {
             return;
         }
         let is_web_admin = identity.key_id() == self.admin.public().key_id();
+        let name = listed_name.clone().unwrap_or(name);
+        // One live session per key: a proven join takes over (a reconnection after a
+        // lost network); an unproven one could be anybody.
+        let existing = self.users.by_key(identity.key_id());
+        if existing.is_some() && !proven {
+            let notice = if is_web_admin {
+                ADMIN_ALREADY_CONNECTED
+            } else {
+                KEY_CONNECTED
+            };
+            self.send_one(conn, frames::notice(notice));
+            self.refuse_join(conn, &name, "the key is already connected");
+            return;
+        }
         // Public keys are in every users list: without a proof, a listed key or the
         // administrator's is anybody's.
         if !proven {
@@ -153,20 +167,6 @@ impl Chat {
                 self.refuse_join(conn, &name, "the client did not prove its key");
                 return;
             }
-        }
-        let name = listed_name.unwrap_or(name);
-        // One live session per key: a proven join takes over (a reconnection after a
-        // lost network); an unproven one could be anybody.
-        let existing = self.users.by_key(identity.key_id());
-        if existing.is_some() && !proven {
-            let notice = if is_web_admin {
-                ADMIN_ALREADY_CONNECTED
-            } else {
-                KEY_CONNECTED
-            };
-            self.send_one(conn, frames::notice(notice));
-            self.refuse_join(conn, &name, "the key is already connected");
-            return;
         }
         let name = if is_web_admin {
             self.settings.admin_name.clone()
