@@ -166,3 +166,43 @@ fn hex(bytes: &[u8]) -> String {
         s
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::BoxedUint;
+
+    /// A public key of any size and exponent: only parsed, never used.
+    fn odd_key(bits: usize, exponent: u64) -> PublicIdentity {
+        let mut n = vec![0xa5u8; bits / 8];
+        n[0] |= 0x80;
+        *n.last_mut().unwrap() |= 1;
+        let n = BoxedUint::from_be_slice(&n, bits as u32).unwrap();
+        PublicIdentity::from_key(PublicKey::new_unchecked(n, BoxedUint::from(exponent)))
+    }
+
+    #[test]
+    fn client_keys_are_what_browsers_make() {
+        for bits in [2048, 3072, 4096] {
+            assert_eq!(odd_key(bits, 65537).check_client_key(), Ok(()));
+        }
+        assert_eq!(
+            odd_key(2048, 3).check_client_key().unwrap_err().to_string(),
+            "an RSA key of 2048 bits with exponent 3; 2048 to 4096 bits with exponent 65537 are accepted"
+        );
+        assert_eq!(
+            odd_key(8192, 65537).check_client_key(),
+            Err(KeyError::ClientKey {
+                bits: 8192,
+                exponent: None
+            })
+        );
+        assert_eq!(
+            odd_key(1024, (1 << 32) + 1).check_client_key(),
+            Err(KeyError::ClientKey {
+                bits: 1024,
+                exponent: Some((1 << 32) + 1)
+            })
+        );
+    }
+}
