@@ -26,6 +26,10 @@ pub struct Options {
     pub(crate) only_admin: bool,
     pub(crate) tls: Option<TlsChoice>,
     pub(crate) allow_list: Option<PathBuf>,
+    /// `--allow-unproven-keys`: 0.9 clients may join under a listed key.
+    pub(crate) allow_unproven_keys: bool,
+    /// `--allow-unproven-admin`: 0.9 clients may join with the administrator's key.
+    pub(crate) allow_unproven_admin: bool,
     pub(crate) transcription: Option<PathBuf>,
     pub(crate) transcription_append: bool,
     pub(crate) daemon: bool,
@@ -98,6 +102,14 @@ Chat:
 Running unattended:
       --allow-list FILE      only keys listed in FILE may join: CSV lines keyid,username
                              (edits apply to the next join; an unreadable file lets nobody in)
+      --allow-unproven-keys  let dyspatcher 0.9 clients, which cannot prove they hold their
+                             private key, join under a listed key. Risk: anyone who has seen
+                             a listed public key (every users list shows them) can join under
+                             that person's name
+      --allow-unproven-admin let dyspatcher 0.9 clients join with the administrator's key
+                             without proving it. Risk: anyone who has seen the administrator's
+                             public key (every users list shows it) can join as the
+                             administrator, see every user and lock out the real one
       --transcription FILE   append everything the console shows (not keys, not help) to FILE,
                              timestamped; FILE must not exist yet...
       --transcription-append ...or continue an existing FILE
@@ -194,6 +206,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         .map(|v| parse_port("--redirect-http", &v))
         .transpose()?;
     let allow_list = text(&mut args, "--allow-list")?.map(PathBuf::from);
+    let allow_unproven_keys = args.contains("--allow-unproven-keys");
+    let allow_unproven_admin = args.contains("--allow-unproven-admin");
     let transcription = text(&mut args, "--transcription")?.map(PathBuf::from);
     let transcription_append = args.contains("--transcription-append");
     let daemon = args.contains(["-d", "--daemon"]);
@@ -335,6 +349,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         only_admin,
         tls,
         allow_list,
+        allow_unproven_keys,
+        allow_unproven_admin,
         transcription,
         transcription_append,
         daemon,
@@ -450,6 +466,20 @@ mod tests {
         assert_eq!((o.port, o.wsport), (None, Some(81)));
         assert_eq!(o.admin_name, "ADMIN");
         assert!(!o.disable_all && !o.only_admin);
+        assert!(!o.allow_unproven_keys && !o.allow_unproven_admin);
+    }
+
+    #[test]
+    fn unproven_clients_are_allowed_only_when_asked() {
+        let o = run(&["--allow-unproven-keys"]).unwrap();
+        assert!(o.allow_unproven_keys && !o.allow_unproven_admin);
+        let o = run(&["--allow-unproven-admin"]).unwrap();
+        assert!(!o.allow_unproven_keys && o.allow_unproven_admin);
+        for flag in ["--allow-unproven-keys", "--allow-unproven-admin"] {
+            let line = HELP.lines().position(|l| l.contains(flag)).unwrap();
+            let text: String = HELP.lines().skip(line).take(4).collect();
+            assert!(text.contains("Risk: anyone who has seen"), "{text}");
+        }
     }
 
     #[test]

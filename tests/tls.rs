@@ -116,6 +116,13 @@ impl WssClient {
         };
         let join = client.session.join_frame();
         client.ws.send(Message::text(join)).unwrap();
+        let challenge = client.next(|e| matches!(e, ClientEvent::Challenge { .. }));
+        let ClientEvent::Challenge { nonce } = challenge else {
+            unreachable!()
+        };
+        let host = url.split('/').nth(2).expect("wss://host:port/path");
+        let proof = client.session.proof_frame(host, &nonce);
+        client.ws.send(Message::text(proof)).unwrap();
         let config = client.next(|e| matches!(e, ClientEvent::Config { .. }));
         assert!(matches!(config, ClientEvent::Config { name: n, .. } if n == name));
         client.next(|e| matches!(e, ClientEvent::UsersList(_)));

@@ -7,7 +7,7 @@ import * as P from './protocol.js';
 import * as U from './ui.js';
 import { Session } from './session.js';
 
-const session = new Session(C);
+const session = new Session(C, { host: location.host });
 let ws = null; // the current socket
 let keys = null; // my key set (crypto.js), once chosen
 let generated = null; // promise of generated keys

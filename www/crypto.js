@@ -207,6 +207,12 @@ export async function sign(keys, bytes) {
   return new Uint8Array(await subtle.sign({ ...PSS, saltLength }, keys.sign, bytes));
 }
 
+// The answer to a chat-challenge (docs/PROTOCOL.md): the nonce and the host[:port] this
+// page connected to, signed, so that the proof is good for this server only.
+export async function signJoinProof(keys, host, nonceB64) {
+  return b64(await sign(keys, utf8(`dyspatcher join proof v1\n${host}\n${nonceB64}`)));
+}
+
 // Verify with the usual salt lengths: 256 (all clients), the largest the key allows
 // (servers with small keys), 32 and 0.
 export async function verify(peer, sig, bytes) {

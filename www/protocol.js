@@ -17,8 +17,12 @@ export function nameProblem(name) {
   return '';
 }
 
+// `prove`: the page proves it holds the private key (a chat-challenge comes back).
 export const join = (user, spkiB64) =>
-  JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-join', publickey: spkiB64 } });
+  JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-join', publickey: spkiB64, prove: true } });
+
+export const proof = (user, signature) =>
+  JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-proof', signature } });
 
 export const rsaMessage = (user, to, id, ciphertext, signature) =>
   JSON.stringify({ cmd: 'message', user, data: { algo: 'rsa', ciphertext, signature, to, id } });

@@ -58,10 +58,14 @@ export class Session {
   #pending = new Map(); // frame id -> { message: id of the shown message, to, text, copy }
   #mine = new Set(); // signatures of my messages to all: the server echoes them back
   #busy = false; // a message is being encrypted
+  #host = '';
 
-  constructor(crypto, { newId = P.newId } = {}) {
+  // `host`: the host[:port] the socket connects to (the page's own), which a proof of
+  // the key is bound to.
+  constructor(crypto, { newId = P.newId, host = '' } = {}) {
     this.#c = crypto;
     this.#newId = newId;
+    this.#host = host;
   }
 
   get state() {
@@ -241,6 +245,12 @@ export class Session {
       case 'chat-invaliduser':
         this.#refused = true;
         return [];
+      case 'chat-challenge': {
+        if (typeof d.nonce !== 'string' || this.#state.name !== 'joining') return [];
+        const signature = await this.#c.signJoinProof(this.#keys, this.#host, d.nonce);
+        const name = this.#everJoined ? this.#me : this.#name;
+        return [{ type: 'send', frame: P.proof(name, signature) }];
+      }
       case 'chat-userslist': {
         const list = P.usersList(d);
         if (list.length) this.#admin = list[0].name;

@@ -85,12 +85,32 @@ test('join: connecting, the join frame with my key on open, then joined on confi
 
   const open = await s.opened(conn);
   assert.equal(one(open, 'state').state.name, 'joining');
-  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'alice', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64 } }]);
+  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'alice', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64, prove: true } }]);
 
   const welcome = await s.received(conn, config('alice', KEYS.alice));
   assert.deepEqual(one(welcome, 'state').state, { name: 'joined', me: 'alice', keyid: vectors.keys.alice.keyid, again: false });
   assert.deepEqual(notices(welcome), []);
   assert.equal(s.me, 'alice');
+});
+
+test('join: a challenge is answered with my signature over the host and the nonce', async () => {
+  const s = new Session(C, { host: 'chat.lan:8080' });
+  const conn = one(s.join('alice', KEYS.alice), 'connect').conn;
+  await s.opened(conn);
+  const nonce = C.b64(new Uint8Array(32).fill(7));
+  const out = await s.received(conn, JSON.stringify({ cmd: 'signal', user: '', data: { code: 'chat-challenge', nonce } }));
+  const [f] = sentFrames(out);
+  assert.deepEqual(Object.keys(f.data).sort(), ['code', 'signature']);
+  assert.equal(f.data.code, 'chat-proof');
+  assert.equal(f.user, 'alice');
+  const peer = await C.importPeer(KEYS.alice.spkiB64);
+  const signed = (host) => C.utf8(`dyspatcher join proof v1\n${host}\n${nonce}`);
+  assert.equal(C.unb64(f.data.signature).length, 512, 'the size of the key');
+  assert.ok(await C.verify(peer, C.unb64(f.data.signature), signed('chat.lan:8080')));
+  assert.ok(!(await C.verify(peer, C.unb64(f.data.signature), signed('elsewhere:8080'))), 'bound to the host');
+  assert.equal(s.state.name, 'joining', 'still joining until the config');
+  const welcome = await s.received(conn, config('alice', KEYS.alice));
+  assert.equal(one(welcome, 'state').state.name, 'joined');
 });
 
 test('join: the users list puts the administrator first and leaves me out', async () => {
@@ -379,7 +399,7 @@ test('reconnect: a new connection with the same keys; the old one is ignored; jo
   assert.deepEqual(await t.closed(old), [], 'the old connection closing');
   const open = await t.opened(conn);
   assert.equal(one(open, 'state').state.name, 'joining');
-  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'dave', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64 } }]);
+  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'dave', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64, prove: true } }]);
   const back = await t.received(conn, config('dave', KEYS.alice));
   assert.deepEqual(one(back, 'state').state, { name: 'joined', me: 'dave', keyid: vectors.keys.alice.keyid, again: true });
   assert.deepEqual(notices(back), ['Reconnected as dave.']);

@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
                 let conn = h.next_conn;
                 h.next_conn += 1;
                 opened.push(conn);
-                h.chat.opened(conn, h.now);
+                h.chat.opened(conn, Some("fuzz"), h.now);
                 if let Ok(text) = std::str::from_utf8(rest) {
                     h.chat.received(conn, text, h.now);
                 }

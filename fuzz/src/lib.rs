@@ -39,12 +39,15 @@ impl Harness {
             disable_all: false,
             only_admin: false,
             welcome: welcome.map(str::to_string),
+            allow_unproven_keys: false,
+            allow_unproven_admin: false,
         };
         let chat = Chat::new(
             settings,
             Limits::default(),
             admin,
             GroupKey::from_bytes(GROUP_KEY),
+            [0; 32],
             now,
         );
         let mut h = Self {
@@ -54,14 +57,14 @@ impl Harness {
         };
         for (conn, name, pem) in [(ALICE, "alice", ALICE_PUB), (BOB, "bob", BOB_PUB)] {
             let key = PublicIdentity::from_pem(pem).expect("vector key");
-            h.chat.opened(conn, now);
+            h.chat.opened(conn, Some("fuzz"), now);
             let join = format!(
                 r#"{{"cmd":"signal","user":"{name}","data":{{"code":"chat-join","publickey":"{}"}}}}"#,
                 key.spki_b64()
             );
             h.chat.received(conn, &join, now);
         }
-        h.chat.opened(STRANGER, now);
+        h.chat.opened(STRANGER, Some("fuzz"), now);
         h.drain();
         h
     }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::frames::{Algo, MessageData, Plaintext};
 use super::{Chat, ConnId, frames};
 use crate::console::ConsoleLine;
-use crate::crypto::b64_decode;
+use crate::crypto::{GROUP_IV_LEN, b64_decode};
 
 const BUSY: &str = "The server is busy: this message was not delivered. Send it again in a moment.";
 const ONLY_ADMIN: &str = "On this server you can only write to the administrator.";
@@ -20,6 +20,8 @@ const ALL_DISABLED: &str = "Messages to everybody are disabled on this server.";
 const BAD_SIGNATURE: &str = "The message's signature does not match your key: not delivered.";
 const NOT_YOURS: &str = "The message's sender is not you: not delivered.";
 const MALFORMED: &str = "The message is malformed (base64 fields expected): not delivered.";
+const WRONG_SIZE: &str =
+    "The message's ciphertext or signature does not have the size its key gives: not delivered.";
 
 impl Chat {
     /// Takes a token for a frame of a joined connection, in debt if need be: the
@@ -55,6 +57,9 @@ impl Chat {
         let (Some(iv), Some(ciphertext), Some(signature)) = decoded else {
             return self.undelivered(conn, &data, MALFORMED);
         };
+        if iv.len() != GROUP_IV_LEN || !self.signed_at_size(conn, &signature) {
+            return self.undelivered(conn, &data, WRONG_SIZE);
+        }
         let Some(plain) = self.group.decrypt(&iv, &ciphertext) else {
             return self.undelivered(
                 conn,
@@ -87,13 +92,24 @@ impl Chat {
         if self.settings.only_admin && !sender_is_admin {
             return self.undelivered(conn, &data, ONLY_ADMIN);
         }
-        if b64_decode(&data.ciphertext).is_none() || b64_decode(&data.signature).is_none() {
+        let (Some(ciphertext), Some(signature)) =
+            (b64_decode(&data.ciphertext), b64_decode(&data.signature))
+        else {
             return self.undelivered(conn, &data, MALFORMED);
-        }
+        };
         let Some(recipient) = self.users.by_name(to) else {
             let reason = format!("{} is not connected: not delivered.", printable(to));
             return self.undelivered(conn, &data, &reason);
         };
+        // Exact sizes: a 1:1 frame is never larger than the recipient's key allows, so
+        // junk cannot fill a recipient's queue.
+        let fits = self
+            .users
+            .member(recipient)
+            .is_some_and(|m| m.identity.modulus_bytes() == ciphertext.len());
+        if !fits || !self.signed_at_size(conn, &signature) {
+            return self.undelivered(conn, &data, WRONG_SIZE);
+        }
         self.send_one(recipient, frames::relayed(&data));
         self.delivered(conn, &data);
     }
@@ -104,6 +120,10 @@ impl Chat {
         else {
             return self.undelivered(conn, &data, MALFORMED);
         };
+        let fits = ciphertext.len() == self.admin.public().modulus_bytes();
+        if !fits || !self.signed_at_size(conn, &signature) {
+            return self.undelivered(conn, &data, WRONG_SIZE);
+        }
         if !self.take_private_op(conn, now) {
             return self.undelivered(conn, &data, BUSY);
         }
@@ -123,6 +143,16 @@ impl Chat {
         else {
             return self.undelivered(conn, &data, MALFORMED);
         };
+        // A 0.9 frame names no recipient: it must fit the administrator or one of the
+        // others (each only tries it when it matches its own key).
+        let fits = ciphertext.len() == self.admin.public().modulus_bytes()
+            || self
+                .users
+                .users()
+                .any(|(c, m)| c != conn && m.identity.modulus_bytes() == ciphertext.len());
+        if !fits || !self.signed_at_size(conn, &signature) {
+            return self.undelivered(conn, &data, WRONG_SIZE);
+        }
         // Only a ciphertext of the administrator's modulus size can be for the
         // administrator: anything else skips the costly private-key attempt.
         if ciphertext.len() == self.admin.public().modulus_bytes() {
@@ -169,6 +199,13 @@ impl Chat {
             self.send_one(web_admin, frames::relayed(&data));
         }
         self.delivered(conn, &data);
+    }
+
+    /// Whether a signature has the size of the sender's key, as every real one does.
+    fn signed_at_size(&self, conn: ConnId, signature: &[u8]) -> bool {
+        self.users
+            .member(conn)
+            .is_some_and(|m| m.identity.modulus_bytes() == signature.len())
     }
 
     fn take_private_op(&mut self, conn: ConnId, now: Instant) -> bool {

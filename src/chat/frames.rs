@@ -10,7 +10,16 @@ use serde_json::{Value, json};
 /// `Ignored`, never an error that could cost the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
-    Join { name: String, public_key: String },
+    /// `prove`: the client will prove it holds the key (⊕, our clients).
+    Join {
+        name: String,
+        public_key: String,
+        prove: bool,
+    },
+    /// ⊕ The signature answering a `chat-challenge`.
+    Proof {
+        signature: String,
+    },
     Message(MessageData),
     Ignored(&'static str),
 }
@@ -82,13 +91,23 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
 }
 
 fn parse_signal(user: Value, data: Value) -> ClientFrame {
-    if data.get("code").and_then(Value::as_str) != Some("chat-join") {
-        return ClientFrame::Ignored("unknown signal");
+    match data.get("code").and_then(Value::as_str) {
+        Some("chat-join") => {}
+        Some("chat-proof") => {
+            return match data.get("signature").and_then(Value::as_str) {
+                Some(signature) => ClientFrame::Proof {
+                    signature: signature.to_string(),
+                },
+                None => ClientFrame::Ignored("proof without a signature"),
+            };
+        }
+        _ => return ClientFrame::Ignored("unknown signal"),
     }
     match (user, data.get("publickey").and_then(Value::as_str)) {
         (Value::String(name), Some(key)) => ClientFrame::Join {
             name,
             public_key: key.to_string(),
+            prove: data.get("prove") == Some(&Value::Bool(true)),
         },
         _ => ClientFrame::Ignored("join without a user name or a public key"),
     }
@@ -236,6 +255,15 @@ pub fn invalid_user() -> String {
     frame("signal", "", json!({"code": "chat-invaliduser"}))
 }
 
+/// ⊕ What a client that offered to prove its key must sign (with the Host it used).
+pub fn challenge(nonce_b64: &str) -> String {
+    frame(
+        "signal",
+        "",
+        json!({"code": "chat-challenge", "nonce": nonce_b64}),
+    )
+}
+
 pub fn notice(text: &str) -> String {
     frame("signal", "", json!({"code": "notice", "notice": text}))
 }
@@ -273,9 +301,29 @@ mod tests {
             f,
             ClientFrame::Join {
                 name: "alice".into(),
-                public_key: "AAAA".into()
+                public_key: "AAAA".into(),
+                prove: false,
             }
         );
+    }
+
+    #[test]
+    fn proving_join_and_proof_are_parsed() {
+        let f = parse_client_frame(
+            r#"{"cmd":"signal","user":"alice","data":{"code":"chat-join","publickey":"AAAA","prove":true}}"#,
+        );
+        assert!(matches!(f, ClientFrame::Join { prove: true, .. }), "{f:?}");
+        let f = parse_client_frame(
+            r#"{"cmd":"signal","user":"alice","data":{"code":"chat-proof","signature":"c2c="}}"#,
+        );
+        assert_eq!(
+            f,
+            ClientFrame::Proof {
+                signature: "c2c=".into()
+            }
+        );
+        let f = parse_client_frame(r#"{"cmd":"signal","user":"a","data":{"code":"chat-proof"}}"#);
+        assert!(matches!(f, ClientFrame::Ignored(_)));
     }
 
     #[test]

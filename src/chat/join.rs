@@ -1,20 +1,42 @@
-//! Joins and departures.
+//! Joins and departures. A join that offers a proof (`prove`) is challenged first: the
+//! client signs a nonce with the Host it connected to, and nothing about the chat is sent
+//! before the proof is checked.
 
 use std::time::Instant;
 
+use sha2::{Digest, Sha256};
+
+use super::budgets::Budgets;
 use super::frames::FrameText;
+use super::users::{AwaitedProof, Member};
 use super::{Admission, Chat, ConnId, close_code, frames};
 use crate::console::ConsoleLine;
-use crate::crypto::{PublicIdentity, b64_decode, key_id_of_der};
+use crate::crypto::{PublicIdentity, b64_decode, b64_encode, join_proof_message, key_id_of_der};
 use crate::names::is_valid_user_name;
 
 pub const ADMIN_ALREADY_CONNECTED: &str = "Admin is already connected via web interface";
 pub const NOT_ALLOWED: &str = "Your Public Key is not allowed to connect";
 pub const REJOINING_TOO_OFTEN: &str =
     "You are reconnecting too often: wait a few seconds, then try again.";
+pub const PROOF_FAILED: &str = "Your client could not prove it holds this key: join refused.";
+pub const UNPROVEN_LISTED: &str = "Your client cannot prove it holds this key, and this server admits listed keys only with that proof: join refused. The operator can allow such clients with --allow-unproven-keys.";
+pub const UNPROVEN_ADMIN: &str = "Your client cannot prove it holds the administrator's key: join refused. The operator can allow such clients with --allow-unproven-admin.";
+pub const KEY_CONNECTED: &str = "This key is already connected.";
+pub const REPLACED: &str = "You joined from another place: this connection is closed.";
 
 impl Chat {
-    pub(super) fn join(&mut self, conn: ConnId, name: String, public_key: &str, now: Instant) {
+    pub(super) fn join(
+        &mut self,
+        conn: ConnId,
+        name: String,
+        public_key: &str,
+        prove: bool,
+        now: Instant,
+    ) {
+        if self.users.is_proving(conn) {
+            self.refuse_join(conn, &name, "a second join before the proof");
+            return;
+        }
         // A kicked or banned key, or one reconnecting in a loop, is turned away before
         // its key is even parsed.
         let claimed = b64_decode(public_key.trim()).map(|der| key_id_of_der(&der));
@@ -38,7 +60,15 @@ impl Chat {
             }
             return;
         }
-        let identity = match PublicIdentity::from_spki_b64(public_key) {
+        // The administrator's own key is the operator's choice; clients' keys must be
+        // what browsers make, so that no key costs more to verify than theirs.
+        let parsed = PublicIdentity::from_spki_b64(public_key).and_then(|identity| {
+            if identity.key_id() != self.admin.public().key_id() {
+                identity.check_client_key()?;
+            }
+            Ok(identity)
+        });
+        let identity = match parsed {
             Ok(identity) => identity,
             Err(err) => {
                 self.send_one(
@@ -49,6 +79,58 @@ impl Chat {
                 return;
             }
         };
+        if prove {
+            let nonce = self.next_nonce();
+            let awaited = AwaitedProof {
+                name,
+                identity,
+                nonce: nonce.clone(),
+            };
+            if self.users.await_proof(conn, awaited) {
+                self.send_one(conn, frames::challenge(&nonce));
+            }
+            return;
+        }
+        self.decide_join(conn, name, identity, false, now);
+    }
+
+    /// The answer to a `chat-challenge`: the join goes on only if the signature is the
+    /// key's, over this connection's nonce and Host.
+    pub(super) fn proof(&mut self, conn: ConnId, signature: &str, now: Instant) {
+        let Some(awaited) = self.users.take_awaited_proof(conn) else {
+            self.users.remove(conn);
+            self.close(conn, close_code::POLICY, "join first");
+            return;
+        };
+        let message = join_proof_message(self.users.host(conn).unwrap_or(""), &awaited.nonce);
+        let proven = b64_decode(signature.trim())
+            .is_some_and(|signature| awaited.identity.verify(&message, &signature));
+        if !proven {
+            self.send_one(conn, frames::notice(PROOF_FAILED));
+            self.refuse_join(conn, &awaited.name, "no proof of the private key");
+            return;
+        }
+        self.decide_join(conn, awaited.name, awaited.identity, true, now);
+    }
+
+    /// Unpredictable without a clock or an RNG here: the secret is the shell's.
+    fn next_nonce(&mut self) -> String {
+        self.challenges_made += 1;
+        let mut hash = Sha256::new();
+        hash.update(self.join_secret);
+        hash.update(self.challenges_made.to_be_bytes());
+        b64_encode(&hash.finalize())
+    }
+
+    /// Admission, names and budgets, once the key is known (and proven, or not).
+    fn decide_join(
+        &mut self,
+        conn: ConnId,
+        name: String,
+        identity: PublicIdentity,
+        proven: bool,
+        now: Instant,
+    ) {
         let listed_name = match &self.admission {
             Admission::Anyone => None,
             Admission::Listed(list) => list.name_for(identity.key_id()).map(str::to_string),
@@ -63,24 +145,47 @@ impl Chat {
             self.refuse_join(conn, &name, &why);
             return;
         }
-        let name = listed_name.unwrap_or(name);
         let is_web_admin = identity.key_id() == self.admin.public().key_id();
-        let name = if is_web_admin {
-            if self.users.web_admin().is_some() {
-                self.send_one(conn, frames::notice(ADMIN_ALREADY_CONNECTED));
-                self.refuse_join(
-                    conn,
-                    &name,
-                    "the administrator is already connected on the web",
-                );
+        let name = listed_name.clone().unwrap_or(name);
+        // One live session per key: a proven join takes over (a reconnection after a
+        // lost network); an unproven one could be anybody.
+        let existing = self.users.by_key(identity.key_id());
+        if existing.is_some() && !proven {
+            let notice = if is_web_admin {
+                ADMIN_ALREADY_CONNECTED
+            } else {
+                KEY_CONNECTED
+            };
+            self.send_one(conn, frames::notice(notice));
+            self.refuse_join(conn, &name, "the key is already connected");
+            return;
+        }
+        // Public keys are in every users list: without a proof, a listed key or the
+        // administrator's is anybody's.
+        if !proven {
+            let refusal = if is_web_admin {
+                (!self.settings.allow_unproven_admin).then_some(UNPROVEN_ADMIN)
+            } else {
+                (listed_name.is_some() && !self.settings.allow_unproven_keys)
+                    .then_some(UNPROVEN_LISTED)
+            };
+            if let Some(notice) = refusal {
+                self.send_one(conn, frames::notice(notice));
+                self.refuse_join(conn, &name, "the client did not prove its key");
                 return;
             }
+        }
+        let name = if is_web_admin {
             self.settings.admin_name.clone()
         } else {
             // "admin" would pass for ADMIN in the others' lists: the administrator's name
             // is refused in every letter case.
             let admins = name.eq_ignore_ascii_case(&self.settings.admin_name);
-            if admins || !is_valid_user_name(&name) || self.users.by_name(&name).is_some() {
+            let taken = self
+                .users
+                .by_name(&name)
+                .is_some_and(|c| Some(c) != existing);
+            if admins || !is_valid_user_name(&name) || taken {
                 let admin = &self.settings.admin_name;
                 let why = if name == *admin {
                     "the administrator's name".to_string()
@@ -98,14 +203,24 @@ impl Chat {
             name
         };
 
-        let mut budgets = self.remembered.take(identity.key_id(), &self.limits, now);
-        if !budgets.joins.take(now) {
-            self.remembered
-                .keep(identity.key_id(), budgets, &self.limits, now);
+        let budgets = match existing {
+            Some(old) => self.take_over(old, now),
+            None => {
+                let mut budgets = self.remembered.take(identity.key_id(), &self.limits, now);
+                if budgets.joins.take(now) {
+                    Some(budgets)
+                } else {
+                    self.remembered
+                        .keep(identity.key_id(), budgets, &self.limits, now);
+                    None
+                }
+            }
+        };
+        let Some(mut budgets) = budgets else {
             self.send_one(conn, frames::notice(REJOINING_TOO_OFTEN));
             self.refuse_join(conn, &name, "reconnecting too often");
             return;
-        }
+        };
         budgets.refused_joins = 0;
         self.users
             .join(conn, name.clone(), identity.clone(), is_web_admin, budgets);
@@ -202,18 +317,37 @@ impl Chat {
         }
     }
 
+    /// A proven join of a key that is connected: the old connection is told and closed,
+    /// and its budgets go on with the new one. `None` if the key has no join left.
+    fn take_over(&mut self, old: ConnId, now: Instant) -> Option<Budgets> {
+        let member = self.users.member_mut(old)?;
+        if !member.budgets.joins.take(now) {
+            return None;
+        }
+        let member = *self.users.remove(old)?;
+        self.pending_welcomes.retain(|&c| c != old);
+        self.send_one(old, frames::notice(REPLACED));
+        self.close(old, close_code::POLICY, "replaced");
+        self.announce_departure(&member, Some("joined from another place"));
+        Some(member.budgets)
+    }
+
     /// Forgets a connection; tells the others if it had joined.
     pub(super) fn leave(&mut self, conn: ConnId, why: Option<&str>) {
         let Some(member) = self.users.remove(conn) else {
             return;
         };
         let member = *member;
+        self.announce_departure(&member, why);
         self.remembered.keep(
             member.identity.key_id(),
             member.budgets,
             &self.limits,
             self.clock,
         );
+    }
+
+    fn announce_departure(&mut self, member: &Member, why: Option<&str>) {
         let suffix = why.map(|w| format!(" ({w})")).unwrap_or_default();
         if member.is_web_admin {
             self.console(

@@ -59,6 +59,11 @@ pub struct Settings {
     pub disable_all: bool,
     pub only_admin: bool,
     pub welcome: Option<String>,
+    /// `--allow-unproven-keys`: 0.9 clients (which cannot prove their key) may join
+    /// under a listed key.
+    pub allow_unproven_keys: bool,
+    /// `--allow-unproven-admin`: a 0.9 client may join with the administrator's key.
+    pub allow_unproven_admin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +131,10 @@ pub struct Chat {
     private_ops: TokenBucket,
     /// Joined connections whose welcome waits for the private-key budget.
     pending_welcomes: VecDeque<ConnId>,
+    /// Makes each connection's challenge nonce (`join.rs`): from the OS RNG in the shell.
+    join_secret: [u8; 32],
+    /// Counts challenges made: a nonce is never made twice.
+    challenges_made: u64,
     out: VecDeque<Output>,
 }
 
@@ -135,6 +144,7 @@ impl Chat {
         limits: Limits,
         admin: KeyPair,
         group: GroupKey,
+        join_secret: [u8; 32],
         now: Instant,
     ) -> Self {
         let admin_piece = frames::users_list_piece(
@@ -160,14 +170,17 @@ impl Chat {
             freshness: Freshness::Fixed,
             private_ops,
             pending_welcomes: VecDeque::new(),
+            join_secret,
+            challenges_made: 0,
             out: VecDeque::new(),
         }
     }
 
-    /// A WebSocket is open; the connection must now join.
-    pub fn opened(&mut self, conn: ConnId, now: Instant) {
+    /// A WebSocket is open; the connection must now join. `host` is the `Host` header
+    /// of its upgrade request: a proof of a key is bound to it.
+    pub fn opened(&mut self, conn: ConnId, host: Option<&str>, now: Instant) {
         self.clock = now;
-        self.users.open(conn, now);
+        self.users.open(conn, host.map(str::to_owned), now);
     }
 
     /// A text frame arrived. Every frame of a joined connection costs a token of its
@@ -215,11 +228,15 @@ impl Chat {
             self.charge(conn, data, now);
         }
         match frame {
-            ClientFrame::Join { name, public_key } if !joined => {
-                self.join(conn, name, &public_key, now)
-            }
+            ClientFrame::Join {
+                name,
+                public_key,
+                prove,
+            } if !joined => self.join(conn, name, &public_key, prove, now),
+            ClientFrame::Proof { signature } if !joined => self.proof(conn, &signature, now),
             ClientFrame::Message(data) if joined => self.message(conn, data, now),
-            ClientFrame::Join { .. } | ClientFrame::Ignored(_) if joined => {}
+            ClientFrame::Join { .. } | ClientFrame::Proof { .. } | ClientFrame::Ignored(_)
+                if joined => {}
             _ => self.close(conn, close_code::POLICY, "join first"),
         }
     }

@@ -17,6 +17,9 @@ fn key(name: &str) -> Arc<KeyPair> {
     Arc::new(KeyPair::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap())
 }
 
+/// The `Host` every harness connection was opened with.
+const HOST: &str = "chat.test:8080";
+
 struct Harness {
     chat: Chat,
     now: Instant,
@@ -39,7 +42,7 @@ impl Harness {
         let admin = Arc::try_unwrap(key("admin")).unwrap();
         let now = Instant::now();
         Self {
-            chat: Chat::new(settings, limits, admin, GroupKey::generate(), now),
+            chat: Chat::new(settings, limits, admin, GroupKey::generate(), [7; 32], now),
             now,
             sessions: HashMap::new(),
             inbox: HashMap::new(),
@@ -56,6 +59,8 @@ impl Harness {
             disable_all: false,
             only_admin: false,
             welcome: None,
+            allow_unproven_keys: false,
+            allow_unproven_admin: false,
         }
     }
 
@@ -72,8 +77,23 @@ impl Harness {
                             .sessions
                             .get_mut(&conn)
                             .expect("frame to an unknown connection");
-                        let events = session.handle(&frame.to_text());
+                        let mut events = session.handle(&frame.to_text());
+                        // Challenges are answered here, as a client of ours does.
+                        let proofs: Vec<String> = events
+                            .iter()
+                            .filter_map(|e| match e {
+                                ClientEvent::Challenge { nonce } => {
+                                    Some(session.proof_frame(HOST, nonce))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        events.retain(|e| !matches!(e, ClientEvent::Challenge { .. }));
                         self.inbox.entry(conn).or_default().extend(events);
+                        for proof in proofs {
+                            let reading = self.chat.received(conn, &proof, self.now);
+                            self.reading.insert(conn, reading);
+                        }
                     }
                 }
                 Output::Close { conn, code, reason } => {
@@ -90,7 +110,18 @@ impl Harness {
 
     fn connect(&mut self, conn: ConnId, name: &str, keys: Arc<KeyPair>) {
         self.sessions.insert(conn, ClientSession::new(name, keys));
-        self.chat.opened(conn, self.now);
+        self.chat.opened(conn, Some(HOST), self.now);
+        let join = self.sessions[&conn].join_frame();
+        self.chat.received(conn, &join, self.now);
+        self.pump();
+    }
+
+    /// Joins as a 0.9 client does: without offering a proof.
+    fn connect_unproven(&mut self, conn: ConnId, name: &str, keys: Arc<KeyPair>) {
+        let mut session = ClientSession::new(name, keys);
+        session.set_proves(false);
+        self.sessions.insert(conn, session);
+        self.chat.opened(conn, Some(HOST), self.now);
         let join = self.sessions[&conn].join_frame();
         let reading = self.chat.received(conn, &join, self.now);
         self.reading.insert(conn, reading);
@@ -246,7 +277,7 @@ fn frames_before_the_join_close_the_connection() {
     let mut h = Harness::new(Harness::default_settings());
     h.sessions
         .insert(1, ClientSession::new("alice", key("alice")));
-    h.chat.opened(1, h.now);
+    h.chat.opened(1, Some(HOST), h.now);
     h.send(1, r#"{"cmd":"message","user":"alice","data":{"algo":"aes","iv":"","ciphertext":"","signature":""}}"#);
     assert_eq!(h.closed[&1], (close_code::POLICY, "join first".into()));
 }
@@ -527,14 +558,20 @@ fn console_messages_reach_users_and_copies_reach_the_web_administrator() {
 
 #[test]
 fn only_one_web_administrator() {
-    let mut h = Harness::new(Harness::default_settings());
+    // A 0.9 client may be the web administrator only if the operator allows it; a
+    // second one is refused while the first is there.
+    let mut h = Harness::new(Settings {
+        allow_unproven_admin: true,
+        ..Harness::default_settings()
+    });
     h.connect(1, "one", key("admin"));
-    h.connect(2, "two", key("admin"));
+    h.connect_unproven(2, "two", key("admin"));
     assert_eq!(
         h.take(2),
         vec![ClientEvent::Notice(join::ADMIN_ALREADY_CONNECTED.into())]
     );
     assert!(h.closed.contains_key(&2));
+    assert!(!h.closed.contains_key(&1));
     h.chat.closed(1, None);
     h.pump();
     h.connect(3, "three", key("admin"));
@@ -542,6 +579,126 @@ fn only_one_web_administrator() {
         &h.take(3)[0],
         ClientEvent::Config { is_admin: true, .. }
     ));
+}
+
+#[test]
+fn a_proven_join_replaces_the_session_of_its_key() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    // Without a proof: refused, the first session stays.
+    h.connect_unproven(3, "alice2", key("alice"));
+    assert_eq!(
+        h.take(3),
+        vec![ClientEvent::Notice(join::KEY_CONNECTED.into())]
+    );
+    assert_eq!(h.closed[&3], (close_code::POLICY, "join refused".into()));
+    assert!(!h.closed.contains_key(&1));
+    // With a proof: it takes over, and bobby sees alice leave and join again.
+    h.connect(4, "alice", key("alice"));
+    assert_eq!(h.take(1), vec![ClientEvent::Notice(join::REPLACED.into())]);
+    assert_eq!(h.closed[&1], (close_code::POLICY, "replaced".into()));
+    assert!(matches!(&h.take(4)[0], ClientEvent::Config { name, .. } if name == "alice"));
+    let seen = h.take(2);
+    assert!(matches!(&seen[0], ClientEvent::Left { name } if name == "alice"));
+    assert!(matches!(&seen[1], ClientEvent::Joined(u) if u.name == "alice"));
+    assert_eq!(h.chat.user_count(), 2);
+    // The old connection's close changes nothing for the new one.
+    h.chat.closed(1, None);
+    h.pump();
+    assert_eq!(h.take(2), vec![]);
+    assert_eq!(h.chat.user_count(), 2);
+}
+
+#[test]
+fn a_wrong_proof_or_one_for_another_host_is_refused() {
+    let mut h = Harness::new(Harness::default_settings());
+    for (conn, host) in [(1, "elsewhere.example"), (2, HOST)] {
+        let mut session = ClientSession::new("alice", key("alice"));
+        h.chat.opened(conn, Some(HOST), h.now);
+        h.chat.received(conn, &session.join_frame(), h.now);
+        let Some(Output::Send { frame, .. }) = h.chat.poll_output() else {
+            panic!("a challenge")
+        };
+        let [ClientEvent::Challenge { nonce }] = &session.handle(&frame.to_text())[..] else {
+            panic!("{frame:?}")
+        };
+        let proof = if conn == 1 {
+            session.proof_frame(host, nonce)
+        } else {
+            // Bob's signature over the right text is not alice's.
+            let mut bob = ClientSession::new("alice", key("bob"));
+            bob.set_proves(true);
+            bob.proof_frame(host, nonce)
+        };
+        session.set_verify(true);
+        h.sessions.insert(conn, session);
+        h.send(conn, &proof);
+        assert_eq!(
+            h.take(conn),
+            vec![ClientEvent::Notice(join::PROOF_FAILED.into())]
+        );
+        assert_eq!(h.closed[&conn], (close_code::POLICY, "join refused".into()));
+    }
+    assert_eq!(h.chat.user_count(), 0);
+}
+
+#[test]
+fn nonces_differ_between_connections() {
+    let mut h = Harness::new(Harness::default_settings());
+    let mut nonces = Vec::new();
+    for conn in 1..=3 {
+        let session = ClientSession::new("alice", key("alice"));
+        h.chat.opened(conn, Some(HOST), h.now);
+        h.chat.received(conn, &session.join_frame(), h.now);
+        let Some(Output::Send { frame, .. }) = h.chat.poll_output() else {
+            panic!("a challenge")
+        };
+        nonces.push(frame.to_text());
+    }
+    nonces.dedup();
+    assert_eq!(nonces.len(), 3);
+}
+
+#[test]
+fn unproven_clients_under_an_allow_list_or_as_administrator() {
+    let list = crate::allow_list::AllowList::parse(&format!(
+        "{},alice\n{},chief\n",
+        key("alice").public().key_id(),
+        key("admin").public().key_id()
+    ))
+    .0;
+    for allowed in [false, true] {
+        let mut h = Harness::new(Settings {
+            allow_unproven_keys: allowed,
+            ..Harness::default_settings()
+        });
+        h.chat.set_admission(Admission::Listed(list.clone()));
+        h.connect_unproven(1, "alice", key("alice"));
+        h.connect_unproven(2, "x", key("admin"));
+        let first = h.take(1);
+        if allowed {
+            assert!(matches!(&first[0], ClientEvent::Config { .. }), "{first:?}");
+        } else {
+            assert_eq!(
+                first,
+                vec![ClientEvent::Notice(join::UNPROVEN_LISTED.into())]
+            );
+        }
+        assert_eq!(
+            h.take(2),
+            vec![ClientEvent::Notice(join::UNPROVEN_ADMIN.into())],
+            "the administrator's key has its own flag"
+        );
+        // A proving client joins under the list either way.
+        h.connect(3, "admin", key("admin"));
+        assert!(matches!(
+            &h.take(3)[0],
+            ClientEvent::Config { is_admin: true, .. }
+        ));
+    }
 }
 
 #[test]
@@ -685,6 +842,166 @@ fn a_sender_over_its_budget_is_paused_not_refused() {
             .is_some_and(|at| at > h.now + Duration::from_millis(1500))
     );
     assert!(h.closed.is_empty(), "nobody is cut for the rate");
+}
+
+#[test]
+fn private_key_work_is_budgeted() {
+    let limits = Limits {
+        private_ops_per_connection_burst: 2.0,
+        private_ops_per_connection_per_second: 0.1,
+        ..Limits::default()
+    };
+    let mut h = Harness::with_limits(Harness::default_settings(), limits);
+    h.connect(1, "alice", key("alice"));
+    h.take(1);
+    for i in 0..3 {
+        let out = h.session(1).message_to("ADMIN", &format!("m{i}")).unwrap();
+        h.send(1, &out.frame);
+    }
+    assert!(h.console_has("m0") && h.console_has("m1") && !h.console_has("m2"));
+    let events = h.take(1);
+    assert!(
+        matches!(&events[..], [_, _, ClientEvent::Undelivered { reason, .. }] if reason.contains("busy")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn joins_that_never_come_time_out() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.chat.opened(1, Some(HOST), h.now);
+    assert_eq!(h.chat.poll_timeout(), Some(h.now + Duration::from_secs(30)));
+    h.chat.handle_timeout(h.now + Duration::from_secs(5));
+    h.pump();
+    assert!(h.closed.is_empty());
+    h.chat.handle_timeout(h.now + Duration::from_secs(31));
+    h.pump();
+    assert_eq!(h.closed[&1], (close_code::POLICY, "no join in time".into()));
+    assert_eq!(h.chat.poll_timeout(), None, "nothing left to wait for");
+}
+
+#[test]
+fn the_join_deadline_is_the_oldest_pending_connection_s() {
+    let mut h = Harness::new(Harness::default_settings());
+    assert_eq!(h.chat.poll_timeout(), None, "an idle chat needs no timer");
+    h.chat.opened(1, Some(HOST), h.now);
+    h.chat
+        .opened(2, Some(HOST), h.now + Duration::from_secs(10));
+    assert_eq!(h.chat.poll_timeout(), Some(h.now + Duration::from_secs(30)));
+    h.chat.handle_timeout(h.now + Duration::from_secs(30));
+    h.pump();
+    assert_eq!(h.closed[&1], (close_code::POLICY, "no join in time".into()));
+    assert!(!h.closed.contains_key(&2));
+    assert_eq!(h.chat.poll_timeout(), Some(h.now + Duration::from_secs(40)));
+    h.connect(2, "alice", key("alice"));
+    assert_eq!(h.chat.poll_timeout(), None, "joined: no deadline");
+}
+
+#[test]
+fn a_watched_allow_list_is_refreshed_before_each_join_and_input_waits_for_it() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.chat.watch_admission();
+    h.connect(1, "alice", key("alice"));
+    // The harness answers "unchanged": alice joins under the default policy.
+    assert!(matches!(&h.take(1)[0], ClientEvent::Config { .. }));
+
+    h.sessions
+        .insert(2, ClientSession::new("bobby", key("bob")));
+    h.chat.opened(2, Some(HOST), h.now);
+    let join = h.sessions[&2].join_frame();
+    h.chat.received(2, &join, h.now);
+    let hello = h.session(1).message_to("ADMIN", "meanwhile").unwrap();
+    h.chat.received(1, &hello.frame, h.now);
+    assert_eq!(h.chat.poll_output(), Some(Output::RefreshAdmission));
+    assert_eq!(
+        h.chat.poll_output(),
+        None,
+        "nothing decided before the answer"
+    );
+    let (list, _) =
+        crate::allow_list::AllowList::parse(&format!("{},alice\n", key("alice").public().key_id()));
+    h.chat.admission_refreshed(Some(Admission::Listed(list)));
+    h.pump();
+    assert_eq!(
+        h.take(2),
+        vec![ClientEvent::Notice(join::NOT_ALLOWED.into())],
+        "decided with the refreshed list"
+    );
+    assert!(
+        h.console_has("meanwhile"),
+        "the frame that waited is taken after"
+    );
+}
+
+#[test]
+fn the_allow_list_admits_listed_keys_under_their_listed_names() {
+    let mut h = Harness::new(Harness::default_settings());
+    let text = format!(
+        "{},alice\n{},whatever\n",
+        key("bob").public().key_id(),
+        key("admin").public().key_id()
+    );
+    let (list, problems) = crate::allow_list::AllowList::parse(&text);
+    assert!(problems.is_empty());
+    h.chat.set_admission(Admission::Listed(list));
+    h.connect(1, "bobby", key("bob"));
+    assert!(
+        matches!(&h.take(1)[0], ClientEvent::Config { name, .. } if name == "alice"),
+        "listed name wins"
+    );
+    h.connect(2, "alice", key("alice"));
+    assert_eq!(
+        h.take(2),
+        vec![ClientEvent::Notice(join::NOT_ALLOWED.into())]
+    );
+    assert!(h.closed.contains_key(&2));
+    assert!(h.console_has("is not on the allow list"));
+    h.connect(9, "web", key("admin"));
+    assert!(matches!(
+        &h.take(9)[0],
+        ClientEvent::Config { is_admin: true, .. }
+    ));
+    h.console("/allowlist");
+    assert!(h.console_has("allow list: 2 entries"));
+    assert!(h.console_has("alice  connected as alice"));
+    // Fail closed.
+    h.chat
+        .set_admission(Admission::Nobody("the allow list file is missing".into()));
+    h.connect(3, "carol", key("small2048"));
+    assert_eq!(
+        h.take(3),
+        vec![ClientEvent::Notice(join::NOT_ALLOWED.into())]
+    );
+    h.console("/a");
+    assert!(h.console_has("nobody can join: the allow list file is missing"));
+}
+
+#[test]
+fn welcomes_beyond_the_key_budget_wait_their_turn_instead_of_being_dropped() {
+    let limits = Limits {
+        private_ops_per_second: 1.0,
+        private_ops_burst: 1.0,
+        ..Limits::default()
+    };
+    let settings = Settings {
+        welcome: Some("hi".into()),
+        ..Harness::default_settings()
+    };
+    let mut h = Harness::with_limits(settings, limits);
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    assert_eq!(h.messages(1), vec![msg("ADMIN", "alice", "hi")]);
+    assert_eq!(
+        h.messages(2),
+        vec![],
+        "no budget left for bobby's welcome yet"
+    );
+    h.chat.handle_timeout(h.now + Duration::from_millis(500));
+    h.pump();
+    assert_eq!(h.messages(2), vec![]);
+    h.chat.handle_timeout(h.now + Duration::from_millis(1100));
+    h.pump();
+    assert_eq!(h.messages(2), vec![msg("ADMIN", "bobby", "hi")]);
 }
 
 #[test]

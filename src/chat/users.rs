@@ -23,9 +23,23 @@ pub struct Member {
     piece: frames::Piece,
 }
 
+/// A join that offered a proof of the key, waiting for the `chat-proof`.
+#[derive(Debug)]
+pub struct AwaitedProof {
+    pub name: String,
+    pub identity: PublicIdentity,
+    /// The base64 nonce of the `chat-challenge` sent.
+    pub nonce: String,
+}
+
 #[derive(Debug)]
 enum Slot {
-    Pending { since: Instant },
+    Pending {
+        since: Instant,
+        /// The `Host` of the upgrade request: what a proof is bound to.
+        host: Option<String>,
+        proof: Option<Box<AwaitedProof>>,
+    },
     Joined(Box<Member>),
 }
 
@@ -35,16 +49,61 @@ pub struct Users {
     /// The pending slots by opening time, so the oldest is found without a scan.
     pending: BTreeSet<(Instant, ConnId)>,
     by_name: HashMap<String, ConnId>,
+    /// Joined connections by Key ID, the web administrator included: one per key.
+    by_key: HashMap<String, ConnId>,
     order: BTreeMap<u64, ConnId>,
     next_seq: u64,
     web_admin: Option<ConnId>,
 }
 
 impl Users {
-    pub fn open(&mut self, conn: ConnId, now: Instant) {
+    pub fn open(&mut self, conn: ConnId, host: Option<String>, now: Instant) {
         self.remove(conn);
-        self.slots.insert(conn, Slot::Pending { since: now });
+        let slot = Slot::Pending {
+            since: now,
+            host,
+            proof: None,
+        };
+        self.slots.insert(conn, slot);
         self.pending.insert((now, conn));
+    }
+
+    /// The `Host` a pending connection was opened with.
+    pub fn host(&self, conn: ConnId) -> Option<&str> {
+        match self.slots.get(&conn)? {
+            Slot::Pending { host, .. } => host.as_deref(),
+            Slot::Joined(_) => None,
+        }
+    }
+
+    /// A pending connection now waits for the proof of its key. Returns false if the
+    /// connection is not pending, or already waits for one.
+    pub fn await_proof(&mut self, conn: ConnId, awaited: AwaitedProof) -> bool {
+        match self.slots.get_mut(&conn) {
+            Some(Slot::Pending {
+                proof: p @ None, ..
+            }) => {
+                *p = Some(Box::new(awaited));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The proof a pending connection waits for, taken (a proof is tried once).
+    pub fn take_awaited_proof(&mut self, conn: ConnId) -> Option<AwaitedProof> {
+        match self.slots.get_mut(&conn)? {
+            Slot::Pending { proof, .. } => proof.take().map(|p| *p),
+            Slot::Joined(_) => None,
+        }
+    }
+
+    /// Whether a pending connection has been challenged (its join was received).
+    pub fn is_proving(&self, conn: ConnId) -> bool {
+        matches!(
+            self.slots.get(&conn),
+            Some(Slot::Pending { proof: Some(_), .. })
+        )
     }
 
     /// Whether the connection is open and has not joined yet.
@@ -89,6 +148,11 @@ impl Users {
         self.web_admin
     }
 
+    /// The joined connection of a key (the web administrator's included).
+    pub fn by_key(&self, key_id: &str) -> Option<ConnId> {
+        self.by_key.get(key_id).copied()
+    }
+
     pub fn join(
         &mut self,
         conn: ConnId,
@@ -100,6 +164,7 @@ impl Users {
         let seq = self.next_seq;
         self.next_seq += 1;
         let piece = frames::users_list_piece(&name, identity.key_id(), identity.spki_b64(), false);
+        self.by_key.insert(identity.key_id().to_string(), conn);
         if is_web_admin {
             self.web_admin = Some(conn);
         } else {
@@ -124,6 +189,7 @@ impl Users {
         let Slot::Joined(member) = self.forget_slot(conn)? else {
             return None;
         };
+        self.by_key.remove(member.identity.key_id());
         if member.is_web_admin {
             self.web_admin = None;
         } else {
@@ -136,7 +202,7 @@ impl Users {
     /// Removes a connection's slot, and its place among the pending ones.
     fn forget_slot(&mut self, conn: ConnId) -> Option<Slot> {
         let slot = self.slots.remove(&conn)?;
-        if let Slot::Pending { since } = slot {
+        if let Slot::Pending { since, .. } = slot {
             self.pending.remove(&(since, conn));
         }
         Some(slot)
@@ -174,9 +240,9 @@ mod tests {
     fn pending_connections_in_opening_order() {
         let t0 = Instant::now();
         let mut users = Users::default();
-        users.open(7, t0 + Duration::from_secs(2));
-        users.open(3, t0);
-        users.open(5, t0 + Duration::from_secs(1));
+        users.open(7, None, t0 + Duration::from_secs(2));
+        users.open(3, None, t0);
+        users.open(5, None, t0 + Duration::from_secs(1));
         assert_eq!(users.oldest_pending(), Some(t0));
         let timeout = Duration::from_secs(30);
         assert_eq!(

@@ -84,8 +84,9 @@ pub enum ReadOutcome {
     Idle,
     /// The turn's budget ran out with input left: read again next turn.
     More,
-    /// The connection became a WebSocket: the chat must know.
-    Upgraded,
+    /// The connection became a WebSocket: the chat must know, with the request's `Host`
+    /// (what a proof of a key is bound to).
+    Upgraded { host: Option<String> },
     /// Text frames for the chat; `more` when the read budget ran out first.
     Frames {
         texts: Vec<String>,
@@ -404,12 +405,12 @@ impl Connection {
         let Phase::Http { buf, answering } = &mut self.phase else {
             return ReadOutcome::Idle;
         };
-        let reply = match http::parse_head(buf, limits) {
+        let (reply, host) = match http::parse_head(buf, limits) {
             Parsed::Partial => return ReadOutcome::Idle,
-            Parsed::Error(error) => http::route(Err(error), self.port, site),
+            Parsed::Error(error) => (http::route(Err(error), self.port, site), None),
             Parsed::Complete { request, head_len } => {
                 buf.drain(..head_len);
-                http::route(Ok(&request), self.port, site)
+                (http::route(Ok(&request), self.port, site), request.host)
             }
         };
         self.dirty = true;
@@ -427,7 +428,7 @@ impl Connection {
             Reply::Upgrade(bytes) => {
                 self.out.push_owned(bytes);
                 self.start_websocket(limits, now);
-                ReadOutcome::Upgraded
+                ReadOutcome::Upgraded { host }
             }
         }
     }
@@ -708,9 +709,12 @@ mod tests {
         )
         .unwrap();
         let t1 = t0 + Duration::from_secs(1);
-        read_until(&mut conn, &limits, t1, |_, o| {
-            matches!(o, ReadOutcome::Upgraded)
-        });
+        read_until(
+            &mut conn,
+            &limits,
+            t1,
+            |_, o| matches!(o, ReadOutcome::Upgraded { host: Some(h) } if h == "h"),
+        );
         assert!(conn.is_websocket());
         let ping_at = t1 + limits.ping_after;
         assert_eq!(conn.next_deadline(&limits), ping_at);

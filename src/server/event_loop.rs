@@ -422,8 +422,8 @@ impl Server {
                     self.backlog.push(key);
                     return;
                 }
-                ReadOutcome::Upgraded => {
-                    self.chat.opened(key, now);
+                ReadOutcome::Upgraded { host } => {
+                    self.chat.opened(key, host.as_deref(), now);
                     continue; // bytes may have come with the upgrade request
                 }
                 ReadOutcome::Frames { texts, more, end } => {

@@ -53,10 +53,13 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
             disable_all: options.disable_all,
             only_admin: options.only_admin,
             welcome: options.welcome.clone(),
+            allow_unproven_keys: options.allow_unproven_keys,
+            allow_unproven_admin: options.allow_unproven_admin,
         },
         options.limits.clone(),
         inputs.admin,
         GroupKey::generate(),
+        crate::crypto::random_bytes(),
         Instant::now(),
     );
     let mut console = ConsoleOut::new(Renderer::for_stdout(), inputs.transcript);

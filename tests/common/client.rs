@@ -22,6 +22,9 @@ pub struct CloseInfo {
 
 pub struct Client {
     ws: WebSocket<TcpStream>,
+    /// What a proof of the key is signed for: the URL's host[:port], as tungstenite
+    /// sends it in `Host` (tests may change it to play a relayed proof).
+    pub proof_host: String,
     pub session: ClientSession,
     /// Events read but not consumed yet.
     pending: VecDeque<ClientEvent>,
@@ -42,8 +45,10 @@ impl Client {
     /// Opens a WebSocket for a session of `name` with `keys`; sends nothing.
     pub fn connect_as(url: &str, name: &str, keys: impl Into<Arc<KeyPair>>) -> Client {
         let ws = Client::try_open(url).unwrap_or_else(|e| panic!("WebSocket to {url}: {e}"));
+        let rest = url.strip_prefix("ws://").unwrap_or(url);
         Client {
             ws,
+            proof_host: rest.split('/').next().unwrap_or(rest).to_owned(),
             session: ClientSession::new(name, keys),
             pending: VecDeque::new(),
             frames: Vec::new(),
@@ -188,10 +193,20 @@ impl Client {
                 return Some(event);
             }
             let frame = self.recv_frame(deadline.saturating_duration_since(Instant::now()))?;
-            for event in self.session.handle(&frame) {
-                self.history.push(event.clone());
-                self.pending.push_back(event);
+            self.take_frame(&frame);
+        }
+    }
+
+    /// Interprets a frame; a challenge is answered at once, as our page does.
+    fn take_frame(&mut self, frame: &str) {
+        for event in self.session.handle(frame) {
+            if let ClientEvent::Challenge { nonce } = &event {
+                let proof = self.session.proof_frame(&self.proof_host, nonce);
+                // The server may have closed meanwhile; the close is read next.
+                let _ = self.try_send(Message::text(proof));
             }
+            self.history.push(event.clone());
+            self.pending.push_back(event);
         }
     }
 
@@ -275,10 +290,7 @@ impl Client {
         while self.closed.is_none() && Instant::now() < deadline {
             if let Some(frame) = self.recv_frame(deadline.saturating_duration_since(Instant::now()))
             {
-                for event in self.session.handle(&frame) {
-                    self.history.push(event.clone());
-                    self.pending.push_back(event);
-                }
+                self.take_frame(&frame);
             }
         }
         self.closed.clone()

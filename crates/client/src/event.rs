@@ -70,6 +70,9 @@ pub enum ClientEvent {
     Joined(User),
     /// `chat-left`.
     Left { name: String },
+    /// ⊕ `chat-challenge`: the server waits for [`crate::ClientSession::proof_frame`]
+    /// with this nonce.
+    Challenge { nonce: String },
     /// `chat-invaliduser` (the server closes next).
     InvalidUser,
     /// `notice`.

@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::event::{Algo, ClientEvent, DropReason, User};
 use super::seal::{ClientError, Outgoing, frame, plaintext, seal_aes, seal_rsa};
-use dyspatcher_crypto::{GroupKey, KeyPair, PublicIdentity, b64_decode};
+use dyspatcher_crypto::{
+    GroupKey, KeyPair, PublicIdentity, b64_decode, b64_encode, join_proof_message,
+};
 
 pub struct ClientSession {
     name: String,
@@ -18,6 +20,7 @@ pub struct ClientSession {
     group: Option<GroupKey>,
     users: Vec<User>,
     verify: bool,
+    proves: bool,
     next_id: u64,
 }
 
@@ -47,6 +50,7 @@ impl ClientSession {
             group: None,
             users: Vec::new(),
             verify: true,
+            proves: true,
             next_id: 0,
         }
     }
@@ -97,6 +101,12 @@ impl ClientSession {
         self.verify = verify;
     }
 
+    /// Offer to prove the key at join (on by default). Off, the session joins as a 0.9
+    /// client does: no ⊕ `prove`, so no challenge.
+    pub fn set_proves(&mut self, proves: bool) {
+        self.proves = proves;
+    }
+
     /// A fresh ⊕ `id`: `m1`, `m2`, ...
     pub fn next_id(&mut self) -> String {
         self.next_id += 1;
@@ -105,12 +115,25 @@ impl ClientSession {
 
     // ---- frames to send ----
 
-    /// `{"cmd":"signal","user":name,"data":{"code":"chat-join","publickey":spki}}`
+    /// `{"cmd":"signal","user":name,"data":{"code":"chat-join","publickey":spki,"prove":true}}`
+    /// (without ⊕ `prove` when the session acts as a 0.9 client). A proving join is
+    /// answered with [`ClientEvent::Challenge`]: reply with [`ClientSession::proof_frame`].
     pub fn join_frame(&self) -> String {
+        let mut data = json!({"code": "chat-join", "publickey": self.keys.public().spki_b64()});
+        if self.proves {
+            data["prove"] = Value::Bool(true);
+        }
+        frame("signal", &self.name, data)
+    }
+
+    /// ⊕ The answer to a `chat-challenge`: the nonce and `host` (the host[:port] the
+    /// connection was made to, as in its `Host` header) signed with our key.
+    pub fn proof_frame(&self, host: &str, nonce: &str) -> String {
+        let signature = self.keys.sign(&join_proof_message(host, nonce));
         frame(
             "signal",
             &self.name,
-            json!({"code": "chat-join", "publickey": self.keys.public().spki_b64()}),
+            json!({"code": "chat-proof", "signature": b64_encode(&signature)}),
         )
     }
 
@@ -263,6 +286,9 @@ impl ClientSession {
                 })
             }
             "chat-invaliduser" => Ok(ClientEvent::InvalidUser),
+            "chat-challenge" => Ok(ClientEvent::Challenge {
+                nonce: str_field(data, "nonce")?.to_owned(),
+            }),
             "notice" => Ok(ClientEvent::Notice(str_field(data, "notice")?.to_owned())),
             "chat-ack" => Ok(ClientEvent::Ack {
                 id: str_field(data, "id")?.to_owned(),

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Value, json};
 
 use super::*;
-use dyspatcher_crypto::{GroupKey, KeyPair, b64_encode};
+use dyspatcher_crypto::{GroupKey, KeyPair, b64_decode, b64_encode};
 
 fn keys(name: &str) -> Arc<KeyPair> {
     static KEYS: OnceLock<[Arc<KeyPair>; 3]> = OnceLock::new();
@@ -369,12 +369,21 @@ fn parses_every_server_frame() {
 fn builders() {
     let group = GroupKey::generate();
     let mut alice = session("alice", &group);
-    let join: Value =
-        serde_json::from_str(&ClientSession::new("alice", keys("alice")).join_frame()).unwrap();
+    let mut fresh = ClientSession::new("alice", keys("alice"));
+    let join: Value = serde_json::from_str(&fresh.join_frame()).unwrap();
     assert_eq!(
         join,
         json!({"cmd": "signal", "user": "alice",
-               "data": {"code": "chat-join", "publickey": keys("alice").public().spki_b64()}})
+               "data": {"code": "chat-join", "publickey": keys("alice").public().spki_b64(),
+                        "prove": true}})
+    );
+    fresh.set_proves(false);
+    let legacy: Value = serde_json::from_str(&fresh.join_frame()).unwrap();
+    assert_eq!(
+        legacy,
+        json!({"cmd": "signal", "user": "alice",
+               "data": {"code": "chat-join", "publickey": keys("alice").public().spki_b64()}}),
+        "as a 0.9 client: no prove"
     );
     assert_eq!(
         plaintext("a\"b", "all", "x"),
@@ -455,4 +464,32 @@ fn malformed_frames_never_panic() {
     }
     // Still a working session.
     assert!(s.joined());
+}
+
+#[test]
+fn a_challenge_is_answered_with_a_signature_over_host_and_nonce() {
+    let mut s = ClientSession::new("alice", keys("alice"));
+    let challenge = frame(
+        "signal",
+        "",
+        json!({"code": "chat-challenge", "nonce": "bm9uY2U="}),
+    );
+    assert_eq!(
+        one(&mut s, &challenge),
+        ClientEvent::Challenge {
+            nonce: "bm9uY2U=".into()
+        }
+    );
+    let proof: Value = serde_json::from_str(&s.proof_frame("chat.lan:8080", "bm9uY2U=")).unwrap();
+    assert_eq!(proof["data"]["code"], "chat-proof");
+    let signature = b64_decode(proof["data"]["signature"].as_str().unwrap()).unwrap();
+    let key = keys("alice");
+    let signed = dyspatcher_crypto::join_proof_message("chat.lan:8080", "bm9uY2U=");
+    assert_eq!(
+        signed,
+        b"dyspatcher join proof v1\nchat.lan:8080\nbm9uY2U=".to_vec()
+    );
+    assert!(key.public().verify(&signed, &signature));
+    let elsewhere = dyspatcher_crypto::join_proof_message("evil.example", "bm9uY2U=");
+    assert!(!key.public().verify(&elsewhere, &signature));
 }

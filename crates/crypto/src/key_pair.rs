@@ -10,10 +10,13 @@ use rsa::pss::Pss;
 use rsa::sha2::{Digest, Sha256};
 use rsa::{Oaep, PrivateKey};
 
+use super::public_identity::{CLIENT_KEY_EXPONENT, MAX_CLIENT_KEY_BITS, MIN_CLIENT_KEY_BITS};
 use super::{PSS_SALT_LEN, PublicIdentity};
 
 /// The administrator's key must carry a console message and a PSS signature.
 pub const MIN_ADMIN_KEY_BITS: usize = 2048;
+/// The administrator's key is the operator's choice: up to what the rsa crate accepts.
+pub const MAX_ADMIN_KEY_BITS: usize = 8192;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyError {
@@ -21,7 +24,14 @@ pub enum KeyError {
     NotRsaPublicKey,
     NotRsaPrivateKey,
     Encrypted,
+    /// The administrator's key is outside 2048-8192 bits.
     Size(usize),
+    /// A client's key is not 2048-4096 bits with exponent 65537; `exponent` is given
+    /// when it is the exponent that is wrong (`None` too when it is larger than 64 bits).
+    ClientKey {
+        bits: usize,
+        exponent: Option<u64>,
+    },
     Generation,
 }
 
@@ -44,6 +54,16 @@ impl fmt::Display for KeyError {
                 f,
                 "an RSA key of {bits} bits; 2048 to 8192 bits are accepted"
             ),
+            KeyError::ClientKey { bits, exponent } => {
+                write!(f, "an RSA key of {bits} bits")?;
+                if let Some(e) = exponent {
+                    write!(f, " with exponent {e}")?;
+                }
+                write!(
+                    f,
+                    "; {MIN_CLIENT_KEY_BITS} to {MAX_CLIENT_KEY_BITS} bits with exponent {CLIENT_KEY_EXPONENT} are accepted"
+                )
+            }
             KeyError::Generation => write!(f, "RSA key generation failed"),
         }
     }
@@ -80,7 +100,7 @@ impl KeyPair {
             .map_err(|_| KeyError::NotRsaPrivateKey)?;
         let pair = Self::from_private(private);
         let bits = pair.public.bits();
-        if !(MIN_ADMIN_KEY_BITS..=super::public_identity::MAX_CLIENT_KEY_BITS).contains(&bits) {
+        if !(MIN_ADMIN_KEY_BITS..=MAX_ADMIN_KEY_BITS).contains(&bits) {
             return Err(KeyError::Size(bits));
         }
         Ok(pair)

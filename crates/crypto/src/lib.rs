@@ -4,16 +4,19 @@
 //! - [`PublicIdentity`]: somebody's RSA public key, its wire text and its Key ID.
 //! - [`KeyPair`]: an RSA private key (the administrator's, or a test client's).
 //! - [`GroupKey`]: the session's AES-256-GCM key for messages to everybody.
+//! - [`join_proof_message`]: what a joining client signs to prove its key.
 
 mod base64;
 mod group_key;
+mod join_proof;
 mod key_pair;
 mod public_identity;
 mod random;
 
 pub use self::base64::{b64_decode, b64_encode};
 pub use group_key::{GROUP_IV_LEN, GroupKey};
-pub use key_pair::{KeyError, KeyPair, MIN_ADMIN_KEY_BITS};
+pub use join_proof::join_proof_message;
+pub use key_pair::{KeyError, KeyPair, MAX_ADMIN_KEY_BITS, MIN_ADMIN_KEY_BITS};
 pub use public_identity::{PublicIdentity, key_id_of_der};
 pub use random::random_bytes;
 

@@ -12,10 +12,14 @@ use getrandom::SysRng;
 
 use super::{KeyError, b64_decode, b64_encode};
 
-/// Smallest and largest modulus accepted from a client. Below 2048 bits RSA is broken
-/// in practice; above 8192 bits every verification costs the server far more for no gain.
+/// Smallest and largest modulus accepted from a client: what browsers and openssl make.
+/// Below 2048 bits RSA is broken in practice; each bit above 4096 makes every
+/// verification the server does for that client dearer, for no gain.
 pub const MIN_CLIENT_KEY_BITS: usize = 2048;
-pub const MAX_CLIENT_KEY_BITS: usize = 8192;
+pub const MAX_CLIENT_KEY_BITS: usize = 4096;
+/// The only public exponent accepted from a client: every browser and openssl use it, and
+/// a larger one makes each verification dearer (RSADoS).
+pub const CLIENT_KEY_EXPONENT: u64 = 65537;
 
 /// How many plaintext bytes RSA-OAEP with SHA-256 carries for a modulus of `modulus_bytes`.
 fn max_oaep_plaintext(modulus_bytes: usize) -> usize {
@@ -44,11 +48,30 @@ impl PublicIdentity {
 
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         let key = PublicKey::from_public_key_der(der).map_err(|_| KeyError::NotRsaPublicKey)?;
-        let bits = key.n().bit_width_vartime() as usize;
-        if !(MIN_CLIENT_KEY_BITS..=MAX_CLIENT_KEY_BITS).contains(&bits) {
-            return Err(KeyError::Size(bits));
-        }
         Ok(Self::from_key(key))
+    }
+
+    /// Whether a client may join with this key: only the sizes and the exponent that
+    /// browsers and openssl make (the administrator's own key is not held to this).
+    pub fn check_client_key(&self) -> Result<(), KeyError> {
+        let bits = self.bits();
+        let exponent = self.exponent();
+        let usual_exponent = exponent == Some(CLIENT_KEY_EXPONENT);
+        if (MIN_CLIENT_KEY_BITS..=MAX_CLIENT_KEY_BITS).contains(&bits) && usual_exponent {
+            return Ok(());
+        }
+        Err(KeyError::ClientKey {
+            bits,
+            exponent: exponent.filter(|_| !usual_exponent),
+        })
+    }
+
+    /// The public exponent, `None` when it does not fit 64 bits.
+    fn exponent(&self) -> Option<u64> {
+        let bytes = self.key.e().to_be_bytes();
+        let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+        let bytes = &bytes[start..];
+        (bytes.len() <= 8).then(|| bytes.iter().fold(0u64, |e, &b| (e << 8) | u64::from(b)))
     }
 
     /// Reads a PEM public key (`-----BEGIN PUBLIC KEY-----`).
@@ -142,4 +165,44 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::BoxedUint;
+
+    /// A public key of any size and exponent: only parsed, never used.
+    fn odd_key(bits: usize, exponent: u64) -> PublicIdentity {
+        let mut n = vec![0xa5u8; bits / 8];
+        n[0] |= 0x80;
+        *n.last_mut().unwrap() |= 1;
+        let n = BoxedUint::from_be_slice(&n, bits as u32).unwrap();
+        PublicIdentity::from_key(PublicKey::new_unchecked(n, BoxedUint::from(exponent)))
+    }
+
+    #[test]
+    fn client_keys_are_what_browsers_make() {
+        for bits in [2048, 3072, 4096] {
+            assert_eq!(odd_key(bits, 65537).check_client_key(), Ok(()));
+        }
+        assert_eq!(
+            odd_key(2048, 3).check_client_key().unwrap_err().to_string(),
+            "an RSA key of 2048 bits with exponent 3; 2048 to 4096 bits with exponent 65537 are accepted"
+        );
+        assert_eq!(
+            odd_key(8192, 65537).check_client_key(),
+            Err(KeyError::ClientKey {
+                bits: 8192,
+                exponent: None
+            })
+        );
+        assert_eq!(
+            odd_key(1024, (1 << 32) + 1).check_client_key(),
+            Err(KeyError::ClientKey {
+                bits: 1024,
+                exponent: Some((1 << 32) + 1)
+            })
+        );
+    }
 }

@@ -610,7 +610,10 @@ fn join(run: &mut Run) -> Result<Vec<usize>, String> {
     let started = Instant::now();
     let mut per_worker: Vec<Vec<ClientSpec>> = (0..run.workers.len()).map(|_| Vec::new()).collect();
     for (i, name) in run.names.iter().enumerate() {
-        let session = ClientSession::new(name, run.key_of(i).clone());
+        let mut session = ClientSession::new(name, run.key_of(i).clone());
+        // Joins as 0.9 clients do (no proof round trip): the workers do not answer
+        // challenges, and no scenario here runs with an allow list.
+        session.set_proves(false);
         per_worker[i % run.workers.len()].push(ClientSpec {
             id: i,
             join: Message::text(session.join_frame()),
@@ -900,7 +903,8 @@ fn flood_phase(
     run.put("honest_p99_ms", base.p99_ms);
     let name = format!("{}flood", &run.names[0][..3]);
     let key = run.keys[0].clone();
-    let session = ClientSession::new(&name, key.clone());
+    let mut session = ClientSession::new(&name, key.clone());
+    session.set_proves(false); // as in `join`
     let join = Message::text(session.join_frame());
     let text = match run.args.flood {
         FloodKind::All => frame(
