@@ -217,6 +217,7 @@ export function recipient(r, named) {
   $('to-row').dataset.named = named ? 'yes' : '';
   $('to-note').textContent = note;
   $('send').textContent = r.kind === 'all' && r.allowed ? 'Send to all' : 'Send';
+  grow($('text')); // the wider button leaves the box narrower: its text may take more lines
 }
 
 // Said before Enter is pressed: the text names somebody else than the recipient.
