@@ -20,8 +20,8 @@ function start() {
   U.init({
     join: joinClicked,
     keyFiles: loadCustom,
-    send,
-    typed: updateHelp,
+    send: () => send(),
+    typed,
     pick: setDestination,
     reconnect: () => apply(session.reconnect()),
     download: (which) =>
@@ -222,19 +222,30 @@ function showClosed({ reason, user, everJoined }) {
 
 // ---- the composer --------------------------------------------------------------------------
 
+// The recipient, a choice of its own beside the box ('' none yet, 'all', or a name): set by
+// clicking a person or a message, by the selector, or by typing "@name " first in the box.
+let to = '';
+
+function typed() {
+  const lead = session.leading(U.composerText());
+  if (lead) {
+    to = lead.to;
+    U.takeFromComposer(U.composerText().length - lead.text.length);
+  }
+  updateHelp();
+}
+
 function updateHelp() {
-  const value = U.composerText();
-  U.recipient(session.recipient(value));
-  const left = session.charactersLeft(value);
+  const text = U.composerText();
+  U.recipient(session.recipient(to), session.named(to, text), to);
+  const left = session.charactersLeft(to, text);
   let extra = '';
   if (left !== null) extra = left >= 0 ? ` · ${left} ${left === 1 ? 'character' : 'characters'} left` : ` · ${-left} ${left === -1 ? 'character' : 'characters'} too many`;
   U.help('Enter sends · Shift+Enter: new line' + extra);
 }
 
-function setDestination(to) {
-  const value = U.composerText();
-  const d = P.splitDestination(value);
-  U.setComposerText(`@${to} ` + (d ? d.text : value.trim()));
+function setDestination(name) {
+  to = name;
   U.closeUsers();
   U.focusComposer(true);
   U.sendError('');
@@ -242,15 +253,15 @@ function setDestination(to) {
 }
 
 function putBack(p) {
-  U.setComposerText(`@${p.to} ${p.text}`);
+  to = p.to;
+  U.setComposerText(p.text);
   U.focusComposer();
   updateHelp();
 }
 
 // Put an undelivered message back in the box when the box holds nothing of value.
 function autoPutBack(p) {
-  const v = U.composerText().trim();
-  if (v === '' || /^@[A-Za-z0-9]+$/.test(v)) {
+  if (U.composerText().trim() === '') {
     putBack(p);
     U.sendError(`Not delivered to ${p.to}: the text is back in the box.`);
   }
@@ -269,13 +280,15 @@ function askBeforeSending(c) {
   U.confirm(question, choices, (c.to === 'all' && !!toNamed) || c.namedTo === 'all');
 }
 
-async function send(value = U.composerText(), confirmed = false) {
-  const typed = U.composerText();
-  const outputs = await session.send(value, socketOpen, { confirmed });
+// Sends the box to the chosen recipient, or (confirmed) one of the two a question offered.
+async function send(message = { to, text: U.composerText() }, confirmed = false) {
+  const typedText = U.composerText();
+  const outputs = await session.send(message.to, message.text, socketOpen, { confirmed });
   apply(outputs);
   const sent = outputs.find((o) => o.type === 'outgoing');
   if (!sent) return;
-  if (U.composerText() === typed) U.setComposerText(sent.prefix);
+  to = sent.to; // the next message goes where this one went
+  if (U.composerText() === typedText) U.setComposerText('');
   U.sendError('');
   updateHelp();
   U.focusComposer();

@@ -18,10 +18,10 @@
 //   user-joined / user-left { name }
 //   message { kind, from, console, to, admin, reply, text }   a verified message to show
 //   dropped { from, reason }          a message that failed verification, not shown
-//   outgoing { id, to, text, admin, prefix }   my message, sent: show it as "sending…"
+//   outgoing { id, to, text, admin }  my message, sent: show it as "sending…"
 //   confirm { to, named, namedTo, asNamed, asChosen }   not sent: the text starts with
 //                                     @named, not the chosen `to`; ask, then send one of
-//                                     the two values with { confirmed: true }
+//                                     the two { to, text } with { confirmed: true }
 //   send-error { text }               nothing was sent, and why
 //   ack { id }                        the server accepted my message `id`
 //   undelivered { id, to, text, reason }   it refused it
@@ -90,22 +90,27 @@ export class Session {
     return this.#connect();
   }
 
-  // Bytes left in one encrypted 1:1 message for the composer's text (negative: too long),
-  // or null when that is not known (no destination, @all, not joined).
-  room(value) {
-    const d = P.splitDestination(value);
+  // The recipient is chosen beside the box (by a click, the selector, or typing `@name `
+  // first: leading()); the box holds the message text only. `to` is that choice ('' for
+  // none, 'all', or a name in any letter case), `text` the box's text. With no recipient
+  // chosen, a text starting with "@name " still names its own (as typed in 0.9).
+
+  // Bytes left in one encrypted 1:1 message for the text (negative: too long), or null
+  // when that is not known (no recipient, @all, not joined).
+  room(to, text) {
+    const d = this.#destination(to, text);
     if (this.#state.name !== 'joined' || !d || !d.text || d.to.toLowerCase() === 'all') return null;
-    const to = this.#resolve(d.to);
-    if (!to) return null;
-    return this.#maxBytes(to) - this.#plaintext(to, d.text).length;
+    const name = this.#resolve(d.to);
+    if (!name) return null;
+    return this.#maxBytes(name) - this.#plaintext(name, d.text).length;
   }
 
   // room() in characters, as people count: how many more characters of the kind already
   // typed still fit, or (negative) exactly how many to take off the end; null as room().
-  charactersLeft(value) {
-    const bytes = this.room(value);
+  charactersLeft(to, text) {
+    const bytes = this.room(to, text);
     if (bytes === null) return null;
-    const chars = [...P.splitDestination(value).text];
+    const chars = [...this.#destination(to, text).text];
     const size = (c) => this.#c.utf8(JSON.stringify(c)).length - 2; // as it is in the plaintext
     if (bytes >= 0) {
       const perChar = chars.reduce((n, c) => n + size(c), 0) / chars.length;
@@ -117,50 +122,74 @@ export class Session {
     return -cut;
   }
 
-  // Who the composer's text goes to, for the recipient selector:
-  //   { kind: 'none' }                 no @name at the start
+  // What the recipient selector shows for the chosen `to`:
+  //   { kind: 'none' }                 nobody chosen yet
   //   { kind: 'all', allowed }         everybody (not allowed under --disable-all)
   //   { kind: 'one', to, admin, allowed }   one person (not allowed: oneself)
-  //   { kind: 'unknown', typed }       nobody of that name is connected
-  recipient(value) {
-    const d = P.splitDestination(value);
-    if (!d) return { kind: 'none' };
-    if (d.to.toLowerCase() === 'all') return { kind: 'all', allowed: !(this.#disableAll && !this.#isAdmin) };
-    const to = this.#resolve(d.to);
-    if (!to) return { kind: 'unknown', typed: d.to };
-    return { kind: 'one', to, admin: to === this.#admin, allowed: to !== this.#me || this.#isAdmin };
+  //   { kind: 'unknown', typed }       nobody of that name is connected (any more)
+  recipient(to) {
+    if (!to) return { kind: 'none' };
+    if (to.toLowerCase() === 'all') return { kind: 'all', allowed: this.#allAllowed() };
+    const name = this.#resolve(to);
+    if (!name) return { kind: 'unknown', typed: to };
+    return { kind: 'one', to: name, admin: name === this.#admin, allowed: name !== this.#me || this.#isAdmin };
   }
 
-  // The composer's text "@name message". `isOpen` tells whether the socket can still
+  // The "@name " the text starts with, when it names a recipient that can be chosen:
+  // { to, text } with the rest of the text; null otherwise. Typed or pasted first in the
+  // box, it becomes the recipient. Nobody of that name, oneself, or @all where it is
+  // disabled stay in the text: sending then says why.
+  leading(text) {
+    const m = /^@([A-Za-z0-9]+) /.exec(text);
+    if (!m) return null;
+    const r = this.recipient(m[1]);
+    if (!r.allowed) return null;
+    return { to: r.kind === 'all' ? 'all' : r.to, text: text.slice(m[0].length) };
+  }
+
+  // The @name the text starts with when it is not the chosen recipient, for a warning
+  // before sending: { named, namedTo, refused } (namedTo null: nobody that can be written
+  // to, and `refused` says why: 'unknown', 'self' or 'disabled'); null when there is none.
+  named(to, text) {
+    const chosen = to ? this.#chosen(to) : null;
+    if (to && !chosen) return null; // the recipient itself is the problem, shown as such
+    const n = this.#named(chosen, text.trim());
+    return n && { named: n.named, namedTo: n.namedTo, refused: n.refused };
+  }
+
+  // Sends `text` to `to` (as recipient()). `isOpen` tells whether the socket can still
   // send: it is asked before and after the (slow) encryption. A text that itself starts
-  // with another @name than the destination is not sent unless `confirmed`: the person
-  // may believe it goes there (a confirm output says so).
-  async send(value, isOpen = () => true, { confirmed = false } = {}) {
-    if (this.#busy || !value.trim()) return [];
-    const d = P.splitDestination(value);
-    if (!d) return sendError('Start with @name or @all, then the message. Or pick someone in the list of people.');
+  // with another @name than the recipient is not sent unless `confirmed`: the person may
+  // believe it goes there (a confirm output says so).
+  async send(to, text, isOpen = () => true, { confirmed = false } = {}) {
+    if (this.#busy || !text.trim()) return [];
+    const d = this.#destination(to, text);
+    if (!d) return sendError('Start with @name or @all, or choose who reads it beside “To”.');
     if (!d.text) return sendError(`Write the message after @${d.to}.`);
     if (this.#state.name !== 'joined' || !isOpen()) return sendError('Not connected: nothing was sent. Reconnect, then press Send again.');
     const all = d.to.toLowerCase() === 'all';
-    let to = 'all';
+    let name = 'all';
     if (all) {
-      if (this.#disableAll && !this.#isAdmin) return sendError('Messages to @all are disabled on this server: write to one person.');
+      if (!this.#allAllowed()) return sendError('Messages to @all are disabled on this server: write to one person.');
       if (!this.#group) return sendError('No group key from the server: @all is unavailable.');
     } else {
-      to = this.#resolve(d.to);
-      if (!to) return sendError(`Unknown destination: nobody called "${d.to}" is connected.`);
-      if (to === this.#me && !this.#isAdmin) return sendError('That is you: choose somebody else.');
-      const bytes = this.#plaintext(to, d.text).length;
-      const max = this.#maxBytes(to);
-      if (bytes > max) return sendError(`Too long for one encrypted message: ${bytes} bytes, at most ${max} for ${to}. Shorten it by ${bytes - max} bytes or send it in parts.`);
+      name = this.#resolve(d.to);
+      if (!name) return sendError(`Unknown destination: nobody called "${d.to}" is connected.`);
+      if (name === this.#me && !this.#isAdmin) return sendError('That is you: choose somebody else.');
+      const bytes = this.#plaintext(name, d.text).length;
+      const max = this.#maxBytes(name);
+      if (bytes > max) return sendError(`Too long for one encrypted message: ${bytes} bytes, at most ${max} for ${name}. Shorten it by ${bytes - max} bytes or send it in parts.`);
     }
     if (!confirmed) {
-      const ask = this.#confirmation(to, d.text, value);
-      if (ask) return [ask];
+      const n = this.#named(name, d.text);
+      if (n) {
+        const asNamed = n.namedTo ? { to: n.namedTo, text: n.rest } : null;
+        return [{ type: 'confirm', to: name, named: n.named, namedTo: n.namedTo, asNamed, asChosen: { to: name, text: d.text } }];
+      }
     }
     this.#busy = true;
     try {
-      return await this.#encrypt(all, to, d, isOpen);
+      return await this.#encrypt(all, name, d.text, isOpen);
     } catch (e) {
       return sendError('Could not encrypt the message: ' + (e && e.message ? e.message : e));
     } finally {
@@ -401,22 +430,35 @@ export class Session {
 
   // ---- sending -----------------------------------------------------------------------
 
-  // A confirm output when `text` starts with @someone other than `to`, or null.
-  #confirmation(to, text, value) {
+  // The recipient and the text of a message: the one chosen, or with none chosen the
+  // "@name " the text starts with; null when there is neither.
+  #destination(to, text) {
+    if (!to) return P.splitDestination(text);
+    return { to, text: text.trim() };
+  }
+
+  // The chosen `to` as messages name it: 'all', a connected name, or null.
+  #chosen(to) {
+    return to.toLowerCase() === 'all' ? 'all' : this.#resolve(to);
+  }
+
+  #allAllowed() {
+    return !(this.#disableAll && !this.#isAdmin);
+  }
+
+  // When `text` starts with @someone other than `to`: who, and the text without it.
+  #named(to, text) {
     const m = /^@([A-Za-z0-9]+)(?![A-Za-z0-9])/.exec(text);
     if (!m) return null;
     const all = m[1].toLowerCase() === 'all';
     let namedTo = all ? 'all' : this.#resolve(m[1]);
-    if (namedTo === to) return null;
-    if (all ? this.#disableAll && !this.#isAdmin : namedTo === this.#me && !this.#isAdmin) namedTo = null;
-    return {
-      type: 'confirm',
-      to,
-      named: m[1],
-      namedTo,
-      asNamed: namedTo ? `@${namedTo} ${text.slice(m[0].length).replace(/^[\s,:;]+/, '')}` : null,
-      asChosen: value,
-    };
+    if (namedTo && namedTo === to) return null;
+    let refused = '';
+    if (!namedTo) refused = 'unknown';
+    else if (all && !this.#allAllowed()) refused = 'disabled';
+    else if (namedTo === this.#me && !this.#isAdmin) refused = 'self';
+    if (refused) namedTo = null;
+    return { named: m[1], namedTo, refused, rest: text.slice(m[0].length).replace(/^[\s,:;]+/, '') };
   }
 
   #resolve(to) {
@@ -436,9 +478,9 @@ export class Session {
     return max;
   }
 
-  async #encrypt(all, to, d, isOpen) {
+  async #encrypt(all, to, text, isOpen) {
     const C = this.#c;
-    const plain = this.#plaintext(to, d.text);
+    const plain = this.#plaintext(to, text);
     const sig = C.b64(await C.sign(this.#keys, plain));
     const frames = [];
     const id = this.#newId();
@@ -456,10 +498,10 @@ export class Session {
     }
     if (this.#state.name !== 'joined' || !isOpen()) return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
     if (all) this.#mine.add(sig);
-    this.#pending.set(id, { message: id, to, text: d.text, copy: false });
-    if (copyId) this.#pending.set(copyId, { message: id, to, text: d.text, copy: true });
+    this.#pending.set(id, { message: id, to, text, copy: false });
+    if (copyId) this.#pending.set(copyId, { message: id, to, text, copy: true });
     const out = frames.map((frame) => ({ type: 'send', frame }));
-    out.push({ type: 'outgoing', id, to, text: d.text, admin: to === this.#admin || this.#isAdmin, prefix: `@${all ? d.to : to} ` });
+    out.push({ type: 'outgoing', id, to, text, admin: to === this.#admin || this.#isAdmin });
     return out;
   }
 }

@@ -146,7 +146,7 @@ test('join: a Key ID that differs from mine and an unusable group key are warned
     { type: 'notice', level: 'warn', text: `Warning: the server reports Key ID ${vectors.keys.bob.keyid.slice(0, 12)} for you, not ${vectors.keys.alice.keyid.slice(0, 12)}.` },
     { type: 'notice', level: 'warn', text: 'The server sent no usable group key: messages to @all cannot be read or sent.' },
   ]);
-  assert.deepEqual(await s.send('@all hello'), [{ type: 'send-error', text: 'No group key from the server: @all is unavailable.' }]);
+  assert.deepEqual(await s.send('all', 'hello'), [{ type: 'send-error', text: 'No group key from the server: @all is unavailable.' }]);
 });
 
 test('join: a taken name closes as refused, before ever joining', async () => {
@@ -213,14 +213,14 @@ test('users: a key whose Key ID differs from the server’s hash is flagged; bad
 
 test('1:1: my message is encrypted to bob and signed by me; the ack marks it sent', async () => {
   const { s, feed } = await joined();
-  const out = await s.send('@BOB hello bob, <b>not bold</b>');
+  const out = await s.send('BOB', 'hello bob, <b>not bold</b>');
   const [f] = sentFrames(out);
   assert.deepEqual(Object.keys(f.data).sort(), ['algo', 'ciphertext', 'id', 'signature', 'to']);
   assert.equal(f.cmd, 'message');
   assert.equal(f.data.to, 'bob');
   assert.equal(f.data.id, 'm1');
   assert.deepEqual(await openRsa(f, KEYS.bob, KEYS.alice), { from: 'alice', to: 'bob', message: 'hello bob, <b>not bold</b>' });
-  assert.deepEqual(one(out, 'outgoing'), { type: 'outgoing', id: 'm1', to: 'bob', text: 'hello bob, <b>not bold</b>', admin: false, prefix: '@bob ' });
+  assert.deepEqual(one(out, 'outgoing'), { type: 'outgoing', id: 'm1', to: 'bob', text: 'hello bob, <b>not bold</b>', admin: false });
 
   assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [{ type: 'ack', id: 'm1' }]);
   assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [], 'one answer per message');
@@ -243,24 +243,28 @@ test('1:1: the OpenSSL vector from alice to bob reads in bob’s session', async
 test('1:1: refusals before sending keep the text out of the socket', async () => {
   const { s } = await joined();
   const refused = async (value) => {
-    const out = await s.send(value);
+    const out = await s.send(...value);
     assert.deepEqual(sentFrames(out), []);
     return one(out, 'send-error').text;
   };
-  assert.match(await refused('no destination'), /^Start with @name/);
-  assert.equal(await refused('@bob'), 'Write the message after @bob.');
-  assert.equal(await refused('@nobody1 are you there?'), 'Unknown destination: nobody called "nobody1" is connected.');
-  assert.equal(await refused('@alice me?'), 'That is you: choose somebody else.');
-  assert.match(await refused('@ADMIN ' + 'x'.repeat(500)), /^Too long for one encrypted message: 542 bytes, at most 446 for ADMIN\./);
-  assert.equal(s.room('@ADMIN ' + 'x'.repeat(500)), -96);
-  assert.equal(s.room('@bob hi'), 446 - JSON.stringify({ from: 'alice', to: 'bob', message: 'hi' }).length);
-  assert.equal(s.room('@all hi'), null);
+  // Nothing chosen: the text may still name its recipient.
+  assert.match(await refused(['', 'no destination']), /^Start with @name/);
+  assert.equal(await refused(['', '@bob']), 'Write the message after @bob.');
+  assert.equal(await refused(['', '@nobody1 are you there?']), 'Unknown destination: nobody called "nobody1" is connected.');
+  assert.equal(await refused(['nobody1', 'are you there?']), 'Unknown destination: nobody called "nobody1" is connected.');
+  assert.equal(await refused(['alice', 'me?']), 'That is you: choose somebody else.');
+  assert.match(await refused(['ADMIN', 'x'.repeat(500)]), /^Too long for one encrypted message: 542 bytes, at most 446 for ADMIN\./);
+  assert.equal(s.room('ADMIN', 'x'.repeat(500)), -96);
+  assert.equal(s.room('bob', 'hi'), 446 - JSON.stringify({ from: 'alice', to: 'bob', message: 'hi' }).length);
+  assert.equal(s.room('', '@bob hi'), s.room('bob', 'hi'));
+  assert.equal(s.room('all', 'hi'), null);
+  assert.deepEqual(await s.send('bob', '  '), [], 'an empty box sends nothing');
 });
 
 test('1:1: the server’s undelivered report comes with its reason, or a default one', async () => {
   const { s, feed } = await joined();
-  await s.send('@bob are you still there?');
-  await s.send('@bob and now?');
+  await s.send('bob', 'are you still there?');
+  await s.send('bob', 'and now?');
   assert.deepEqual(await feed(signal('chat-undelivered', { id: 'm1', to: 'bob', reason: 'bob is not connected' })), [
     { type: 'undelivered', id: 'm1', to: 'bob', text: 'are you still there?', reason: 'bob is not connected' },
   ]);
@@ -270,7 +274,7 @@ test('1:1: the server’s undelivered report comes with its reason, or a default
 test('1:1: a socket that stops being open during the encryption gets nothing', async () => {
   const { s, feed } = await joined();
   let asked = 0;
-  const out = await s.send('@bob hello', () => ++asked === 1);
+  const out = await s.send('bob', 'hello', () => ++asked === 1);
   assert.deepEqual(out, [{ type: 'send-error', text: 'The connection closed: nothing was sent. Reconnect, then press Send again.' }]);
   assert.equal(asked, 2);
   assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [], 'nothing is pending');
@@ -280,14 +284,14 @@ test('1:1: a socket that stops being open during the encryption gets nothing', a
 
 test('@all: my message is AES-encrypted with the group key and its echo is not shown', async () => {
   const { s, feed } = await joined();
-  const out = await s.send('@All hello everyone');
+  const out = await s.send('All', 'hello everyone');
   const [f] = sentFrames(out);
   assert.equal(f.data.algo, 'aes');
   assert.equal(f.data.to, undefined);
   const plain = await C.aesDecrypt(GROUP, C.unb64(f.data.iv), C.unb64(f.data.ciphertext));
   assert.deepEqual(JSON.parse(C.fromUtf8(plain)), { from: 'alice', to: 'all', message: 'hello everyone' });
   assert.ok(await C.verify(await C.importPeer(KEYS.alice.spkiB64), C.unb64(f.data.signature), plain));
-  assert.deepEqual(one(out, 'outgoing'), { type: 'outgoing', id: 'm1', to: 'all', text: 'hello everyone', admin: false, prefix: '@All ' });
+  assert.deepEqual(one(out, 'outgoing'), { type: 'outgoing', id: 'm1', to: 'all', text: 'hello everyone', admin: false });
 
   assert.deepEqual(await feed(frame('message', f.data)), [], 'the echo of my own message');
   assert.deepEqual(await feed(signal('chat-ack', { id: 'm1' })), [{ type: 'ack', id: 'm1' }]);
@@ -312,7 +316,7 @@ test('@all: a group message not addressed to all is dropped', async () => {
 test('@all: --disable-all hides @all from users and refuses it', async () => {
   const { s, list } = await joined('grace', KEYS.alice, { disableAll: true });
   assert.equal(one(list, 'users').all, false);
-  assert.deepEqual(await s.send('@all anyone?'), [{ type: 'send-error', text: 'Messages to @all are disabled on this server: write to one person.' }]);
+  assert.deepEqual(await s.send('all', 'anyone?'), [{ type: 'send-error', text: 'Messages to @all are disabled on this server: write to one person.' }]);
 });
 
 // ---- signatures -------------------------------------------------------------------------
@@ -348,7 +352,7 @@ test('admin on the web: console copies show as mine from the console; my 1:1 goe
   const typedToAll = await aesFrame(KEYS.admin, { from: 'ADMIN', to: 'all', message: 'console to everybody' });
   assert.deepEqual(one(await feed(typedToAll), 'message'), { type: 'message', kind: 'mine', from: 'ADMIN', console: true, to: 'all', admin: true, reply: 'all', text: 'console to everybody' });
 
-  const out = await s.send('@erin answer from the web');
+  const out = await s.send('erin', 'answer from the web');
   const [toErin, toConsole] = sentFrames(out);
   assert.equal(toErin.data.to, 'erin');
   assert.equal(toConsole.data.to, 'ADMIN');
@@ -365,7 +369,7 @@ test('admin on the web: console copies show as mine from the console; my 1:1 goe
 
 test('kick: the notice shows, the close leaves unanswered messages unconfirmed, nothing more is sent', async () => {
   const { s, conn, feed } = await joined('dave', KEYS.alice);
-  await s.send('@bob in flight');
+  await s.send('bob', 'in flight');
   assert.deepEqual(await feed(signal('notice', { notice: 'You have been disconnected by the administrator.' })), [
     { type: 'notice', text: 'You have been disconnected by the administrator.', level: '' },
   ]);
@@ -375,7 +379,7 @@ test('kick: the notice shows, the close leaves unanswered messages unconfirmed, 
     { type: 'state', state: { name: 'closed', reason: { kind: 'notice', text: 'You have been disconnected by the administrator.' }, user: 'dave', everJoined: true } },
     { type: 'notice', text: 'Disconnected.', level: '' },
   ]);
-  assert.deepEqual(await s.send('@ADMIN still there?'), [{ type: 'send-error', text: 'Not connected: nothing was sent. Reconnect, then press Send again.' }]);
+  assert.deepEqual(await s.send('ADMIN', 'still there?'), [{ type: 'send-error', text: 'Not connected: nothing was sent. Reconnect, then press Send again.' }]);
   assert.deepEqual(await feed(await rsaFrame(KEYS.bob, KEYS.alice, { from: 'bob', to: 'dave', message: 'late' })), [], 'frames after the close');
 });
 
@@ -404,7 +408,7 @@ test('reconnect: a new connection with the same keys; the old one is ignored; jo
   assert.deepEqual(one(back, 'state').state, { name: 'joined', me: 'dave', keyid: vectors.keys.alice.keyid, again: true });
   assert.deepEqual(notices(back), ['Reconnected as dave.']);
   await t.received(conn, usersList(entry('ADMIN', KEYS.admin), entry('dave', KEYS.alice)));
-  const [f] = sentFrames(await t.send('@ADMIN still there?'));
+  const [f] = sentFrames(await t.send('ADMIN', 'still there?'));
   assert.deepEqual(await openRsa(f, KEYS.admin, KEYS.alice), { from: 'dave', to: 'ADMIN', message: 'still there?' });
 });
 
@@ -421,50 +425,78 @@ test('reconnect: while the server still holds the name, the close is refused wit
 
 // ---- the recipient ------------------------------------------------------------------------
 
-test('recipient: what the selector shows for the box’s @name', async () => {
+test('recipient: what the selector shows for the chosen recipient', async () => {
   const { s } = await joined();
-  assert.deepEqual(s.recipient('hello'), { kind: 'none' });
-  assert.deepEqual(s.recipient('@ALL hi'), { kind: 'all', allowed: true });
-  assert.deepEqual(s.recipient('@Bob '), { kind: 'one', to: 'bob', admin: false, allowed: true });
-  assert.deepEqual(s.recipient('@ADMIN x'), { kind: 'one', to: 'ADMIN', admin: true, allowed: true });
-  assert.deepEqual(s.recipient('@alice x'), { kind: 'one', to: 'alice', admin: false, allowed: false });
-  assert.deepEqual(s.recipient('@phone3 x'), { kind: 'unknown', typed: 'phone3' });
+  assert.deepEqual(s.recipient(''), { kind: 'none' });
+  assert.deepEqual(s.recipient('ALL'), { kind: 'all', allowed: true });
+  assert.deepEqual(s.recipient('Bob'), { kind: 'one', to: 'bob', admin: false, allowed: true });
+  assert.deepEqual(s.recipient('ADMIN'), { kind: 'one', to: 'ADMIN', admin: true, allowed: true });
+  assert.deepEqual(s.recipient('alice'), { kind: 'one', to: 'alice', admin: false, allowed: false });
+  assert.deepEqual(s.recipient('phone3'), { kind: 'unknown', typed: 'phone3' });
   const { s: g } = await joined('grace', KEYS.alice, { disableAll: true });
-  assert.deepEqual(g.recipient('@all x'), { kind: 'all', allowed: false });
+  assert.deepEqual(g.recipient('all'), { kind: 'all', allowed: false });
+});
+
+test('recipient: "@name " typed first in the box is the recipient, not text', async () => {
+  const { s } = await joined();
+  assert.deepEqual(s.leading('@Bob my password'), { to: 'bob', text: 'my password' });
+  assert.deepEqual(s.leading('@ALL '), { to: 'all', text: '' });
+  assert.deepEqual(s.leading('@ADMIN  two spaces'), { to: 'ADMIN', text: ' two spaces' });
+  // Not a recipient that can be chosen, or not "@name " yet: the text stays as typed.
+  for (const v of ['@bob', '@bob, hi', '@phone3 hi', '@alice hi', 'hi @bob ', ' @bob hi', '@ noon']) assert.equal(s.leading(v), null, v);
+  const { s: g } = await joined('grace', KEYS.alice, { disableAll: true });
+  assert.equal(g.leading('@all hi'), null, '@all where it is disabled');
+});
+
+test('recipient: a text starting with another @name is named before sending', async () => {
+  const { s } = await joined();
+  assert.deepEqual(s.named('all', '@bob, my password'), { named: 'bob', namedTo: 'bob', refused: '' });
+  assert.deepEqual(s.named('bob', '@phone3 hi'), { named: 'phone3', namedTo: null, refused: 'unknown' });
+  assert.deepEqual(s.named('bob', '@alice hi'), { named: 'alice', namedTo: null, refused: 'self' });
+  assert.deepEqual(s.named('', '@phone3 hi'), { named: 'phone3', namedTo: null, refused: 'unknown' }, 'nothing chosen');
+  assert.equal(s.named('Bob', '@BOB hi'), null, 'the same person');
+  assert.equal(s.named('bob', 'hi @alice'), null);
+  assert.equal(s.named('phone3', '@bob hi'), null, 'the recipient itself is what is wrong');
+  const { s: g } = await joined('grace', KEYS.alice, { disableAll: true });
+  assert.deepEqual(g.named('bob', '@all hi'), { named: 'all', namedTo: null, refused: 'disabled' });
 });
 
 test('recipient: a text starting with another @name is not sent without confirmation', async () => {
   const { s } = await joined('alice', KEYS.alice, { users: [entry('ADMIN', KEYS.admin), entry('alice', KEYS.alice), entry('bob', KEYS.bob)] });
   // Typed after an @all message, out of habit: it must not go to everybody.
-  const ask = await s.send('@all @bob my password is hunter2');
-  assert.deepEqual(ask, [{ type: 'confirm', to: 'all', named: 'bob', namedTo: 'bob', asNamed: '@bob my password is hunter2', asChosen: '@all @bob my password is hunter2' }]);
-  const [toBob] = sentFrames(await s.send(ask[0].asNamed, () => true, { confirmed: true }));
+  const ask = await s.send('all', '@bob, my password is hunter2');
+  assert.deepEqual(ask, [{ type: 'confirm', to: 'all', named: 'bob', namedTo: 'bob', asNamed: { to: 'bob', text: 'my password is hunter2' }, asChosen: { to: 'all', text: '@bob, my password is hunter2' } }]);
+  const [toBob] = sentFrames(await s.send(ask[0].asNamed.to, ask[0].asNamed.text, () => true, { confirmed: true }));
   assert.equal(toBob.data.algo, 'rsa');
   assert.deepEqual(await openRsa(toBob, KEYS.bob, KEYS.alice), { from: 'alice', to: 'bob', message: 'my password is hunter2' });
 
   // The other way round: "@all …" typed after a 1:1.
-  const wider = one(await s.send('@bob @All, hello everybody'), 'confirm');
-  assert.deepEqual([wider.to, wider.named, wider.namedTo, wider.asNamed], ['bob', 'All', 'all', '@all hello everybody']);
-  const [kept] = sentFrames(await s.send(wider.asChosen, () => true, { confirmed: true }));
+  const wider = one(await s.send('bob', '@All, hello everybody'), 'confirm');
+  assert.deepEqual([wider.to, wider.named, wider.namedTo, wider.asNamed], ['bob', 'All', 'all', { to: 'all', text: 'hello everybody' }]);
+  const [kept] = sentFrames(await s.send(wider.asChosen.to, wider.asChosen.text, () => true, { confirmed: true }));
   assert.equal(kept.data.to, 'bob');
   assert.equal((await openRsa(kept, KEYS.bob, KEYS.alice)).message, '@All, hello everybody');
 
-  // Nobody of that name: only the chosen destination can be confirmed.
-  assert.deepEqual(one(await s.send('@bob @phone3 hi'), 'confirm').namedTo, null);
-  assert.deepEqual(one(await s.send('@bob @alice hi'), 'confirm').namedTo, null, 'myself');
+  // Nobody of that name: only the chosen recipient can be confirmed.
+  assert.deepEqual(one(await s.send('bob', '@phone3 hi'), 'confirm').namedTo, null);
+  assert.deepEqual(one(await s.send('bob', '@alice hi'), 'confirm').namedTo, null, 'myself');
+  // Nothing chosen: the text's own "@name " is the recipient; a second one is asked about.
+  assert.deepEqual(one(await s.send('', '@all @bob hi'), 'confirm').asNamed, { to: 'bob', text: 'hi' });
   // The same person, an @ further in, or no name at all: sent at once.
-  for (const v of ['@bob @BOB hi', '@bob mail me at x@y', '@bob @ noon', '@bob @bob']) assert.equal(ofType(await s.send(v), 'outgoing').length, 1, v);
+  for (const v of [['bob', '@BOB hi'], ['bob', 'mail me at x@y'], ['bob', '@ noon'], ['bob', '@bob'], ['', '@bob hi']]) assert.equal(ofType(await s.send(...v), 'outgoing').length, 1, v.join(' '));
 });
 
 test('recipient: the length left is counted in characters', async () => {
   const { s } = await joined();
   const max = 446 - JSON.stringify({ from: 'alice', to: 'bob', message: '' }).length;
-  assert.equal(s.charactersLeft('@bob ab'), max - 2);
-  assert.equal(s.charactersLeft('@bob éé'), Math.floor((max - 4) / 2), 'two bytes each');
-  assert.equal(s.charactersLeft('@bob ' + 'x'.repeat(max)), 0);
-  assert.equal(s.charactersLeft('@bob ' + 'x'.repeat(max) + '☃☃'), -2, 'two characters to take off, whatever their bytes');
-  assert.equal(s.charactersLeft('@bob ' + 'x'.repeat(max - 2) + '☃'), -1);
-  assert.equal(s.charactersLeft('@all hi'), null);
+  assert.equal(s.charactersLeft('bob', 'ab'), max - 2);
+  assert.equal(s.charactersLeft('bob', 'éé'), Math.floor((max - 4) / 2), 'two bytes each');
+  assert.equal(s.charactersLeft('bob', 'x'.repeat(max)), 0);
+  assert.equal(s.charactersLeft('bob', 'x'.repeat(max) + '☃☃'), -2, 'two characters to take off, whatever their bytes');
+  assert.equal(s.charactersLeft('bob', 'x'.repeat(max - 2) + '☃'), -1);
+  assert.equal(s.charactersLeft('', '@bob ab'), max - 2, 'nothing chosen: the text names it');
+  assert.equal(s.charactersLeft('all', 'hi'), null);
+  assert.equal(s.charactersLeft('bob', ''), null);
 });
 
 // ---- the administrator's key ------------------------------------------------------------------

@@ -77,11 +77,11 @@ export function init(on) {
       on.send();
     }
   });
-  text.addEventListener('input', () => {
+  text.addEventListener('input', (e) => {
     grow(text);
     sendError('');
     confirm(null);
-    on.typed();
+    if (!e.isComposing) on.typed();
   });
   $('reconnect').addEventListener('click', () => on.reconnect());
   $('dl-private').addEventListener('click', () => on.download('private'));
@@ -126,6 +126,16 @@ export const composerText = () => $('text').value;
 export function setComposerText(value) {
   $('text').value = value;
   grow($('text'));
+}
+
+// Takes the first `n` characters out of the box (the "@name " that became the
+// recipient), the caret staying where it was in the rest.
+export function takeFromComposer(n) {
+  const t = $('text');
+  const caret = Math.max(0, t.selectionEnd - n);
+  t.value = t.value.slice(n);
+  t.setSelectionRange(caret, caret);
+  grow(t);
 }
 
 // Focus the message box; `toEnd` puts the caret after the text.
@@ -180,8 +190,9 @@ export function joinError(msg, certUrl) {
 }
 export const sendError = (msg) => ($('send-error').textContent = msg);
 
-// The recipient selector, from session.recipient() of the box's text.
-export function recipient(r) {
+// The recipient selector: `r` is session.recipient() of the chosen one, `named`
+// session.named() of it and the box's text (a text starting with another @name).
+export function recipient(r, named) {
   const sel = $('to');
   const unknown = sel.querySelector('option[value="?"]');
   let note;
@@ -201,9 +212,20 @@ export function recipient(r) {
     note = r.allowed ? `Only ${r.to}${r.admin ? ', the administrator,' : ''} reads it.` : 'That is you: choose somebody else.';
   }
   if (!r.allowed && (r.kind === 'all' || r.kind === 'one')) kind = 'refused';
+  if (named) note = namedNote(r, named);
   $('to-row').dataset.kind = kind;
+  $('to-row').dataset.named = named ? 'yes' : '';
   $('to-note').textContent = note;
   $('send').textContent = r.kind === 'all' && r.allowed ? 'Send to all' : 'Send';
+  grow($('text')); // the wider button leaves the box narrower: its text may take more lines
+}
+
+// Said before Enter is pressed: the text names somebody else than the recipient.
+function namedNote(r, n) {
+  const why = { unknown: `nobody called "${n.named}" is connected`, self: 'that is you', disabled: 'messages to everybody are disabled here' }[n.refused];
+  if (r.kind === 'none') return why ? `${why[0].toUpperCase()}${why.slice(1)}.` : `Choose who reads it: @${n.named} is only text here.`;
+  const goes = r.kind === 'all' ? 'EVERYBODY' : `${r.to} only`;
+  return `It goes to ${goes}, but the text starts with @${n.named}${why ? ` (${why})` : ''}: you will be asked before it is sent.`;
 }
 
 function toOptions(users, all) {

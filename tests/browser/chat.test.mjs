@@ -108,6 +108,9 @@ forEachEngine((t) => {
 
   const msg = (page, text) => page.locator('#log li.msg', { hasText: text });
 
+  // The recipient chosen beside the box, and the text in the box.
+  const recipient = async (page) => ({ to: await page.locator('#to').inputValue(), text: await page.locator('#text').inputValue() });
+
   async function shows(page, text, who) {
     const m = msg(page, text);
     await m.first().waitFor({ timeout: WAIT });
@@ -141,16 +144,16 @@ forEachEngine((t) => {
     await b.locator('#users-toggle').click();
     await a.locator('#log li.notice', { hasText: 'bobby joined' }).waitFor({ timeout: WAIT });
 
-    // 1:1, alice -> bobby; the box keeps the destination.
+    // 1:1, alice -> bobby; typed first, "@bobby " is the recipient, and it stays chosen.
     await say(a, '@bobby hello bobby, <b>not bold</b>');
     await shows(b, 'hello bobby, <b>not bold</b>', 'alice → you');
     assert.equal(await b.locator('#log b').count(), 0, 'text is inserted as text, never HTML');
     await a.locator('#log li.msg.mine .status', { hasText: 'sent' }).waitFor({ timeout: WAIT });
-    assert.equal(await a.locator('#text').inputValue(), '@bobby ');
+    assert.deepEqual(await recipient(a), { to: 'bobby', text: '' });
 
     // bobby answers by clicking the message.
     await msg(b, 'hello bobby').click();
-    assert.equal(await b.locator('#text').inputValue(), '@alice ');
+    assert.deepEqual(await recipient(b), { to: 'alice', text: '' });
     await b.locator('#text').pressSequentially('hi alice');
     await b.locator('#text').press('Shift+Enter');
     await b.locator('#text').pressSequentially('second line');
@@ -239,6 +242,10 @@ forEachEngine((t) => {
     await joined(a, 'dave');
     const key = await ownKeyId(a);
 
+    // Nobody chosen yet (once one is, it stays).
+    await say(a, 'no destination');
+    assert.match(await a.locator('#send-error').textContent(), /Start with @name/);
+
     await say(a, '@nobody1 are you there?');
     assert.match(await a.locator('#send-error').textContent(), /Unknown destination/);
     assert.equal(await a.locator('#text').inputValue(), '@nobody1 are you there?');
@@ -246,17 +253,14 @@ forEachEngine((t) => {
     const long = 'x'.repeat(500);
     await say(a, '@ADMIN ' + long);
     assert.match(await a.locator('#send-error').textContent(), /Too long/);
-    assert.equal(await a.locator('#text').inputValue(), '@ADMIN ' + long);
-
-    await say(a, 'no destination');
-    assert.match(await a.locator('#send-error').textContent(), /Start with @name/);
+    assert.deepEqual(await recipient(a), { to: 'ADMIN', text: long });
 
     srv.send('/kick dave');
     await a.locator('#state', { hasText: 'Disconnected' }).waitFor({ timeout: WAIT });
     await a.locator('#banner #reconnect').waitFor({ timeout: WAIT });
     await say(a, '@ADMIN still there?');
     assert.match(await a.locator('#send-error').textContent(), /Not connected/);
-    assert.equal(await a.locator('#text').inputValue(), '@ADMIN still there?');
+    assert.deepEqual(await recipient(a), { to: 'ADMIN', text: 'still there?' });
     await a.screenshot({ path: artifact(t.engine, 'kicked-360x640.png') });
 
     await a.locator('#reconnect').click();
@@ -294,7 +298,7 @@ forEachEngine((t) => {
     const m = msg(a, 'are you still there?');
     await m.locator('.status', { hasText: 'Not delivered' }).waitFor({ timeout: WAIT });
     assert.match(await m.locator('.status').textContent(), /^Not delivered: .*bobby/);
-    assert.equal(await a.locator('#text').inputValue(), '@bobby are you still there?');
+    assert.deepEqual(await recipient(a), { to: 'bobby', text: 'are you still there?' });
     await noProblems(a);
     await a.close();
   });

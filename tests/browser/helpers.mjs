@@ -88,7 +88,7 @@ function findAll(steps) {
         if (!next.includes(c) && (s.text == null || norm(c.textContent).includes(norm(s.text)))) next.push(c);
       }
     }
-    if (s.nth != null) next = next.slice(s.nth, s.nth + 1);
+    if (s.nth != null) next = s.nth < 0 ? next.slice(s.nth).slice(0, 1) : next.slice(s.nth, s.nth + 1);
     els = next;
   }
   return els;
@@ -115,6 +115,11 @@ export class Locator {
     return new Locator(this.page, [...this.steps.slice(0, -1), { ...last, nth: 0 }]);
   }
 
+  last() {
+    const last = this.steps[this.steps.length - 1];
+    return new Locator(this.page, [...this.steps.slice(0, -1), { ...last, nth: -1 }]);
+  }
+
   all() {
     return this.page.session.execute(`function (steps) { return (${findAll})(steps); }`, this.steps);
   }
@@ -138,12 +143,40 @@ export class Locator {
     }
   }
 
-  async waitFor({ timeout } = {}) {
-    await this.element({ timeout });
+  // Until the element is there and visible, or (state: 'detached') until there is none.
+  async waitFor({ timeout = this.page.timeout, state = 'visible' } = {}) {
+    if (state !== 'detached') return void (await this.element({ timeout }));
+    const t0 = Date.now();
+    while ((await this.count()) > 0) {
+      if (Date.now() - t0 > timeout) throw new Error(`${this.page.engine}: still an element for ${JSON.stringify(this.steps)} after ${timeout} ms`);
+      await sleep(50);
+    }
   }
 
   async isVisible() {
     return this.page.session.execute(`function (steps) { const e = (${findAll})(steps)[0]; return !!e && (${isVisible})(e); }`, this.steps);
+  }
+
+  async isHidden() {
+    return !(await this.isVisible());
+  }
+
+  boundingBox() {
+    return this.evaluate((e) => {
+      const r = e.getBoundingClientRect();
+      return { x: r.x, y: r.y, width: r.width, height: r.height };
+    });
+  }
+
+  innerText() {
+    return this.evaluate((e) => e.innerText);
+  }
+
+  // Chooses the <option> of this value in a <select>: WebDriver's click on an option
+  // selects it as the user's choice does (input and change events).
+  async selectOption(value) {
+    const option = await this.locator(`option[value="${value}"]`).element({ visible: false });
+    await this.page.session.click(option);
   }
 
   // Runs fn(element, arg) in the page.
@@ -216,6 +249,8 @@ export class Page {
     // keys in WebKitGTK on a busy machine take longer).
     await session.cmd('POST', '/timeouts', { script: 300000 });
     const page = new Page(driver.engine, session);
+    page.viewport = viewport;
+    page.dark = !!options.dark;
     await page.setViewportSize(viewport);
     return page;
   }
@@ -239,6 +274,19 @@ export class Page {
   locator(css, opts) {
     return new Locator(this, [{ css, text: opts?.hasText }]);
   }
+
+  // Keys ('Enter', 'Shift+Enter') to whatever has the focus.
+  async pressKey(keys) {
+    const el = await this.session.cmd('GET', '/element/active');
+    await this.session.sendKeys(el, keys.split('+').map((k) => Key[k]).join(''));
+  }
+
+  // A click of the pointer at this point of the viewport.
+  clickAt(x, y) {
+    const pointer = { type: 'pointer', id: 'mouse', parameters: { pointerType: 'mouse' }, actions: [{ type: 'pointerMove', origin: 'viewport', x: Math.round(x), y: Math.round(y), duration: 0 }, { type: 'pointerDown', button: 0 }, { type: 'pointerUp', button: 0 }] };
+    return this.session.cmd('POST', '/actions', { actions: [pointer] });
+  }
+
 
   evaluate(fn, arg) {
     return this.session.execute(fn, arg);
