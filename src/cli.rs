@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::limits::Limits;
 use crate::names::{is_valid_admin_name, is_valid_hostname};
+use crate::server::private_key_pool::MAX_CRYPTO_THREADS;
 
 /// Bytes of `--welcome`: it is signed and sent at every join, in several RSA messages
 /// when it does not fit one.
@@ -35,6 +36,8 @@ pub struct Options {
     /// `--sshpfw-*`: the SSH tunnel.
     pub(crate) tunnel: Option<crate::tunnel::TunnelOptions>,
     pub(crate) limits: Limits,
+    /// `--crypto-threads`; `None`: every core but one.
+    pub(crate) crypto_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +116,12 @@ Limits (docs/LIMITS.md):
       --max-per-address N    open connections from one address (default 64; this machine is exempt)
       --connections-per-second N  new connections per second from one address (default 20,
                              bursts of 50; this machine itself: ten times more)
-      --messages-per-second N  messages one connection may send per second (default 5, bursts of 20)
+      --messages-per-second N  messages one connection may send per second (default 5, bursts of 20);
+                             of those sent to the administrator, at most 20 from one user wait
+                             to be decrypted for the console at a time (more are refused, saying so)
+      --crypto-threads N     threads for the administrator's private-key work (decrypting
+                             messages for the console, signing) (default: the cores but one, at
+                             least 1; at most 16)
       --idle-timeout SECS    silence before a WebSocket is pinged, and again before it is
                              dropped (default 30)
 
@@ -193,6 +201,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         limits.messages_per_second = rate as f64;
         limits.message_burst = (rate * 4) as f64;
     }
+    let crypto_threads = text(&mut args, "--crypto-threads")?
+        .map(|v| parse_count("--crypto-threads", &v, MAX_CRYPTO_THREADS))
+        .transpose()?;
     if let Some(v) = text(&mut args, "--idle-timeout")? {
         let secs = parse_count("--idle-timeout", &v, 86_400)? as u64;
         limits.ping_after = std::time::Duration::from_secs(secs);
@@ -304,6 +315,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         redirect_http,
         tunnel,
         limits,
+        crypto_threads,
     })))
 }
 

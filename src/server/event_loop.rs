@@ -31,12 +31,14 @@ use super::connection::{Connection, ReadOutcome, Timeout};
 use super::connection_rate::ConnectionRate;
 use super::console_out::ConsoleOut;
 use super::frame_encoding::Encoded;
+use super::private_key_pool::PrivateKeyPool;
 use super::stdin::{ConsoleEvent, ConsoleInput};
 use super::timers::Timers;
 use super::transport::Transport;
 use crate::allow_list::AllowListFile;
 use crate::chat::{Chat, ConnId, Output, close_code};
 use crate::console::{ChatCommand, ConsoleLine, Dispatch, Dispatcher};
+use crate::crypto::KeyPair;
 use crate::http::{PortKind, Site};
 use crate::limits::Limits;
 use crate::tunnel::Tunnel;
@@ -46,6 +48,8 @@ const WEBSOCKET: Token = Token(1);
 const STDIN: Token = Token(2);
 const SIGNALS: Token = Token(3);
 const REDIRECT: Token = Token(4);
+/// The private-key workers' results are in.
+const PRIVATE_KEY_DONE: Token = Token(5);
 /// The SSH tunnel's stderr pipe.
 const TUNNEL: Token = Token(8);
 const FIRST_CONNECTION: usize = 16;
@@ -70,6 +74,10 @@ pub struct ServerParts {
     pub(crate) limits: Limits,
     pub(crate) allow_list: Option<AllowListFile>,
     pub(crate) chat: Chat,
+    /// The administrator's key, for the private-key workers (the chat has it too).
+    pub(crate) admin_key: Arc<KeyPair>,
+    /// `--crypto-threads`.
+    pub(crate) crypto_threads: usize,
     pub(crate) console: ConsoleOut,
     /// `--sshpfw-*`: the ssh child, started when the loop starts.
     pub(crate) tunnel: Option<Tunnel>,
@@ -85,6 +93,7 @@ pub struct Server {
     limits: Limits,
     allow_list: Option<AllowListFile>,
     chat: Chat,
+    private_keys: PrivateKeyPool,
     console: ConsoleOut,
     tunnel: Option<Tunnel>,
     dispatcher: Dispatcher,
@@ -138,6 +147,8 @@ impl Server {
             chat.watch_admission();
         }
         let dispatcher = Dispatcher::new(parts.tunnel.as_ref().map(Tunnel::urls));
+        let waker = Arc::new(mio::Waker::new(poll.registry(), PRIVATE_KEY_DONE)?);
+        let private_keys = PrivateKeyPool::start(parts.admin_key, parts.crypto_threads, waker)?;
         Ok(Self {
             poll,
             web,
@@ -148,6 +159,7 @@ impl Server {
             limits,
             allow_list: parts.allow_list,
             chat,
+            private_keys,
             console: parts.console,
             tunnel: parts.tunnel,
             dispatcher,
@@ -238,6 +250,11 @@ impl Server {
                 REDIRECT if serving => self.accept(PortKind::Redirect, now),
                 STDIN if serving => self.read_console(now),
                 SIGNALS => self.on_signals(now),
+                PRIVATE_KEY_DONE => {
+                    for (job, result) in self.private_keys.finished() {
+                        self.chat.private_key_done(job, result, now);
+                    }
+                }
                 TUNNEL => self.with_tunnel(|t, registry| t.readable(registry, now)),
                 Token(t) if t >= FIRST_CONNECTION => {
                     let key = t - FIRST_CONNECTION;
@@ -451,6 +468,7 @@ impl Server {
                     });
                     self.chat.admission_refreshed(admission);
                 }
+                Output::PrivateKey { job, op } => self.private_keys.submit(job, op),
                 Output::Quit => self.quit_asked = true,
             }
         }

@@ -47,6 +47,7 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
         .map(|t| Tunnel::new(t, bound.web_addr, bound.ws_addr, tls));
 
     let admin_key_id = inputs.admin.public().key_id().to_string();
+    let admin_key = std::sync::Arc::new(inputs.admin);
     let mut chat = Chat::new(
         Settings {
             admin_name: options.admin_name.clone(),
@@ -55,7 +56,7 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
             welcome: options.welcome.clone(),
         },
         options.limits.clone(),
-        inputs.admin,
+        admin_key.clone(),
         GroupKey::generate(),
         Instant::now(),
     );
@@ -98,6 +99,10 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
             limits: options.limits,
             allow_list: inputs.allow_list,
             chat,
+            admin_key,
+            crypto_threads: options
+                .crypto_threads
+                .unwrap_or_else(crate::server::private_key_pool::default_threads),
             console,
             tunnel,
         },
