@@ -86,6 +86,7 @@ fn work(
     outbox: &Sender<(JobId, PrivateResult)>,
     waker: &Waker,
 ) {
+    lower_priority();
     loop {
         // The lock is held only while waiting for a job, never while working on one.
         let next = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -98,6 +99,17 @@ fn work(
         }
         // A failed wake leaves the result to the loop's next turn.
         let _ = waker.wake();
+    }
+}
+
+/// Where the cores are shared (one core on a small board, or a busy machine), the loop
+/// is to win them: its work is short and everybody waits for it, a job only delays its
+/// own task. On Linux a thread has its own nice value.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id; no memory is involved.
+    unsafe {
+        let _ = libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
     }
 }
 
