@@ -203,7 +203,7 @@ impl Chat {
             is_web_admin: member.is_web_admin,
         };
         let task = Task::ForAdmin {
-            sender,
+            sender: Box::new(sender),
             data,
             signature,
             trial,

@@ -362,7 +362,7 @@ impl Chat {
                     Some(PrivateResult::Plaintext(plain)) => plain,
                     _ => None,
                 };
-                self.decrypted_for_admin(sender, data, plain, &signature, trial);
+                self.decrypted_for_admin(*sender, data, plain, &signature, trial);
             }
         }
     }

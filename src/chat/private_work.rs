@@ -85,7 +85,7 @@ pub enum Task {
     /// A message that may be for the administrator, to decrypt, check and show. `trial`:
     /// a 0.9 frame without `to`, already relayed to everybody else.
     ForAdmin {
-        sender: Sender,
+        sender: Box<Sender>,
         data: MessageData,
         signature: Vec<u8>,
         trial: bool,
