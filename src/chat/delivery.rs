@@ -175,9 +175,9 @@ impl Chat {
         if ciphertext.len() != self.admin.public().modulus_bytes() {
             return;
         }
-        let sender_full =
-            self.work.waiting_in(Lane::Conn(conn)) >= self.limits.max_waiting_for_admin_per_sender;
-        if sender_full || !self.has_room_for_jobs() {
+        // Only the overall bound: a 0.9 client sends its 1:1 messages, to anyone, this
+        // way, so a brisk one would otherwise lose its messages to the administrator.
+        if !self.has_room_for_jobs() {
             self.untried += 1;
             return;
         }
@@ -219,7 +219,7 @@ impl Chat {
         }
         let count = std::mem::take(&mut self.untried);
         self.console(ConsoleLine::warning(format!(
-            "{count} one-to-one messages from 0.9 clients were relayed but not tried with the administrator's key ({} decryptions were already waiting): any of them meant for the administrator is not shown",
+            "{count} one-to-one messages from 0.9 clients were relayed but not tried with the administrator's key ({} private-key operations were already waiting): any of them meant for the administrator is not shown",
             self.limits.max_private_jobs
         )));
     }
