@@ -417,6 +417,16 @@ mod tests {
     }
 
     #[test]
+    fn crypto_threads_are_bounded() {
+        assert_eq!(run(&[]).unwrap().crypto_threads, None);
+        assert_eq!(run(&["--crypto-threads", "3"]).unwrap().crypto_threads, Some(3));
+        for bad in ["0", "17", "x"] {
+            let err = run(&["--crypto-threads", bad]).unwrap_err();
+            assert!(err.contains("from 1 to 16"), "{err}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let o = run(&[]).unwrap();
         assert_eq!(o.ip, IpAddr::from([127, 0, 0, 1]));
