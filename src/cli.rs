@@ -419,7 +419,10 @@ mod tests {
     #[test]
     fn crypto_threads_are_bounded() {
         assert_eq!(run(&[]).unwrap().crypto_threads, None);
-        assert_eq!(run(&["--crypto-threads", "3"]).unwrap().crypto_threads, Some(3));
+        assert_eq!(
+            run(&["--crypto-threads", "3"]).unwrap().crypto_threads,
+            Some(3)
+        );
         for bad in ["0", "17", "x"] {
             let err = run(&["--crypto-threads", bad]).unwrap_err();
             assert!(err.contains("from 1 to 16"), "{err}");
