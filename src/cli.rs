@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::limits::Limits;
 use crate::names::{is_valid_admin_name, is_valid_hostname};
+use crate::server::private_key_pool::MAX_CRYPTO_THREADS;
 
 /// Bytes of `--welcome`: it is signed and sent at every join, in several RSA messages
 /// when it does not fit one.
@@ -41,6 +42,8 @@ pub struct Options {
     /// `--sshpfw-*`: the SSH tunnel.
     pub(crate) tunnel: Option<crate::tunnel::TunnelOptions>,
     pub(crate) limits: Limits,
+    /// `--crypto-threads`; `None`: every core but one.
+    pub(crate) crypto_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +139,12 @@ Limits (docs/LIMITS.md):
       --tunnel-connections-per-second N  new connections per second through the SSH
                              tunnel (default 50, bursts of 125)
       --messages-per-second N  messages one key may send per second (default 5, bursts of
-                             20); a faster sender is read more slowly, nothing is dropped
+                             20); a faster sender is read more slowly, nothing is dropped;
+                             of those sent to the administrator, at most 20 from one user wait
+                             to be decrypted for the console at a time (more are refused, saying so)
+      --crypto-threads N     threads for the administrator's private-key work (decrypting
+                             messages for the console, signing) (default: the cores but one, at
+                             least 1; at most 16)
       --idle-timeout SECS    silence before a WebSocket is pinged, and again before it is
                              dropped (default 30)
       --kick-for SECS        how long /kick keeps a key out (default 600; /ban: the whole run)
@@ -240,6 +248,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         limits.messages_per_second = rate as f64;
         limits.message_burst = (rate * 4) as f64;
     }
+    let crypto_threads = text(&mut args, "--crypto-threads")?
+        .map(|v| parse_count("--crypto-threads", &v, MAX_CRYPTO_THREADS))
+        .transpose()?;
     if let Some(v) = text(&mut args, "--idle-timeout")? {
         let secs = parse_count("--idle-timeout", &v, 86_400)? as u64;
         limits.ping_after = std::time::Duration::from_secs(secs);
@@ -359,6 +370,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         allowed_origins,
         tunnel,
         limits,
+        crypto_threads,
     })))
 }
 
@@ -456,6 +468,19 @@ mod tests {
         match parse(args.iter().map(OsString::from).collect())? {
             Invocation::Run(o) => Ok(*o),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn crypto_threads_are_bounded() {
+        assert_eq!(run(&[]).unwrap().crypto_threads, None);
+        assert_eq!(
+            run(&["--crypto-threads", "3"]).unwrap().crypto_threads,
+            Some(3)
+        );
+        for bad in ["0", "17", "x"] {
+            let err = run(&["--crypto-threads", bad]).unwrap_err();
+            assert!(err.contains("from 1 to 16"), "{err}");
         }
     }
 

@@ -52,12 +52,18 @@ pub struct Limits {
     /// Keys whose budgets are remembered after they leave, and for how long.
     pub remembered_keys: usize,
     pub remember_for: Duration,
-    /// Private-key operations (about 13 ms each for RSA-4096 here, far more on a Pi)
-    /// that clients may cause per second: server-wide, and per connection.
-    pub private_ops_per_second: f64,
-    pub private_ops_burst: f64,
-    pub private_ops_per_connection_per_second: f64,
-    pub private_ops_per_connection_burst: f64,
+    /// Welcome signatures (one per part of the welcome; a private-key operation, about
+    /// 13 ms each for RSA-4096 here, far more on a Pi) per second, server-wide, and in a
+    /// burst. Welcomes beyond it wait their turn.
+    pub welcome_signatures_per_second: f64,
+    pub welcome_signature_burst: f64,
+    /// Private-key jobs (decryptions for the console, trials of 0.9 frames, signatures)
+    /// handed to the worker threads and not done yet. Client-caused work beyond it is not
+    /// taken: a message to the administrator is refused, a 0.9 frame is relayed untried,
+    /// a welcome waits. The administrator's own console messages are always taken.
+    pub max_private_jobs: usize,
+    /// Messages from one connection waiting to be decrypted for the administrator.
+    pub max_waiting_for_admin_per_sender: usize,
     /// Bytes queued for one reader beyond the frame it is being sent; past it the reader
     /// is disconnected (never the sender, never everybody).
     pub max_queued_bytes: usize,
@@ -92,10 +98,10 @@ impl Default for Limits {
             rejoin_burst: 5.0,
             remembered_keys: 4096,
             remember_for: Duration::from_secs(600),
-            private_ops_per_second: 5.0,
-            private_ops_burst: 5.0,
-            private_ops_per_connection_per_second: 0.5,
-            private_ops_per_connection_burst: 3.0,
+            welcome_signatures_per_second: 20.0,
+            welcome_signature_burst: 20.0,
+            max_private_jobs: 512,
+            max_waiting_for_admin_per_sender: 20,
             max_queued_bytes: 256 * 1024,
             max_console_line: 16 * 1024,
             kick_for: Duration::from_secs(600),

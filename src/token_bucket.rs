@@ -39,6 +39,18 @@ impl TokenBucket {
         self.tokens -= 1.0;
     }
 
+    /// Takes `n` tokens if at least one is there, going into debt for the rest: a cost
+    /// larger than the burst is still paid, by waiting longer for the next.
+    pub fn take_many(&mut self, n: usize, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= n as f64;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether a token is there, without taking it.
     pub fn ready(&mut self, now: Instant) -> bool {
         self.refill(now);
@@ -76,6 +88,18 @@ impl TokenBucket {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_cost_beyond_the_burst_is_paid_by_waiting() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1.0, 2.0, t0);
+        assert!(b.take_many(5, t0), "one token is enough to start");
+        assert!(
+            !b.take_many(1, t0 + Duration::from_secs(3)),
+            "3 of debt left"
+        );
+        assert!(b.take(t0 + Duration::from_millis(4001)));
+    }
 
     #[test]
     fn burst_then_rate() {

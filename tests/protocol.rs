@@ -238,15 +238,22 @@ fn legacy_one_to_one_is_relayed_to_the_others_as_in_0_9() {
     );
     alice.expect_none(is_message, QUIET);
 
-    // Without `to`, for the administrator: the console reads it, nobody else gets it.
+    // Without `to`, for the administrator: the console reads it. The others get the
+    // frame too and cannot read it (issue 12: relayed at once, before the costly trial
+    // decryption could tell whom it is for).
     let to_admin = alice
         .session
         .legacy_message_to("ADMIN", "old client to admin")
         .unwrap();
     alice.send(&to_admin);
     server.wait_for_output("alice → ADMIN: old client to admin", WAIT);
-    bobby.expect_none(is_message, QUIET);
-    carol.expect_none(is_message, QUIET);
+    let unreadable = ClientEvent::Dropped {
+        algo: Algo::Rsa,
+        reason: DropReason::NotForMe,
+    };
+    assert_eq!(bobby.expect(is_message, WAIT), unreadable);
+    assert_eq!(carol.expect(is_message, WAIT), unreadable);
+    alice.expect_none(is_message, QUIET);
 }
 
 #[test]

@@ -45,7 +45,7 @@ impl Harness {
         let chat = Chat::new(
             settings,
             Limits::default(),
-            admin,
+            std::sync::Arc::new(admin),
             GroupKey::from_bytes(GROUP_KEY),
             [0; 32],
             now,

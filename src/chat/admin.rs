@@ -2,6 +2,7 @@
 //! administrator's key.
 
 use super::frames::{self, Algo, MessageData, Plaintext};
+use super::private_work::{Lane, PrivateOp, PrivateResult, Recipient, Task};
 use super::split::split_to_fit;
 use super::{Admission, Chat, ConnId, Output};
 use crate::console::{ChatCommand, ConsoleLine, KeyExport};
@@ -157,10 +158,11 @@ impl Chat {
         };
         let parts = sealed.len();
         let web_admin = self.users.web_admin();
+        let mut sends = Vec::new();
         for Sealed { frame, copy } in sealed {
-            self.send_one(conn, frame);
+            sends.push((conn, frame));
             if let (Some(copy), Some(web)) = (copy, web_admin) {
-                self.send_one(web, copy);
+                sends.push((web, copy));
             }
         }
         let mut line = self.message_line(&admin, false, to, text);
@@ -170,7 +172,7 @@ impl Chat {
                 format!(" (sent in {parts} parts)"),
             );
         }
-        self.console(line);
+        self.sign_and_send(Lane::Console, sends, Some(line));
     }
 
     fn admin_send_all(&mut self, text: &str) {
@@ -181,19 +183,67 @@ impl Chat {
             algo: Algo::Aes,
             iv: Some(b64_encode(&iv)),
             ciphertext: b64_encode(&ciphertext),
-            signature: b64_encode(&self.admin.sign(&plain)),
+            signature: String::new(),
             to: None,
             id: None,
         };
-        let everyone = self.users.everyone();
-        self.send(everyone, frames::relayed(&data));
         let line = self.message_line(&admin, false, "all", text);
-        self.console(line);
+        let task = Task::Signed {
+            sends: vec![(Recipient::Everybody, data)],
+            line: Some(line),
+        };
+        self.start_work(Lane::Console, task, vec![PrivateOp::Sign(plain)]);
+    }
+
+    /// Hands out the signatures of these frames; they are sent, in this order, once all
+    /// are signed (and after what went before in `lane`), then `line` is shown.
+    pub(super) fn sign_and_send(
+        &mut self,
+        lane: Lane,
+        sends: Vec<(ConnId, Unsigned)>,
+        line: Option<ConsoleLine>,
+    ) {
+        let (sends, ops) = sends
+            .into_iter()
+            .map(|(to, Unsigned { data, plain })| {
+                ((Recipient::Conn(to), data), PrivateOp::Sign(plain))
+            })
+            .unzip();
+        self.start_work(lane, Task::Signed { sends, line }, ops);
+    }
+
+    /// The signatures are there: the frames go out in order.
+    pub(super) fn send_signed(
+        &mut self,
+        sends: Vec<(Recipient, MessageData)>,
+        results: Vec<PrivateResult>,
+        line: Option<ConsoleLine>,
+    ) {
+        for ((to, mut data), result) in sends.into_iter().zip(results) {
+            let PrivateResult::Signature(signature) = result else {
+                continue;
+            };
+            data.signature = b64_encode(&signature);
+            match to {
+                // Kicked meanwhile (not yet told closed) is gone too.
+                Recipient::Conn(conn) if self.users.member(conn).is_some() => {
+                    self.send_one(conn, frames::relayed(&data))
+                }
+                Recipient::Everybody => {
+                    let everyone = self.users.everyone();
+                    self.send(everyone, frames::relayed(&data));
+                }
+                Recipient::Conn(_) | Recipient::Gone => {}
+            }
+        }
+        if let Some(line) = line {
+            self.console(line);
+        }
     }
 
     /// 1:1 messages from the administrator to `to`, cut into as many as the
-    /// recipient's key needs. With `copy` and the administrator on the web, each comes
-    /// with the copy for the web session. `None` if nothing fits.
+    /// recipient's key needs, still to be signed. With `copy` and the administrator on
+    /// the web, each comes with the copy for the web session. `None` if nothing fits.
     pub(super) fn seal_for(
         &self,
         identity: &PublicIdentity,
@@ -211,31 +261,38 @@ impl Chat {
         let sealed = parts
             .into_iter()
             .map(|part| Sealed {
-                frame: self.sealed(identity, &Plaintext::new(from, to, part)),
-                copy: copy
-                    .then(|| self.sealed(self.admin.public(), &web_admin_copy(from, to, part))),
+                frame: sealed(identity, &Plaintext::new(from, to, part)),
+                copy: copy.then(|| sealed(self.admin.public(), &web_admin_copy(from, to, part))),
             })
             .collect();
         Some(sealed)
     }
+}
 
-    fn sealed(&self, identity: &PublicIdentity, plain: &Plaintext) -> String {
-        let bytes = plain.to_bytes();
-        let ciphertext = identity.encrypt(&bytes).expect("split to fit the key");
-        frames::relayed(&MessageData {
-            algo: Algo::Rsa,
-            iv: None,
-            ciphertext: b64_encode(&ciphertext),
-            signature: b64_encode(&self.admin.sign(&bytes)),
-            to: None,
-            id: None,
-        })
-    }
+/// A 1:1 frame encrypted for `identity`, its signature still to be made over `plain`.
+fn sealed(identity: &PublicIdentity, plain: &Plaintext) -> Unsigned {
+    let plain = plain.to_bytes();
+    let ciphertext = identity.encrypt(&plain).expect("split to fit the key");
+    let data = MessageData {
+        algo: Algo::Rsa,
+        iv: None,
+        ciphertext: b64_encode(&ciphertext),
+        signature: String::new(),
+        to: None,
+        id: None,
+    };
+    Unsigned { data, plain }
+}
+
+/// A frame of the administrator's, and the bytes its signature is to be made over.
+pub(super) struct Unsigned {
+    pub data: MessageData,
+    pub plain: Vec<u8>,
 }
 
 pub(super) struct Sealed {
-    pub frame: String,
-    pub copy: Option<String>,
+    pub frame: Unsigned,
+    pub copy: Option<Unsigned>,
 }
 
 /// The copy of a console message for the administrator's web session (0.9's format).

@@ -1,4 +1,4 @@
-//! What one key may still spend: messages, private-key work, and joins. A key's budgets
+//! What one key may still spend: messages and joins. A key's budgets
 //! outlive its connection for a while, so reconnecting does not refill them.
 
 use std::collections::HashMap;
@@ -10,7 +10,6 @@ use crate::token_bucket::TokenBucket;
 #[derive(Debug, Clone)]
 pub struct Budgets {
     pub messages: TokenBucket,
-    pub private_ops: TokenBucket,
     pub joins: TokenBucket,
     /// Joins refused for want of a join token since the last one accepted.
     pub refused_joins: u32,
@@ -20,11 +19,6 @@ impl Budgets {
     pub fn fresh(limits: &Limits, now: Instant) -> Self {
         Self {
             messages: TokenBucket::new(limits.messages_per_second, limits.message_burst, now),
-            private_ops: TokenBucket::new(
-                limits.private_ops_per_connection_per_second,
-                limits.private_ops_per_connection_burst,
-                now,
-            ),
             joins: TokenBucket::new(limits.rejoins_per_second, limits.rejoin_burst, now),
             refused_joins: 0,
         }

@@ -4,17 +4,23 @@
 //!   `--disable-all`), printed on the console, relayed to every joined connection.
 //! - `rsa` with `to` (our routing extension): to that recipient alone; to the console
 //!   and the web administrator when the recipient is the administrator.
-//! - `rsa` without `to` (0.9 clients): for the administrator if the administrator's
-//!   key decrypts it, otherwise relayed to everyone else as 0.9 did.
+//! - `rsa` with `to` the administrator: decrypted off the loop (a private-key job),
+//!   then shown on the console, in the order each sender sent them.
+//! - `rsa` without `to` (0.9 clients): relayed to everyone else at once, as 0.9 does;
+//!   when its size fits, the administrator's key is tried on it later, off the loop,
+//!   and if it decrypts it is shown on the console.
 
 use std::time::Instant;
 
 use super::frames::{Algo, MessageData, Plaintext};
+use super::private_work::{Lane, PrivateOp, Sender, Task};
 use super::{Chat, ConnId, frames};
 use crate::console::ConsoleLine;
 use crate::crypto::{GROUP_IV_LEN, b64_decode};
 
-const BUSY: &str = "The server is busy: this message was not delivered. Send it again in a moment.";
+const NOT_FOR_ADMIN: &str =
+    "The message was not encrypted with the administrator's key: not delivered.";
+const ADMIN_QUEUE_FULL: &str = "Too many messages to the administrator are waiting to be read: this one was not delivered. Send it again in a moment.";
 const ONLY_ADMIN: &str = "On this server you can only write to the administrator.";
 const ALL_DISABLED: &str = "Messages to everybody are disabled on this server.";
 const BAD_SIGNATURE: &str = "The message's signature does not match your key: not delivered.";
@@ -37,14 +43,14 @@ impl Chat {
         member.budgets.messages.spend(now);
     }
 
-    pub(super) fn message(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+    pub(super) fn message(&mut self, conn: ConnId, data: MessageData) {
         match (data.algo, data.to.clone()) {
             (Algo::Aes, _) => self.deliver_to_all(conn, data),
             (Algo::Rsa, Some(to)) if to == self.settings.admin_name => {
-                self.deliver_to_admin(conn, data, now)
+                self.deliver_to_admin(conn, data)
             }
             (Algo::Rsa, Some(to)) => self.deliver_to_user(conn, &to, data),
-            (Algo::Rsa, None) => self.legacy_one_to_one(conn, data, now),
+            (Algo::Rsa, None) => self.legacy_one_to_one(conn, data),
         }
     }
 
@@ -114,30 +120,32 @@ impl Chat {
         self.delivered(conn, &data);
     }
 
-    fn deliver_to_admin(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+    fn deliver_to_admin(&mut self, conn: ConnId, data: MessageData) {
         let (Some(ciphertext), Some(signature)) =
             (b64_decode(&data.ciphertext), b64_decode(&data.signature))
         else {
             return self.undelivered(conn, &data, MALFORMED);
         };
-        let fits = ciphertext.len() == self.admin.public().modulus_bytes();
-        if !fits || !self.signed_at_size(conn, &signature) {
+        if ciphertext.len() != self.admin.public().modulus_bytes() {
+            return self.undelivered(conn, &data, NOT_FOR_ADMIN);
+        }
+        if !self.signed_at_size(conn, &signature) {
             return self.undelivered(conn, &data, WRONG_SIZE);
         }
-        if !self.take_private_op(conn, now) {
-            return self.undelivered(conn, &data, BUSY);
+        let waiting = self.work.waiting_in(Lane::Conn(conn));
+        if waiting >= self.limits.max_waiting_for_admin_per_sender {
+            let reason = format!(
+                "You have {waiting} messages to the administrator still waiting to be read: this one was not delivered. Send it again in a moment."
+            );
+            return self.undelivered(conn, &data, &reason);
         }
-        match self.admin.decrypt(&ciphertext) {
-            Some(plain) => self.for_admin(conn, data, &plain, &signature),
-            None => self.undelivered(
-                conn,
-                &data,
-                "The message was not encrypted with the administrator's key: not delivered.",
-            ),
+        if !self.has_room_for_jobs() {
+            return self.undelivered(conn, &data, ADMIN_QUEUE_FULL);
         }
+        self.queue_for_admin(conn, data, signature, ciphertext, false);
     }
 
-    fn legacy_one_to_one(&mut self, conn: ConnId, data: MessageData, now: Instant) {
+    fn legacy_one_to_one(&mut self, conn: ConnId, data: MessageData) {
         let (Some(ciphertext), Some(signature)) =
             (b64_decode(&data.ciphertext), b64_decode(&data.signature))
         else {
@@ -153,20 +161,12 @@ impl Chat {
         if !fits || !self.signed_at_size(conn, &signature) {
             return self.undelivered(conn, &data, WRONG_SIZE);
         }
-        // Only a ciphertext of the administrator's modulus size can be for the
-        // administrator: anything else skips the costly private-key attempt.
-        if ciphertext.len() == self.admin.public().modulus_bytes() {
-            if !self.take_private_op(conn, now) {
-                return self.undelivered(conn, &data, BUSY);
-            }
-            if let Some(plain) = self.admin.decrypt(&ciphertext) {
-                return self.for_admin(conn, data, &plain, &signature);
-            }
-        }
         let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
         if self.settings.only_admin && !sender_is_admin {
             return self.undelivered(conn, &data, ONLY_ADMIN);
         }
+        // Relayed at once, as 0.9 does: each client tries its own key. Whether it was
+        // for the administrator is found out later, off the loop.
         let others: Vec<ConnId> = self
             .users
             .everyone()
@@ -175,30 +175,100 @@ impl Chat {
             .collect();
         self.send(others, frames::relayed(&data));
         self.delivered(conn, &data);
+        // Only a ciphertext of the administrator's modulus size can be for the
+        // administrator: anything else skips the costly private-key attempt.
+        if ciphertext.len() != self.admin.public().modulus_bytes() {
+            return;
+        }
+        // Only the overall bound: a 0.9 client sends its 1:1 messages, to anyone, this
+        // way, so a brisk one would otherwise lose its messages to the administrator.
+        if !self.has_room_for_jobs() {
+            self.untried += 1;
+            return;
+        }
+        self.report_untried();
+        self.queue_for_admin(conn, data, signature, ciphertext, true);
     }
 
-    /// A message the administrator's key decrypted: checked, shown on the console, and
-    /// passed to the administrator's web session unless that is where it came from.
-    fn for_admin(&mut self, conn: ConnId, data: MessageData, plain: &[u8], signature: &[u8]) {
+    /// Hands out the decryption of a message that may be for the administrator; it is
+    /// shown, in the order its sender sent it, once decrypted.
+    fn queue_for_admin(
+        &mut self,
+        conn: ConnId,
+        data: MessageData,
+        signature: Vec<u8>,
+        ciphertext: Vec<u8>,
+        trial: bool,
+    ) {
         let member = self.users.member(conn).expect("checked by the caller");
-        let Some(text) = Plaintext::parse(plain) else {
-            return self.undelivered(conn, &data, MALFORMED);
+        let sender = Sender {
+            conn: Some(conn),
+            name: member.name.clone(),
+            identity: member.identity.clone(),
+            is_web_admin: member.is_web_admin,
+        };
+        let task = Task::ForAdmin {
+            sender: Box::new(sender),
+            data,
+            signature,
+            trial,
+        };
+        self.start_work(Lane::Conn(conn), task, vec![PrivateOp::Decrypt(ciphertext)]);
+    }
+
+    /// Says on the console how many 0.9 one-to-one frames could not be tried with the
+    /// administrator's key, once there is room again.
+    pub(super) fn report_untried(&mut self) {
+        if self.untried == 0 || !self.has_room_for_jobs() {
+            return;
+        }
+        let count = std::mem::take(&mut self.untried);
+        self.console(ConsoleLine::warning(format!(
+            "{count} one-to-one messages from 0.9 clients were relayed but not tried with the administrator's key ({} private-key operations were already waiting): any of them meant for the administrator is not shown",
+            self.limits.max_private_jobs
+        )));
+    }
+
+    /// A message the administrator's key was tried on. Decrypted: checked, shown on the
+    /// console, passed to the administrator's web session unless it came from there (or,
+    /// a 0.9 frame, already reached it when relayed to everybody), and acknowledged.
+    pub(super) fn decrypted_for_admin(
+        &mut self,
+        sender: Sender,
+        data: MessageData,
+        plain: Option<Vec<u8>>,
+        signature: &[u8],
+        trial: bool,
+    ) {
+        let Some(plain) = plain else {
+            if !trial {
+                self.refused(&sender, &data, NOT_FOR_ADMIN);
+            }
+            return;
+        };
+        let Some(text) = Plaintext::parse(&plain) else {
+            return self.refused(&sender, &data, MALFORMED);
         };
         // A user writes to the administrator; only the web administrator writes
         // console copies of its messages to others.
         let admin = &self.settings.admin_name;
-        if text.from != member.name || (!member.is_web_admin && text.to != *admin) {
-            return self.undelivered(conn, &data, NOT_YOURS);
+        if text.from != sender.name || (!sender.is_web_admin && text.to != *admin) {
+            return self.refused(&sender, &data, NOT_YOURS);
         }
-        if !member.identity.verify(plain, signature) {
-            return self.undelivered(conn, &data, BAD_SIGNATURE);
+        if !sender.identity.verify(&plain, signature) {
+            return self.refused(&sender, &data, BAD_SIGNATURE);
         }
-        let line = self.message_line(&text.from, member.is_web_admin, &text.to, &text.message);
+        let line = self.message_line(&text.from, sender.is_web_admin, &text.to, &text.message);
         self.console(line);
-        if let Some(web_admin) = self.users.web_admin().filter(|&c| c != conn) {
+        if trial {
+            return;
+        }
+        if let Some(web_admin) = self.users.web_admin().filter(|&c| Some(c) != sender.conn) {
             self.send_one(web_admin, frames::relayed(&data));
         }
-        self.delivered(conn, &data);
+        if let Some(conn) = sender.conn {
+            self.delivered(conn, &data);
+        }
     }
 
     /// Whether a signature has the size of the sender's key, as every real one does.
@@ -208,11 +278,11 @@ impl Chat {
             .is_some_and(|m| m.identity.modulus_bytes() == signature.len())
     }
 
-    fn take_private_op(&mut self, conn: ConnId, now: Instant) -> bool {
-        let Some(member) = self.users.member_mut(conn) else {
-            return false;
-        };
-        member.budgets.private_ops.take(now) && self.private_ops.take(now)
+    /// [`Chat::undelivered`] for a sender that may have left meanwhile.
+    fn refused(&mut self, sender: &Sender, data: &MessageData, reason: &str) {
+        if let Some(conn) = sender.conn {
+            self.undelivered(conn, data, reason);
+        }
     }
 
     fn delivered(&mut self, conn: ConnId, data: &MessageData) {

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::budgets::Budgets;
 use super::frames::FrameText;
+use super::private_work::Lane;
 use super::users::{AwaitedProof, Member};
 use super::{Admission, Chat, ConnId, close_code, frames};
 use crate::console::ConsoleLine;
@@ -236,11 +237,8 @@ impl Chat {
         let list = self.users_list_for(is_web_admin);
         self.send_one(conn, list);
         if self.settings.welcome.is_some() && !is_web_admin {
-            if self.private_ops.take(now) {
-                self.send_welcome(conn);
-            } else {
-                self.pending_welcomes.push_back(conn);
-            }
+            self.pending_welcomes.push_back(conn);
+            self.start_waiting_welcomes(now);
         }
 
         if is_web_admin {
@@ -296,7 +294,20 @@ impl Chat {
         }
     }
 
-    pub(super) fn send_welcome(&mut self, conn: ConnId) {
+    /// Starts the welcomes that wait, in join order, while the welcome budget has a
+    /// token and the private-key jobs have room. A welcome takes one token per part (one
+    /// signature each), going into debt for a long one rather than never going out.
+    pub(super) fn start_waiting_welcomes(&mut self, now: Instant) {
+        while !self.pending_welcomes.is_empty()
+            && self.has_room_for_jobs()
+            && self.welcome_signatures.ready(now)
+        {
+            let conn = self.pending_welcomes.pop_front().expect("not empty");
+            self.start_welcome(conn, now);
+        }
+    }
+
+    fn start_welcome(&mut self, conn: ConnId, now: Instant) {
         let Some(text) = self.settings.welcome.clone() else {
             return;
         };
@@ -307,9 +318,9 @@ impl Chat {
         let admin = self.settings.admin_name.clone();
         match self.seal_for(&identity, &admin, &name, &text, false) {
             Some(sealed) => {
-                for part in sealed {
-                    self.send_one(conn, part.frame);
-                }
+                self.welcome_signatures.take_many(sealed.len(), now);
+                let sends = sealed.into_iter().map(|part| (conn, part.frame)).collect();
+                self.sign_and_send(Lane::Conn(conn), sends, None);
             }
             None => self.console(ConsoleLine::warning(format!(
                 "the welcome message does not fit {name}'s key; not sent"

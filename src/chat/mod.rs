@@ -10,6 +10,7 @@
 //! - `delivery.rs`: messages from clients: checks, routing, relaying.
 //! - `admin.rs`: what the administrator does from the console.
 //! - `bans.rs`: keys kicked (for a while) or banned (for the run).
+//! - `private_work.rs`: private-key jobs handed out, and what each one is for.
 
 mod admin;
 mod bans;
@@ -17,11 +18,13 @@ mod budgets;
 mod delivery;
 pub mod frames;
 mod join;
+mod private_work;
 mod split;
 mod users;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::allow_list::AllowList;
@@ -31,6 +34,8 @@ use crate::limits::Limits;
 use crate::token_bucket::TokenBucket;
 use budgets::Remembered;
 use frames::{ClientFrame, FrameText};
+pub use private_work::{JobId, PrivateOp, PrivateResult};
+use private_work::{Lane, PrivateWork, Task};
 use users::Users;
 
 /// The event loop's name for a connection.
@@ -83,6 +88,12 @@ pub enum Output {
     /// A join is to be decided: look at the allow list again, and answer with
     /// [`Chat::admission_refreshed`]. Input that arrives meanwhile waits, in order.
     RefreshAdmission,
+    /// Run this private-key operation with the administrator's key, off the loop, and
+    /// answer with [`Chat::private_key_done`].
+    PrivateKey {
+        job: JobId,
+        op: PrivateOp,
+    },
     /// The administrator asked the server to stop.
     Quit,
 }
@@ -113,7 +124,9 @@ enum Freshness {
 pub struct Chat {
     settings: Settings,
     limits: Limits,
-    admin: KeyPair,
+    /// The administrator's key: the chat reads its public half; its private operations
+    /// are handed out as [`Output::PrivateKey`] jobs.
+    admin: Arc<KeyPair>,
     group: GroupKey,
     group_b64: String,
     /// The administrator's piece of the users list, always first.
@@ -127,14 +140,20 @@ pub struct Chat {
     clock: Instant,
     admission: Admission,
     freshness: Freshness,
-    /// Server-wide budget of private-key operations that clients can cause.
-    private_ops: TokenBucket,
-    /// Joined connections whose welcome waits for the private-key budget.
+    /// Server-wide budget of welcome signatures (one per part).
+    welcome_signatures: TokenBucket,
+    /// Joined connections whose welcome waits for that budget, or for room among the
+    /// private-key jobs.
     pending_welcomes: VecDeque<ConnId>,
     /// Makes each connection's challenge nonce (`join.rs`): from the OS RNG in the shell.
     join_secret: [u8; 32],
     /// Counts challenges made: a nonce is never made twice.
     challenges_made: u64,
+    /// Private-key jobs handed out, and what each is for.
+    work: PrivateWork,
+    /// 0.9 one-to-one frames not tried with the administrator's key for want of room,
+    /// not yet reported on the console.
+    untried: u64,
     out: VecDeque<Output>,
 }
 
@@ -142,7 +161,7 @@ impl Chat {
     pub fn new(
         settings: Settings,
         limits: Limits,
-        admin: KeyPair,
+        admin: Arc<KeyPair>,
         group: GroupKey,
         join_secret: [u8; 32],
         now: Instant,
@@ -153,8 +172,11 @@ impl Chat {
             admin.public().spki_b64(),
             true,
         );
-        let private_ops =
-            TokenBucket::new(limits.private_ops_per_second, limits.private_ops_burst, now);
+        let welcome_signatures = TokenBucket::new(
+            limits.welcome_signatures_per_second,
+            limits.welcome_signature_burst,
+            now,
+        );
         Self {
             group_b64: group.to_b64(),
             settings,
@@ -168,10 +190,12 @@ impl Chat {
             clock: now,
             admission: Admission::Anyone,
             freshness: Freshness::Fixed,
-            private_ops,
+            welcome_signatures,
             pending_welcomes: VecDeque::new(),
             join_secret,
             challenges_made: 0,
+            work: PrivateWork::default(),
+            untried: 0,
             out: VecDeque::new(),
         }
     }
@@ -234,7 +258,7 @@ impl Chat {
                 prove,
             } if !joined => self.join(conn, name, &public_key, prove, now),
             ClientFrame::Proof { signature } if !joined => self.proof(conn, &signature, now),
-            ClientFrame::Message(data) if joined => self.message(conn, data, now),
+            ClientFrame::Message(data) if joined => self.message(conn, data),
             ClientFrame::Join { .. } | ClientFrame::Proof { .. } | ClientFrame::Ignored(_)
                 if joined => {}
             _ => self.close(conn, close_code::POLICY, "join first"),
@@ -245,6 +269,7 @@ impl Chat {
     /// is shown on the console when the event loop cut it.
     pub fn closed(&mut self, conn: ConnId, why: Option<&str>) {
         self.pending_welcomes.retain(|&c| c != conn);
+        self.work.connection_gone(conn);
         if let Freshness::Asked(waiting) = &mut self.freshness {
             waiting.retain(|(c, _, _)| *c != conn);
         }
@@ -257,32 +282,40 @@ impl Chat {
     }
 
     /// When [`Chat::handle_timeout`] next has something to do: a join deadline, or the
-    /// private-key budget back for a welcome that waits. `None`: nothing is due.
+    /// welcome budget back for a welcome that waits (with room for its jobs). `None`:
+    /// nothing is due.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         let join = self
             .users
             .oldest_pending()
             .map(|since| since + self.limits.join_timeout);
-        let welcome = if self.pending_welcomes.is_empty() {
+        let welcome = if self.pending_welcomes.is_empty() || !self.has_room_for_jobs() {
             None
         } else {
-            self.private_ops.ready_at(self.clock)
+            self.welcome_signatures.ready_at(self.clock)
         };
         join.into_iter().chain(welcome).min()
     }
 
-    /// Timers: joins that never came, welcomes waiting for the private-key budget.
+    /// Timers: joins that never came, welcomes waiting for the welcome budget.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.clock = now;
         for conn in self.users.pending_too_long(self.limits.join_timeout, now) {
             self.users.remove(conn);
             self.close(conn, close_code::POLICY, "no join in time");
         }
-        while !self.pending_welcomes.is_empty() && self.private_ops.ready(now) {
-            let conn = self.pending_welcomes.pop_front().expect("not empty");
-            self.private_ops.take(now);
-            self.send_welcome(conn);
+        self.start_waiting_welcomes(now);
+    }
+
+    /// A private-key job is done: what waited for it (and, in its lane, behind it) goes
+    /// on; the room it leaves may let waiting welcomes start.
+    pub fn private_key_done(&mut self, job: JobId, result: PrivateResult, now: Instant) {
+        self.clock = now;
+        for (task, results) in self.work.done(job, result) {
+            self.finish(task, results);
         }
+        self.report_untried();
+        self.start_waiting_welcomes(now);
     }
 
     /// Sets who may join from now on; those connected stay.
@@ -361,6 +394,36 @@ impl Chat {
 
     fn console(&mut self, line: ConsoleLine) {
         self.out.push_back(Output::Console(line));
+    }
+
+    /// Whether client-caused private-key work may be handed out now (the
+    /// administrator's own is never held back by this).
+    fn has_room_for_jobs(&self) -> bool {
+        self.work.in_flight() < self.limits.max_private_jobs
+    }
+
+    fn start_work(&mut self, lane: Lane, task: Task, ops: Vec<PrivateOp>) {
+        for (job, op) in self.work.start(lane, task, ops) {
+            self.out.push_back(Output::PrivateKey { job, op });
+        }
+    }
+
+    fn finish(&mut self, task: Task, results: Vec<PrivateResult>) {
+        match task {
+            Task::Signed { sends, line } => self.send_signed(sends, results, line),
+            Task::ForAdmin {
+                sender,
+                data,
+                signature,
+                trial,
+            } => {
+                let plain = match results.into_iter().next() {
+                    Some(PrivateResult::Plaintext(plain)) => plain,
+                    _ => None,
+                };
+                self.decrypted_for_admin(*sender, data, plain, &signature, trial);
+            }
+        }
     }
 }
 

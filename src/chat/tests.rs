@@ -31,6 +31,10 @@ struct Harness {
     reading: HashMap<ConnId, Reading>,
     console: Vec<String>,
     quit: bool,
+    /// The administrator's key, for the private-key jobs run here inline.
+    admin: Arc<KeyPair>,
+    /// While set, jobs wait here instead of being run: as a busy worker pool would.
+    held: Option<Vec<(JobId, PrivateOp)>>,
 }
 
 impl Harness {
@@ -39,10 +43,19 @@ impl Harness {
     }
 
     fn with_limits(settings: Settings, limits: Limits) -> Self {
-        let admin = Arc::try_unwrap(key("admin")).unwrap();
+        let admin = key("admin");
         let now = Instant::now();
         Self {
-            chat: Chat::new(settings, limits, admin, GroupKey::generate(), [7; 32], now),
+            chat: Chat::new(
+                settings,
+                limits,
+                admin.clone(),
+                GroupKey::generate(),
+                [7; 32],
+                now,
+            ),
+            admin,
+            held: None,
             now,
             sessions: HashMap::new(),
             inbox: HashMap::new(),
@@ -104,8 +117,29 @@ impl Harness {
                 Output::Console(line) => self.console.push(line.text()),
                 Output::RefreshAdmission => self.chat.admission_refreshed(None),
                 Output::Quit => self.quit = true,
+                Output::PrivateKey { job, op } => match &mut self.held {
+                    Some(held) => held.push((job, op)),
+                    None => {
+                        let result = op.run(&self.admin);
+                        self.chat.private_key_done(job, result, self.now);
+                    }
+                },
             }
         }
+    }
+
+    /// Runs the jobs held so far, in the order `order` gives (indices into them), and
+    /// holds no more.
+    fn run_held(&mut self, order: impl Fn(usize) -> usize) {
+        let held = self.held.take().unwrap_or_default();
+        let count = held.len();
+        let mut held: Vec<Option<(JobId, PrivateOp)>> = held.into_iter().map(Some).collect();
+        for i in 0..count {
+            let (job, op) = held[order(i)].take().expect("each job once");
+            let result = op.run(&self.admin);
+            self.chat.private_key_done(job, result, self.now);
+        }
+        self.pump();
     }
 
     fn connect(&mut self, conn: ConnId, name: &str, keys: Arc<KeyPair>) {
@@ -386,10 +420,18 @@ fn messages_to_the_administrator_are_decrypted_on_the_console() {
         .unwrap();
     h.send(2, &legacy);
     assert!(h.console_has("bobby → ADMIN: legacy to admin"));
-    assert_eq!(
-        h.take(1),
-        vec![],
-        "a legacy message for the administrator is not broadcast"
+    // Relayed to the others at once, before anyone knows it is for the administrator
+    // (issue 12): alice cannot read it.
+    let alice = h.take(1);
+    assert!(
+        matches!(
+            &alice[..],
+            [ClientEvent::Dropped {
+                algo: ClientAlgo::Rsa,
+                ..
+            }]
+        ),
+        "{alice:?}"
     );
 }
 
@@ -845,25 +887,107 @@ fn a_sender_over_its_budget_is_paused_not_refused() {
 }
 
 #[test]
-fn private_key_work_is_budgeted() {
+fn messages_to_the_administrator_wait_their_decryption_in_order_within_a_bound() {
     let limits = Limits {
-        private_ops_per_connection_burst: 2.0,
-        private_ops_per_connection_per_second: 0.1,
+        max_waiting_for_admin_per_sender: 3,
         ..Limits::default()
     };
     let mut h = Harness::with_limits(Harness::default_settings(), limits);
     h.connect(1, "alice", key("alice"));
     h.take(1);
-    for i in 0..3 {
+    h.held = Some(Vec::new());
+    let mut ids = Vec::new();
+    for i in 0..4 {
         let out = h.session(1).message_to("ADMIN", &format!("m{i}")).unwrap();
+        ids.push(out.id.clone());
         h.send(1, &out.frame);
     }
-    assert!(h.console_has("m0") && h.console_has("m1") && !h.console_has("m2"));
+    assert!(!h.console_has("m0"), "nothing shown before its decryption");
     let events = h.take(1);
     assert!(
-        matches!(&events[..], [_, _, ClientEvent::Undelivered { reason, .. }] if reason.contains("busy")),
+        matches!(&events[..], [ClientEvent::Undelivered { reason, .. }]
+            if reason.contains("3 messages to the administrator still waiting to be read")),
         "{events:?}"
     );
+    h.run_held(|i| 2 - i); // the workers finish them last first
+    let shown: Vec<&String> = h.console.iter().filter(|l| l.contains("→ ADMIN")).collect();
+    assert_eq!(shown.len(), 3);
+    for (i, line) in shown.iter().enumerate() {
+        assert!(line.ends_with(&format!("alice → ADMIN: m{i}")), "{line}");
+    }
+    let acks: Vec<ClientEvent> = ids[..3]
+        .iter()
+        .map(|id| ClientEvent::Ack { id: id.clone() })
+        .collect();
+    assert_eq!(h.take(1), acks, "acknowledged once shown, in order");
+}
+
+#[test]
+fn a_message_to_the_administrator_is_shown_even_if_its_sender_left_meanwhile() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(1, "alice", key("alice"));
+    h.take(1);
+    h.held = Some(Vec::new());
+    let out = h.session(1).message_to("ADMIN", "bye now").unwrap();
+    h.send(1, &out.frame);
+    h.chat.closed(1, None);
+    h.closed.insert(1, (1000, "gone".into()));
+    h.run_held(|i| i);
+    assert!(h.console_has("alice → ADMIN: bye now"));
+}
+
+#[test]
+fn a_0_9_frame_is_relayed_at_once_and_tried_for_the_administrator_later() {
+    let limits = Limits {
+        max_private_jobs: 1,
+        ..Limits::default()
+    };
+    let mut h = Harness::with_limits(Harness::default_settings(), limits);
+    h.connect(1, "alice", key("alice"));
+    h.connect(2, "bobby", key("bob"));
+    h.take(1);
+    h.take(2);
+    h.held = Some(Vec::new());
+    let first = h.session(1).legacy_message_to("ADMIN", "first").unwrap();
+    h.send(1, &first);
+    let second = h.session(1).legacy_message_to("ADMIN", "second").unwrap();
+    h.send(1, &second);
+    assert_eq!(h.take(2).len(), 2, "both relayed before any decryption");
+    h.run_held(|i| i);
+    assert!(h.console_has("alice → ADMIN: first"));
+    assert!(!h.console_has("second"), "no room to try it");
+    assert!(
+        h.console_has("1 one-to-one messages from 0.9 clients were relayed but not tried"),
+        "{:?}",
+        h.console
+    );
+}
+
+#[test]
+fn console_messages_go_out_in_order_whatever_order_their_signatures_finish_in() {
+    let mut h = Harness::new(Harness::default_settings());
+    h.connect(3, "carol", key("small2048"));
+    h.take(3);
+    h.held = Some(Vec::new());
+    let long = (0..200)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    h.console(&format!("@carol {long}"));
+    h.console("@carol after");
+    h.console("@all to everybody");
+    assert!(h.messages(3).is_empty(), "nothing sent before it is signed");
+    let count = h.held.as_ref().unwrap().len();
+    assert!(count >= 4, "one signature per part: {count}");
+    h.run_held(|i| count - 1 - i);
+    let texts: Vec<String> = h.messages(3).into_iter().map(|(_, _, t)| t).collect();
+    assert_eq!(texts.last().unwrap(), "to everybody");
+    assert_eq!(texts[texts.len() - 2], "after");
+    let words: Vec<&str> = texts[..texts.len() - 2]
+        .iter()
+        .flat_map(|t| t.split_whitespace())
+        .collect();
+    assert_eq!(words.join(" "), long, "the parts in order");
 }
 
 #[test]
@@ -979,8 +1103,8 @@ fn the_allow_list_admits_listed_keys_under_their_listed_names() {
 #[test]
 fn welcomes_beyond_the_key_budget_wait_their_turn_instead_of_being_dropped() {
     let limits = Limits {
-        private_ops_per_second: 1.0,
-        private_ops_burst: 1.0,
+        welcome_signatures_per_second: 1.0,
+        welcome_signature_burst: 1.0,
         ..Limits::default()
     };
     let settings = Settings {
@@ -1002,6 +1126,36 @@ fn welcomes_beyond_the_key_budget_wait_their_turn_instead_of_being_dropped() {
     h.chat.handle_timeout(h.now + Duration::from_millis(1100));
     h.pump();
     assert_eq!(h.messages(2), vec![msg("ADMIN", "bobby", "hi")]);
+}
+
+#[test]
+fn a_welcome_takes_one_token_per_part() {
+    let limits = Limits {
+        welcome_signatures_per_second: 1.0,
+        welcome_signature_burst: 3.0,
+        ..Limits::default()
+    };
+    let long = "word ".repeat(100);
+    let settings = Settings {
+        welcome: Some(long.trim().into()),
+        ..Harness::default_settings()
+    };
+    let mut h = Harness::with_limits(settings, limits);
+    h.connect(3, "carol", key("small2048"));
+    let parts = h.messages(3).len();
+    assert!(parts >= 3, "{parts}");
+    h.connect(2, "bobby", key("bob"));
+    assert!(
+        h.messages(2).is_empty(),
+        "carol's welcome took {parts} tokens"
+    );
+    h.chat.handle_timeout(h.now + Duration::from_millis(900));
+    h.pump();
+    assert!(h.messages(2).is_empty(), "still in debt");
+    let back = Duration::from_millis(1000 * (parts as u64 - 3) + 1100);
+    h.chat.handle_timeout(h.now + back);
+    h.pump();
+    assert!(!h.messages(2).is_empty());
 }
 
 #[test]

@@ -31,6 +31,7 @@ use super::connection::{Connection, Counted, ReadOutcome, Timeout};
 use super::connection_rate::ConnectionRate;
 use super::console_out::ConsoleOut;
 use super::frame_encoding::Encoded;
+use super::private_key_pool::PrivateKeyPool;
 use super::stdin::{ConsoleEvent, ConsoleInput};
 use super::timers::Timers;
 use super::transport::Transport;
@@ -38,6 +39,7 @@ use super::tunnel_pool::TunnelPool;
 use crate::allow_list::AllowListFile;
 use crate::chat::{Chat, ConnId, Output, Reading, close_code};
 use crate::console::{ChatCommand, ConsoleLine, Dispatch, Dispatcher};
+use crate::crypto::KeyPair;
 use crate::http::{PortKind, Site};
 use crate::limits::Limits;
 use crate::tunnel::Tunnel;
@@ -47,6 +49,8 @@ const WEBSOCKET: Token = Token(1);
 const STDIN: Token = Token(2);
 const SIGNALS: Token = Token(3);
 const REDIRECT: Token = Token(4);
+/// The private-key workers' results are in.
+const PRIVATE_KEY_DONE: Token = Token(5);
 /// The SSH tunnel's stderr pipe.
 const TUNNEL: Token = Token(8);
 const FIRST_CONNECTION: usize = 16;
@@ -72,6 +76,10 @@ pub struct ServerParts {
     pub(crate) limits: Limits,
     pub(crate) allow_list: Option<AllowListFile>,
     pub(crate) chat: Chat,
+    /// The administrator's key, for the private-key workers (the chat has it too).
+    pub(crate) admin_key: Arc<KeyPair>,
+    /// `--crypto-threads`.
+    pub(crate) crypto_threads: usize,
     pub(crate) console: ConsoleOut,
     /// `--sshpfw-*`: the ssh child, started when the loop starts.
     pub(crate) tunnel: Option<Tunnel>,
@@ -87,6 +95,7 @@ pub struct Server {
     limits: Limits,
     allow_list: Option<AllowListFile>,
     chat: Chat,
+    private_keys: PrivateKeyPool,
     console: ConsoleOut,
     tunnel: Option<Tunnel>,
     dispatcher: Dispatcher,
@@ -146,6 +155,8 @@ impl Server {
             .tunnel
             .is_some()
             .then(|| TunnelPool::new(&limits, Instant::now()));
+        let waker = Arc::new(mio::Waker::new(poll.registry(), PRIVATE_KEY_DONE)?);
+        let private_keys = PrivateKeyPool::start(parts.admin_key, parts.crypto_threads, waker)?;
         Ok(Self {
             poll,
             web,
@@ -156,6 +167,7 @@ impl Server {
             limits,
             allow_list: parts.allow_list,
             chat,
+            private_keys,
             console: parts.console,
             tunnel: parts.tunnel,
             dispatcher,
@@ -250,6 +262,11 @@ impl Server {
                 REDIRECT if serving => self.accept(PortKind::Redirect, now),
                 STDIN if serving => self.read_console(now),
                 SIGNALS => self.on_signals(now),
+                PRIVATE_KEY_DONE => {
+                    for (job, result) in self.private_keys.finished() {
+                        self.chat.private_key_done(job, result, now);
+                    }
+                }
                 TUNNEL => self.with_tunnel(|t, registry| t.readable(registry, now)),
                 Token(t) if t >= FIRST_CONNECTION => {
                     let key = t - FIRST_CONNECTION;
@@ -499,6 +516,7 @@ impl Server {
                     });
                     self.chat.admission_refreshed(admission);
                 }
+                Output::PrivateKey { job, op } => self.private_keys.submit(job, op),
                 Output::Quit => self.quit_asked = true,
             }
         }

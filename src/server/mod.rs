@@ -9,6 +9,8 @@
 //! - `timers.rs`: the connections' deadlines in time order.
 //! - `transport.rs`: plain TCP or TLS under a connection.
 //! - `outbound.rs`: a connection's outgoing bytes, shared frames, vectored writes.
+//! - `private_key_pool.rs`: the threads that do the administrator's private-key
+//!   operations, and wake the loop with their results.
 //! - `stdin.rs`: the console's input.
 //! - `console_out.rs`: the console's output (terminal, transcription).
 //! - `listeners.rs`: binding the ports, with messages that say how to fix a failure.
@@ -20,6 +22,7 @@ mod event_loop;
 mod frame_encoding;
 pub mod listeners;
 mod outbound;
+pub mod private_key_pool;
 pub mod stdin;
 mod terminal;
 mod timers;

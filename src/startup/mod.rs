@@ -47,6 +47,7 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
         .map(|t| Tunnel::new(t, bound.web_addr, bound.ws_addr, tls));
 
     let admin_key_id = inputs.admin.public().key_id().to_string();
+    let admin_key = std::sync::Arc::new(inputs.admin);
     let mut chat = Chat::new(
         Settings {
             admin_name: options.admin_name.clone(),
@@ -57,7 +58,7 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
             allow_unproven_admin: options.allow_unproven_admin,
         },
         options.limits.clone(),
-        inputs.admin,
+        admin_key.clone(),
         GroupKey::generate(),
         crate::crypto::random_bytes(),
         Instant::now(),
@@ -103,6 +104,10 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
             limits: options.limits,
             allow_list: inputs.allow_list,
             chat,
+            admin_key,
+            crypto_threads: options
+                .crypto_threads
+                .unwrap_or_else(crate::server::private_key_pool::default_threads),
             console,
             tunnel,
         },
