@@ -236,7 +236,8 @@ forEachEngine((t) => {
   });
 
   t.test('inline errors keep the text; /kick shows the page disconnected; reconnect with the same keys', { timeout: T }, async () => {
-    const srv = await server();
+    // A kicked key stays out for --kick-for: one second here, then the page may rejoin.
+    const srv = await server(['--kick-for', '1']);
     const a = await open(srv, { width: 360, height: 640 });
     await join(a, 'dave');
     await joined(a, 'dave');
@@ -263,6 +264,7 @@ forEachEngine((t) => {
     assert.deepEqual(await recipient(a), { to: 'ADMIN', text: 'still there?' });
     await a.screenshot({ path: artifact(t.engine, 'kicked-360x640.png') });
 
+    await sleep(1500);
     await a.locator('#reconnect').click();
     await joined(a, 'dave');
     assert.equal(await ownKeyId(a), key);

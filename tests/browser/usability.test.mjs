@@ -410,7 +410,8 @@ forEachEngine((t) => {
   const asksBeforeUnload = (page) => page.evaluate(() => !dispatchEvent(new Event('beforeunload', { cancelable: true })));
 
   t.test('5. leaving the page warns once joined; "Save my keys" is pointed out once', { timeout: T }, async (tc) => {
-    const srv = await server();
+    // A kicked key stays out for --kick-for: one second here, then the page may rejoin.
+    const srv = await server(['--kick-for', '1']);
     const a = await open(srv);
     await a.locator('#keygen[data-state="done"]').waitFor({ timeout: KEYGEN });
     await a.locator('#name').click(); // a gesture: browsers ask before unload only after one
@@ -425,6 +426,8 @@ forEachEngine((t) => {
     await keep.waitFor();
     assert.match(await keep.textContent(), /Your keys exist only in this tab: reloading or closing it loses them\. To come back later as heidi with the same Key ID/);
     srv.send('/kick heidi');
+    await a.locator('#banner #reconnect').waitFor();
+    await sleep(1500);
     await a.locator('#reconnect').click();
     await notice(a, 'Reconnected as heidi').waitFor();
     assert.equal(await notice(a, 'Save my keys').count(), 1, 'said once');
