@@ -243,6 +243,8 @@ pub fn run(run: &mut Run, plans: &[Plan], frames: &[Message], ids: &[usize]) -> 
 
 fn keywork(run: &mut Run, plans: &[Plan], frames: &[Message], n: u64) -> Result<(), String> {
     let args = run.args;
+    let drained_s = welcomes_drained(run, n);
+    run.put("keywork_first_welcomes_s", drained_s);
     let base = sends(
         run,
         plans,
@@ -310,6 +312,30 @@ fn keywork(run: &mut Run, plans: &[Plan], frames: &[Message], n: u64) -> Result<
     );
     said(run, "keywork", admin);
     Ok(())
+}
+
+/// Waits until the welcomes of the first N joins (a server with `--welcome` sends
+/// each client one) have arrived, or stopped arriving for 3 s, so that the baseline
+/// is measured on a quiet server; returns how long that took.
+fn welcomes_drained(run: &mut Run, n: u64) -> f64 {
+    let started = std::time::Instant::now();
+    let mut last = u64::MAX;
+    let mut last_change = started;
+    while started.elapsed() < Duration::from_secs(300) {
+        let late = run.collect();
+        run.report.merge(late);
+        let got = run.report.unknown_messages;
+        if got >= n {
+            break;
+        }
+        if got != last {
+            (last, last_change) = (got, std::time::Instant::now());
+        } else if last_change.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    started.elapsed().as_secs_f64()
 }
 
 /// One set of phases from half a second from now.

@@ -120,6 +120,10 @@ pub const LABELS: &[(&str, &str)] = &[
         "admin_console_p99_ms",
         "to the administrator: to the console p99, ms",
     ),
+    (
+        "keywork_first_welcomes_s",
+        "keywork: wait for the first N welcomes, s",
+    ),
     ("keywork_base_p50_ms", "keywork: honest p50 without, ms"),
     ("keywork_base_p99_ms", "keywork: honest p99 without, ms"),
     ("keywork_p50_ms", "keywork: honest p50 with, ms"),

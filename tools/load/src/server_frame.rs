@@ -110,7 +110,9 @@ mod tests {
             Kind::UsersList
         );
         assert_eq!(
-            classify(br#"{"cmd":"signal","data":{"code":"notice","notice":"Too fast."},"user":""}"#),
+            classify(
+                br#"{"cmd":"signal","data":{"code":"notice","notice":"Too fast."},"user":""}"#
+            ),
             Kind::Notice(b"Too fast.")
         );
         assert_eq!(
