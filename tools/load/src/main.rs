@@ -12,8 +12,10 @@
 //! ```
 
 mod connection;
+mod console_tail;
 mod flood;
 mod keys;
+mod nothing_dropped;
 mod page;
 mod proc_stat;
 mod report;
@@ -30,18 +32,21 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use dyspatcher_client::{ClientSession, frame, plaintext, seal_aes, seal_rsa};
-use dyspatcher_crypto::{GroupKey, KeyPair, b64_decode, b64_encode, random_bytes};
+use dyspatcher_client::{frame, plaintext, seal_aes, seal_rsa};
+use dyspatcher_crypto::{GroupKey, KeyPair, PublicIdentity, b64_decode, b64_encode, random_bytes};
 use rustls::ClientConfig;
 use serde_json::Value;
 use tungstenite::Message;
 
+use console_tail::ConsoleTail;
 use proc_stat::Server;
 use report::{Figures, quantile};
 use server_frame::SIG_KEY;
 use target::Target;
 use tls::Trust;
-use worker::{ClientSpec, Command, EVERYBODY, Handle, MsgInfo, Report, Send, Shared, Table};
+use worker::{
+    ADMINISTRATOR, ClientSpec, Command, EVERYBODY, Handle, MsgInfo, Report, Send, Shared, Table,
+};
 
 const HELP: &str = "\
 dyspatcher-load: load test of a dyspatcher (0.9 protocol) server on this machine
@@ -59,7 +64,8 @@ Usage: dyspatcher-load --url ws://127.0.0.1:PORT/ [OPTIONS]
                           without it, frames are exactly what 0.9 clients send
   --server-pid PID        read the server's memory and CPU from /proc/PID
   --page URL              also time loading the page (and its assets) at URL (http:// or https://)
-  --phases LIST           of join,all,burst,direct,flood (default: all of them)
+  --phases LIST           of join,all,burst,direct,flood,throttle,legacy,admin,keywork
+                          (default: join,all,burst,direct,flood)
   --duration S            seconds of each steady phase (default 5)
   --all-rate R            @all messages/s of the steady phase (default 50000/N, 1..50)
   --burst-deliveries D    deliveries aimed at in the burst phase (default 300000)
@@ -71,7 +77,18 @@ Usage: dyspatcher-load --url ws://127.0.0.1:PORT/ [OPTIONS]
                           size), junk (text that is not JSON); default all
   --no-reconnect          the flooder does not come back once cut
   --per-sender-rate R     messages/s per sending client (default 4: under the server's 5)
-  --keys K                distinct client keys, shared round-robin (default 64)
+  --throttle-rate R       throttle: one more @all sender at R messages/s (default 50)
+  --throttle-count M      throttle: its messages (default 100)
+  --legacy-count M        legacy: 0.9-style 1:1 messages, always without `to` (default 200)
+  --legacy-rate R         legacy: their messages/s, each sender at 1/s (default 20)
+  --admin-count M         admin: messages to the administrator from one user (default 10)
+  --admin-rate R          admin: their messages/s (default 2.5)
+  --admin-load-rate R     keywork: messages/s to the administrator, senders at 2.5/s (default 20)
+  --join-rate R           keywork: new clients joining per second (default 10)
+  --console FILE          the server's console output (its stdout or --transcription): the
+                          admin and keywork phases count the messages it shows
+  --keys K                distinct client keys, shared round-robin (default: one per client;
+                          a server that allows one live session per key refuses shared ones)
   --key-bits B            (default 4096)
   --keys-dir DIR          where keys are kept between runs (default target/load-keys)
   --threads T             client threads (default 2)
@@ -106,7 +123,16 @@ struct Args {
     flood: FloodKind,
     reconnect: bool,
     per_sender_rate: f64,
-    keys: usize,
+    throttle_rate: f64,
+    throttle_count: usize,
+    legacy_count: usize,
+    legacy_rate: f64,
+    admin_count: usize,
+    admin_rate: f64,
+    admin_load_rate: f64,
+    join_rate: f64,
+    console: Option<PathBuf>,
+    keys: Option<usize>,
     key_bits: usize,
     keys_dir: PathBuf,
     threads: usize,
@@ -191,7 +217,40 @@ fn parse_args() -> Result<Option<Args>, String> {
             .opt_value_from_str("--per-sender-rate")
             .map_err(e)?
             .unwrap_or(4.0),
-        keys: a.opt_value_from_str("--keys").map_err(e)?.unwrap_or(64),
+        throttle_rate: a
+            .opt_value_from_str("--throttle-rate")
+            .map_err(e)?
+            .unwrap_or(50.0),
+        throttle_count: a
+            .opt_value_from_str("--throttle-count")
+            .map_err(e)?
+            .unwrap_or(100),
+        legacy_count: a
+            .opt_value_from_str("--legacy-count")
+            .map_err(e)?
+            .unwrap_or(200),
+        legacy_rate: a
+            .opt_value_from_str("--legacy-rate")
+            .map_err(e)?
+            .unwrap_or(20.0),
+        admin_count: a
+            .opt_value_from_str("--admin-count")
+            .map_err(e)?
+            .unwrap_or(10),
+        admin_rate: a
+            .opt_value_from_str("--admin-rate")
+            .map_err(e)?
+            .unwrap_or(2.5),
+        admin_load_rate: a
+            .opt_value_from_str("--admin-load-rate")
+            .map_err(e)?
+            .unwrap_or(20.0),
+        join_rate: a
+            .opt_value_from_str("--join-rate")
+            .map_err(e)?
+            .unwrap_or(10.0),
+        console: a.opt_value_from_str("--console").map_err(e)?,
+        keys: a.opt_value_from_str("--keys").map_err(e)?,
         key_bits: a
             .opt_value_from_str("--key-bits")
             .map_err(e)?
@@ -219,7 +278,17 @@ fn parse_args() -> Result<Option<Args>, String> {
     if args.users == 0 || args.users > 99_999 {
         return Err("-n: 1 to 99999 users".into());
     }
-    if args.threads == 0 || args.keys == 0 || args.window == 0 {
+    let rates = [
+        args.throttle_rate,
+        args.legacy_rate,
+        args.admin_rate,
+        args.admin_load_rate,
+        args.join_rate,
+    ];
+    if rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+        return Err("rates must be above 0".into());
+    }
+    if args.threads == 0 || args.keys == Some(0) || args.window == 0 {
         return Err("--threads, --keys and --window must be at least 1".into());
     }
     Ok(Some(args))
@@ -265,13 +334,29 @@ fn raise_nofile(needed: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Who a planned message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    All,
+    /// A client (by id).
+    User(usize),
+    Admin,
+}
+
 /// A message to build before measuring.
 struct Plan {
     phase: u8,
     sender: usize,
-    /// `None`: to everybody.
-    to: Option<usize>,
+    dest: Dest,
+    /// Built as a 0.9 client sends it (no `to`, no `id`), whatever `--routing` says.
+    legacy: bool,
     offset_ns: u64,
+}
+
+/// The administrator, as the users list shows it.
+struct Admin {
+    name: String,
+    key: PublicIdentity,
 }
 
 const PHASE_ALL: u8 = 1;
@@ -287,8 +372,12 @@ struct Run<'a> {
     server: Option<Server>,
     shared: Arc<Shared>,
     workers: Vec<Handle>,
+    /// Every client's name: the N clients, then those that join during a phase.
     names: Vec<String>,
     keys: Vec<Arc<KeyPair>>,
+    admin: Option<Admin>,
+    /// Every planned message, once built.
+    table: Option<Arc<Table>>,
     figures: Figures,
     notes: Vec<String>,
     /// Everything the workers reported.
@@ -305,6 +394,12 @@ impl Run<'_> {
             .iter()
             .map(|w| f(&w.counters).load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// When message `seq` was written, if it was.
+    fn sent_ns(&self, seq: u32) -> Option<u64> {
+        let at = self.table.as_ref()?.sent_ns.get(seq as usize)?;
+        Some(at.load(Ordering::Acquire)).filter(|&t| t > 0)
     }
 
     fn cpu(&self) -> Option<u64> {
@@ -344,18 +439,20 @@ fn run(args: &Args) -> Result<(), String> {
             .ok_or_else(|| format!("cannot read /proc/{}/status", s.pid))?;
     }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let clients = args.users + nothing_dropped::extra_clients(args);
     let keys = keys::load_or_make(
         &args.keys_dir,
-        args.keys.min(args.users + 1),
+        args.keys.unwrap_or(clients).min(clients + 1),
         args.key_bits,
         cores,
     )?;
     let tag: [u8; 2] = random_bytes();
     let tag: String = tag.iter().map(|b| char::from(b'a' + b % 26)).collect();
-    let names: Vec<String> = (0..args.users).map(|i| format!("l{tag}{i:05}")).collect();
+    let names: Vec<String> = (0..clients).map(|i| format!("l{tag}{i:05}")).collect();
     let shared = Arc::new(Shared {
         t0: Instant::now(),
         aeskey: Mutex::new(None),
+        users_list: Mutex::new(None),
     });
     let window = args.window.div_ceil(args.threads);
     let workers = (0..args.threads)
@@ -371,6 +468,8 @@ fn run(args: &Args) -> Result<(), String> {
         workers,
         names,
         keys,
+        admin: None,
+        table: None,
         figures: Vec::new(),
         notes: Vec::new(),
         report: Report::default(),
@@ -413,6 +512,7 @@ fn run(args: &Args) -> Result<(), String> {
         .and_then(|b| b.try_into().ok())
         .ok_or("the config's aeskey is not 32 bytes of base64")?;
     let group = GroupKey::from_bytes(group_raw);
+    run.admin = nothing_dropped::admin_of(&run);
 
     let want = |p: &str| args.phases.iter().any(|x| x == p);
     let n = ids.len();
@@ -435,7 +535,8 @@ fn run(args: &Args) -> Result<(), String> {
             plans.push(Plan {
                 phase,
                 sender: ids[(first + k % senders) % n],
-                to: None,
+                dest: Dest::All,
+                legacy: false,
                 offset_ns: (k as f64 / rate * 1e9) as u64,
             });
         }
@@ -455,7 +556,8 @@ fn run(args: &Args) -> Result<(), String> {
             plans.push(Plan {
                 phase: PHASE_BURST,
                 sender: ids[n - 1 - k % senders],
-                to: None,
+                dest: Dest::All,
+                legacy: false,
                 offset_ns: 0,
             });
         }
@@ -471,7 +573,8 @@ fn run(args: &Args) -> Result<(), String> {
             plans.push(Plan {
                 phase: PHASE_DIRECT,
                 sender: ids[sender],
-                to: Some(ids[(sender + n / 2) % n]),
+                dest: Dest::User(ids[(sender + n / 2) % n]),
+                legacy: false,
                 offset_ns: (k as f64 / rate * 1e9) as u64,
             });
         }
@@ -480,6 +583,7 @@ fn run(args: &Args) -> Result<(), String> {
         steady(&mut plans, PHASE_HONEST, honest_rate, 0);
         steady(&mut plans, PHASE_FLOOD, honest_rate, 0);
     }
+    nothing_dropped::plan(&run, &ids, honest_rate, &mut plans);
     let built = build_messages(&run, &plans, &group)?;
     let table = Arc::new(Table {
         by_sig: built
@@ -492,7 +596,12 @@ fn run(args: &Args) -> Result<(), String> {
                     MsgInfo {
                         seq: seq as u32,
                         phase: p.phase,
-                        to: p.to.map_or(EVERYBODY, |t| t as u32),
+                        to: match p.dest {
+                            Dest::All => EVERYBODY,
+                            Dest::User(t) => t as u32,
+                            Dest::Admin => ADMINISTRATOR,
+                        },
+                        ordered: nothing_dropped::is_ordered(p.phase),
                     },
                 )
             })
@@ -502,6 +611,7 @@ fn run(args: &Args) -> Result<(), String> {
     for w in &run.workers {
         w.send(Command::Table(table.clone()));
     }
+    run.table = Some(table);
     let frames: Vec<Message> = built.into_iter().map(|(_, f)| f).collect();
 
     if want("all") {
@@ -536,6 +646,7 @@ fn run(args: &Args) -> Result<(), String> {
     if want("flood") {
         flood_phase(&mut run, &plans, &frames, &group, n)?;
     }
+    nothing_dropped::run(&mut run, &plans, &frames, &ids)?;
     let cut = run.sum(|c| &c.cut_after_join);
     run.put("cut_clients", cut as f64);
     if let Some(s) = server {
@@ -586,6 +697,15 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// A 0.9 client's join: the tool proves nothing, so that it measures any server.
+fn join_frame(name: &str, key: &KeyPair) -> Message {
+    Message::text(frame(
+        "signal",
+        name,
+        serde_json::json!({"code": "chat-join", "publickey": key.public().spki_b64()}),
+    ))
+}
+
 /// The error when no client got the group key, with the commonest reason.
 fn nobody_joined(run: &Run) -> String {
     let why = run
@@ -610,13 +730,13 @@ fn join(run: &mut Run) -> Result<Vec<usize>, String> {
     let started = Instant::now();
     let mut per_worker: Vec<Vec<ClientSpec>> = (0..run.workers.len()).map(|_| Vec::new()).collect();
     for (i, name) in run.names.iter().enumerate() {
-        let mut session = ClientSession::new(name, run.key_of(i).clone());
-        // Joins as 0.9 clients do (no proof round trip): the workers do not answer
-        // challenges, and no scenario here runs with an allow list.
-        session.set_proves(false);
+        if i >= n {
+            break; // those join during a phase
+        }
         per_worker[i % run.workers.len()].push(ClientSpec {
             id: i,
-            join: Message::text(session.join_frame()),
+            join: join_frame(name, run.key_of(i)),
+            not_before_ns: 0,
         });
     }
     for (w, specs) in run.workers.iter().zip(per_worker) {
@@ -734,22 +854,34 @@ fn build_messages(run: &Run, plans: &[Plan], group: &GroupKey) -> Result<Vec<Bui
                     let room = run.args.text_bytes.saturating_sub(text.len());
                     text.push_str(&pad[..room.min(pad.len())]);
                     let signer = run.key_of(plan.sender);
-                    let data = match plan.to {
+                    let routing = run.args.routing && !plan.legacy;
+                    let recipient = match plan.dest {
+                        Dest::All => None,
+                        Dest::User(to) => Some((run.names[to].as_str(), run.key_of(to).public())),
+                        Dest::Admin => match &run.admin {
+                            Some(admin) => Some((admin.name.as_str(), &admin.key)),
+                            None => {
+                                *failure.lock().expect("not poisoned") =
+                                    Some("no administrator in the users list".into());
+                                return;
+                            }
+                        },
+                    };
+                    let data = match recipient {
                         None => {
                             let mut d =
                                 seal_aes(group, plaintext(from, "all", &text).as_bytes(), signer);
-                            if run.args.routing {
+                            if routing {
                                 d.insert("id".into(), format!("l{seq}").into());
                             }
                             d
                         }
-                        Some(to) => {
-                            let to_name = &run.names[to];
+                        Some((to_name, to_key)) => {
                             let pt = plaintext(from, to_name, &text);
-                            match seal_rsa(run.key_of(to).public(), pt.as_bytes(), signer) {
+                            match seal_rsa(to_key, pt.as_bytes(), signer) {
                                 Ok(mut d) => {
-                                    if run.args.routing {
-                                        d.insert("to".into(), to_name.clone().into());
+                                    if routing {
+                                        d.insert("to".into(), to_name.into());
                                         d.insert("id".into(), format!("l{seq}").into());
                                     }
                                     d
@@ -784,15 +916,35 @@ fn build_messages(run: &Run, plans: &[Plan], group: &GroupKey) -> Result<Vec<Bui
         .collect())
 }
 
+#[derive(Default)]
 struct PhaseFigures {
     messages: u64,
     delivered: u64,
     missing: u64,
     to_others: u64,
+    out_of_order: u64,
     p50_ms: f64,
     p99_ms: f64,
     per_s: f64,
+    /// The phase's first send and last delivery (the run's clock).
+    start_ns: u64,
+    last_ns: u64,
     cpu_ns: Option<u64>,
+    /// Distinct messages the console showed, and their latency to the console.
+    console_seen: u64,
+    console_p50_ms: f64,
+    console_p99_ms: f64,
+    /// What the server said to the clients (notices, refusals) while the phase ran.
+    reasons: HashMap<String, u64>,
+}
+
+/// One phase of the plans sent together with others: its deliveries are counted
+/// on its own.
+struct Part {
+    id: u8,
+    recipients_per_message: u64,
+    /// Its messages are for the administrator: counted on the console.
+    console: bool,
 }
 
 /// Sends the phase's messages at their times and waits until every expected
@@ -806,11 +958,33 @@ fn phase(
     lead_s: f64,
 ) -> PhaseFigures {
     let start_ns = run.shared.now_ns() + (lead_s * 1e9) as u64;
+    let part = Part {
+        id,
+        recipients_per_message,
+        console: false,
+    };
+    phases(run, plans, frames, &[part], start_ns)
+        .pop()
+        .expect("one part")
+}
+
+/// Sends the messages of several phases at their times from `start_ns` on and
+/// waits until every expected delivery arrived (or nothing arrives any more).
+fn phases(
+    run: &mut Run,
+    plans: &[Plan],
+    frames: &[Message],
+    parts: &[Part],
+    start_ns: u64,
+) -> Vec<PhaseFigures> {
     let mut per_worker: HashMap<usize, Vec<Send>> = HashMap::new();
-    let mut messages = 0u64;
+    let mut messages: HashMap<u8, u64> = HashMap::new();
     let mut last_offset = 0;
-    for (seq, plan) in plans.iter().enumerate().filter(|(_, p)| p.phase == id) {
-        messages += 1;
+    for (seq, plan) in plans.iter().enumerate() {
+        if !parts.iter().any(|p| p.id == plan.phase) {
+            continue;
+        }
+        *messages.entry(plan.phase).or_default() += 1;
         last_offset = last_offset.max(plan.offset_ns);
         per_worker
             .entry(plan.sender % run.workers.len())
@@ -822,8 +996,28 @@ fn phase(
                 seq: Some(seq as u32),
             });
     }
-    let expected = messages * recipients_per_message;
-    let before = run.sum(|c| &c.delivered);
+    let count = |id: u8| messages.get(&id).copied().unwrap_or(0);
+    let mut tails = Vec::new();
+    for part in parts.iter().filter(|p| p.console) {
+        match &run.args.console {
+            Some(path) => match ConsoleTail::start(path, part.id, run.shared.clone()) {
+                Ok(tail) => tails.push(tail),
+                Err(e) => run.notes.push(format!("console: {e}")),
+            },
+            None => run
+                .notes
+                .push("no --console FILE: messages shown on the console not counted".into()),
+        }
+    }
+    let expected: u64 = parts
+        .iter()
+        .map(|p| count(p.id) * p.recipients_per_message)
+        .sum::<u64>()
+        + tails.iter().map(|t| count(t.phase())).sum::<u64>();
+    let progress = |run: &Run, tails: &[ConsoleTail]| {
+        run.sum(|c| &c.delivered) + tails.iter().map(|t| t.seen().len() as u64).sum::<u64>()
+    };
+    let before = progress(run, &tails);
     while run.shared.now_ns() + 50_000_000 < start_ns {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -836,13 +1030,13 @@ fn phase(
     let mut last_change = Instant::now();
     let mut cpu1 = None;
     loop {
-        let got = run.sum(|c| &c.delivered) - before;
+        let got = progress(run, &tails) - before;
         if got != last {
             last = got;
             last_change = Instant::now();
             cpu1 = run.cpu();
         }
-        if got >= expected {
+        if got >= expected && run.shared.now_ns() > end_of_sends {
             break;
         }
         if run.shared.now_ns() > end_of_sends && last_change.elapsed() > Duration::from_secs(3) {
@@ -852,28 +1046,56 @@ fn phase(
     }
     let cpu1 = cpu1.or_else(|| run.cpu());
     let report = run.collect();
-    let stats = report.phases.get(&id).cloned().unwrap_or_default();
-    run.report.merge(report);
-    let mut lat = stats.latencies_us;
-    lat.sort_unstable();
-    let span_s = (stats.last_ns.saturating_sub(start_ns.min(stats.first_ns))) as f64 / 1e9;
-    PhaseFigures {
-        messages,
-        delivered: stats.delivered,
-        missing: expected.saturating_sub(stats.delivered),
-        to_others: stats.to_others,
-        p50_ms: quantile(&lat, 0.5).unwrap_or(f64::NAN) / 1000.0,
-        p99_ms: quantile(&lat, 0.99).unwrap_or(f64::NAN) / 1000.0,
-        per_s: if span_s > 0.0 {
-            stats.delivered as f64 / span_s
-        } else {
-            f64::NAN
-        },
-        cpu_ns: match (cpu0, cpu1) {
-            (Some(a), Some(b)) => Some(b - a),
-            _ => None,
-        },
+    let reasons = report.reasons.clone();
+    let mut figures = Vec::new();
+    for part in parts {
+        let stats = report.phases.get(&part.id).cloned().unwrap_or_default();
+        let mut lat = stats.latencies_us;
+        lat.sort_unstable();
+        let span_s = (stats.last_ns.saturating_sub(start_ns.min(stats.first_ns))) as f64 / 1e9;
+        let mut f = PhaseFigures {
+            messages: count(part.id),
+            delivered: stats.delivered,
+            missing: (count(part.id) * part.recipients_per_message).saturating_sub(stats.delivered),
+            to_others: stats.to_others,
+            out_of_order: stats.out_of_order,
+            p50_ms: quantile(&lat, 0.5).unwrap_or(f64::NAN) / 1000.0,
+            p99_ms: quantile(&lat, 0.99).unwrap_or(f64::NAN) / 1000.0,
+            per_s: if span_s > 0.0 {
+                stats.delivered as f64 / span_s
+            } else {
+                f64::NAN
+            },
+            start_ns,
+            last_ns: stats.last_ns,
+            cpu_ns: match (cpu0, cpu1) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            },
+            reasons: reasons.clone(),
+            ..PhaseFigures::default()
+        };
+        if let Some(tail) = tails.iter().find(|t| t.phase() == part.id) {
+            let mut shown: HashMap<u32, u64> = HashMap::new();
+            for (seq, at) in tail.seen() {
+                shown.entry(seq).or_insert(at);
+            }
+            let mut lat: Vec<u32> = shown
+                .iter()
+                .filter_map(|(&seq, &at)| {
+                    let sent = run.sent_ns(seq)?;
+                    Some((at.saturating_sub(sent) / 1000).min(u64::from(u32::MAX)) as u32)
+                })
+                .collect();
+            lat.sort_unstable();
+            f.console_seen = shown.len() as u64;
+            f.console_p50_ms = quantile(&lat, 0.5).unwrap_or(f64::NAN) / 1000.0;
+            f.console_p99_ms = quantile(&lat, 0.99).unwrap_or(f64::NAN) / 1000.0;
+        }
+        figures.push(f);
     }
+    run.report.merge(report);
+    figures
 }
 
 fn put_phase(run: &mut Run, name: &str, f: &PhaseFigures, per_frame: bool) {
@@ -903,9 +1125,7 @@ fn flood_phase(
     run.put("honest_p99_ms", base.p99_ms);
     let name = format!("{}flood", &run.names[0][..3]);
     let key = run.keys[0].clone();
-    let mut session = ClientSession::new(&name, key.clone());
-    session.set_proves(false); // as in `join`
-    let join = Message::text(session.join_frame());
+    let join = join_frame(&name, &key);
     let text = match run.args.flood {
         FloodKind::All => frame(
             "message",

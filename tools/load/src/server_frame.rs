@@ -46,8 +46,9 @@ pub fn classify(p: &[u8]) -> Kind<'_> {
                     .and_then(|i| string_after(&p[i..], b"\"reason\""))
                     .unwrap_or_default(),
             ),
+            // The key comes after the code's value `"notice"` (keys in order).
             Some(b"notice") => Kind::Notice(
-                find(p, b"\"notice\"")
+                rfind(p, b"\"notice\"")
                     .and_then(|i| string_after(&p[i..], b"\"notice\""))
                     .unwrap_or_default(),
             ),
@@ -107,6 +108,12 @@ mod tests {
         assert_eq!(
             classify(br#"{"cmd": "signal", "user": "", "data": {"code": "chat-userslist", "userslist": "[]"}}"#),
             Kind::UsersList
+        );
+        assert_eq!(
+            classify(
+                br#"{"cmd":"signal","data":{"code":"notice","notice":"Too fast."},"user":""}"#
+            ),
+            Kind::Notice(b"Too fast.")
         );
         assert_eq!(
             classify(br#"{"cmd":"config","data":{"aeskey":"QUJD","disable-all":false},"user":""}"#),

@@ -23,13 +23,19 @@ const WAKER: Token = Token(usize::MAX);
 /// Recipient of a message meant for everybody.
 pub const EVERYBODY: u32 = u32::MAX;
 
+/// Recipient of a message to the administrator: no client is its recipient.
+pub const ADMINISTRATOR: u32 = u32::MAX - 1;
+
 /// What a worker needs to recognise a message when it arrives.
 #[derive(Debug, Clone, Copy)]
 pub struct MsgInfo {
     pub seq: u32,
     pub phase: u8,
-    /// The intended recipient (a client id), or [`EVERYBODY`].
+    /// The intended recipient (a client id), [`EVERYBODY`] or [`ADMINISTRATOR`].
     pub to: u32,
+    /// Its sender's messages of this phase are sent one after the other: each
+    /// recipient must see them in sequence order.
+    pub ordered: bool,
 }
 
 /// Every message of the run, by the start of its signature, and when each was sent.
@@ -52,6 +58,8 @@ pub struct Counters {
 pub struct Shared {
     pub t0: Instant,
     pub aeskey: Mutex<Option<String>>,
+    /// The first users list a client received (it names the administrator and its key).
+    pub users_list: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -63,6 +71,8 @@ impl Shared {
 pub struct ClientSpec {
     pub id: usize,
     pub join: Message,
+    /// Not connected before this instant (joins spread over a phase).
+    pub not_before_ns: u64,
 }
 
 pub struct Send {
@@ -106,6 +116,8 @@ pub struct PhaseStats {
     pub delivered: u64,
     /// Deliveries of a 1:1 message to somebody other than its recipient.
     pub to_others: u64,
+    /// Deliveries of an ordered message after a later one of the same phase.
+    pub out_of_order: u64,
     pub first_ns: u64,
     pub last_ns: u64,
 }
@@ -115,6 +127,7 @@ impl PhaseStats {
         self.latencies_us.extend(other.latencies_us);
         self.delivered += other.delivered;
         self.to_others += other.to_others;
+        self.out_of_order += other.out_of_order;
         if other.delivered + other.to_others > 0 {
             self.first_ns = if self.first_ns == 0 {
                 other.first_ns
@@ -203,6 +216,7 @@ pub fn spawn(
         in_flight: 0,
         schedule: BinaryHeap::new(),
         table: None,
+        last_ordered: HashMap::new(),
         report: Report::default(),
         stop: false,
     };
@@ -242,6 +256,8 @@ struct Worker {
     in_flight: usize,
     schedule: BinaryHeap<Send>,
     table: Option<Arc<Table>>,
+    /// The last ordered message (sequence number) each client received, by phase.
+    last_ordered: HashMap<(u32, u8), u32>,
     report: Report,
     stop: bool,
 }
@@ -255,8 +271,15 @@ impl Worker {
     fn run(&mut self) {
         let mut events = Events::with_capacity(4096);
         while !self.stop {
-            let timeout = match self.schedule.peek() {
-                Some(next) => Duration::from_nanos(next.at_ns.saturating_sub(self.shared.now_ns()))
+            let next_ns = [
+                self.schedule.peek().map(|s| s.at_ns),
+                self.waiting.front().map(|c| c.not_before_ns),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = match next_ns {
+                Some(at_ns) => Duration::from_nanos(at_ns.saturating_sub(self.shared.now_ns()))
                     .min(Duration::from_millis(100)),
                 None => Duration::from_millis(100),
             };
@@ -309,9 +332,11 @@ impl Worker {
 
     fn start_connects(&mut self) {
         while self.in_flight < self.window {
-            let Some(spec) = self.waiting.pop_front() else {
+            let now = self.shared.now_ns();
+            if self.waiting.front().is_none_or(|c| c.not_before_ns > now) {
                 return;
-            };
+            }
+            let spec = self.waiting.pop_front().expect("looked at");
             let mut connection = match Connection::start(&self.target, self.tls.as_ref()) {
                 Ok(c) => c,
                 Err(e) => {
@@ -445,6 +470,13 @@ impl Worker {
                 }
                 phase.last_ns = now;
                 if info.to == EVERYBODY || info.to == id {
+                    if info.ordered {
+                        let last = self.last_ordered.entry((id, info.phase)).or_insert(0);
+                        if info.seq < *last {
+                            phase.out_of_order += 1;
+                        }
+                        *last = info.seq.max(*last);
+                    }
                     let sent = table.sent_ns[info.seq as usize].load(Ordering::Acquire);
                     let us = now.saturating_sub(sent) / 1000;
                     phase.latencies_us.push(us.min(u64::from(u32::MAX)) as u32);
@@ -465,6 +497,12 @@ impl Worker {
                 joined_now = client.got_list;
             }
             Kind::UsersList => {
+                if !client.got_list {
+                    let mut slot = self.shared.users_list.lock().expect("not poisoned");
+                    if slot.is_none() {
+                        *slot = Some(String::from_utf8_lossy(text).into_owned());
+                    }
+                }
                 client.got_list = true;
                 joined_now = client.got_config;
             }
