@@ -5,10 +5,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use common::{Client, ClientEvent, Server, WAIT, keys, pool_keys};
+use common::{Client, ClientEvent, Server, WAIT, connect_from_elsewhere, keys, pool_keys};
 use tungstenite::Message;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -39,33 +38,6 @@ fn honest_users_still_chat(server: &Server) {
     bob.close();
 }
 
-/// A connection from 127.0.0.2: a remote peer as far as the server's per-address
-/// limit is concerned.
-fn connect_from_elsewhere(port: u16) -> std::io::Result<TcpStream> {
-    // SAFETY: a socket bound and connected with plain system calls; ownership then
-    // passes to the TcpStream.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        let mut local: libc::sockaddr_in = std::mem::zeroed();
-        local.sin_family = libc::AF_INET as libc::sa_family_t;
-        local.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 2]);
-        let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(fd, (&raw const local).cast(), size) != 0 {
-            libc::close(fd);
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut remote = local;
-        remote.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-        remote.sin_port = port.to_be();
-        if libc::connect(fd, (&raw const remote).cast(), size) != 0 {
-            let err = std::io::Error::last_os_error();
-            libc::close(fd);
-            return Err(err);
-        }
-        Ok(<TcpStream as std::os::fd::FromRawFd>::from_raw_fd(fd))
-    }
-}
-
 fn raise_fd_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -84,18 +56,7 @@ fn a_reader_that_never_reads_is_cut_and_the_others_are_not_held_up() {
     let mut server = server(&["--messages-per-second", "10000"]);
     let mut slow = Client::join(&server.ws_url(), "sloth", pool_keys(0, 1)[0].clone());
     // Make its receive window tiny, then never read again.
-    let fd = slow.socket().get_ref().as_raw_fd();
-    let small: libc::c_int = 4096;
-    // SAFETY: setsockopt on a socket we own.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&raw const small).cast(),
-            4,
-        );
-    }
+    slow.slow_link();
     let mut alice = Client::join(&server.ws_url(), "alice", keys("alice"));
     let mut bob = Client::join(&server.ws_url(), "bobby", keys("bob"));
     // Large messages, so that the kernel's socket buffers (megabytes on loopback) fill

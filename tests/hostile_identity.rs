@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::fd::AsRawFd as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -344,18 +343,7 @@ fn junk_one_to_one_frames_cannot_get_a_slow_reader_cut() {
     let server = server(&["--messages-per-second", "1000"]);
     let mut victim = Client::join(&server.ws_url(), "sloth", pool_key(1));
     // A slow link: a tiny receive window, and the victim does not read for now.
-    let fd = victim.socket().get_ref().as_raw_fd();
-    let small: libc::c_int = 4096;
-    // SAFETY: setsockopt on a socket we own.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&raw const small).cast(),
-            4,
-        );
-    }
+    victim.slow_link();
     let mut mallory = Client::join(&server.ws_url(), "mallory", keys("alice"));
     let junk = b64_encode(&vec![0x42; 45_000]);
     let signature = b64_encode(&[0x17; 512]);

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Client, ClientEvent, Server, WAIT, keys, pool_keys};
+use common::{Client, ClientEvent, Server, WAIT, connect_from_elsewhere, keys, pool_keys};
 use tungstenite::client::IntoClientRequest;
 
 fn server(extra: &[&str]) -> Server {
@@ -237,33 +237,6 @@ fn the_tunnels_connections_have_their_own_pool() {
     std::thread::sleep(Duration::from_millis(300));
     let mut again = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     assert!(kept(&mut again), "room again once they left");
-}
-
-/// A connection from 127.0.0.2 to 127.0.0.1: an address of the local network as far
-/// as the server can tell.
-fn connect_from_elsewhere(port: u16) -> std::io::Result<TcpStream> {
-    // SAFETY: a socket bound and connected with plain system calls; ownership then
-    // passes to the TcpStream.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        let mut local: libc::sockaddr_in = std::mem::zeroed();
-        local.sin_family = libc::AF_INET as libc::sa_family_t;
-        local.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 2]);
-        let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(fd, (&raw const local).cast(), size) != 0 {
-            libc::close(fd);
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut remote = local;
-        remote.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-        remote.sin_port = port.to_be();
-        if libc::connect(fd, (&raw const remote).cast(), size) != 0 {
-            let err = std::io::Error::last_os_error();
-            libc::close(fd);
-            return Err(err);
-        }
-        Ok(<TcpStream as std::os::fd::FromRawFd>::from_raw_fd(fd))
-    }
 }
 
 #[test]

@@ -315,6 +315,24 @@ impl Client {
     }
 
     /// The underlying socket (for hostile tests: raw bytes, half-closes).
+    /// A slow link: a 4 KiB receive window, so that whatever the test does not read
+    /// backs up in the server's queue for this client.
+    pub fn slow_link(&mut self) {
+        use std::os::fd::AsRawFd as _;
+        let fd = self.socket().get_ref().as_raw_fd();
+        let small: libc::c_int = 4096;
+        // SAFETY: setsockopt on a socket we own, with a value of the size given.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const small).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+
     pub fn socket(&mut self) -> &mut WebSocket<TcpStream> {
         &mut self.ws
     }

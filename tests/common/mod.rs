@@ -9,11 +9,13 @@
 
 mod client;
 mod keys;
+mod net;
 mod server;
 
 pub use client::{Client, CloseInfo};
 pub use dyspatcher_client::{Algo, ClientEvent, ClientSession, DropReason, User};
 pub use keys::{keys, pool_key, pool_keys};
+pub use net::connect_from_elsewhere;
 pub use server::{Server, strip_ansi};
 
 use std::time::Duration;
