@@ -9,11 +9,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { forEachEngine, noProblems, startServer, vectors, vectorFile, artifact, BIN, sleep } from './helpers.mjs';
+import { forEachEngine, noProblems, startServer, vectors, vectorFile, artifact, BIN, sleep, joinChat as join, WAIT, KEYGEN } from './helpers.mjs';
 
 const T = 240000; // per test: servers, browsers, key generation (seconds each in WebKitGTK), joins
-const WAIT = 20000; // for one thing to show in a page
-const KEYGEN = 90000; // for a page's RSA-4096 keys, with other browsers busy on theirs
 
 // Mixed scripts, typed through each engine's keyboard; one more beyond the BMP (pasted).
 const MIXED = 'Grüße, Привет, 你好, مرحبا, Γειά, नमस्ते';
@@ -42,19 +40,6 @@ forEachEngine((t) => {
     page.setDefaultTimeout(WAIT);
     await page.goto(srv.url);
     return page;
-  }
-
-  async function join(page, name, keys) {
-    if (keys) {
-      await page.locator('#custom summary').click();
-      await page.locator('#key-private').setInputFiles(vectorFile(keys.priv));
-      if (keys.pub) await page.locator('#key-public').setInputFiles(vectorFile(keys.pub));
-      await page.locator('#keygen-text', { hasText: 'Custom keys loaded' }).waitFor({ timeout: WAIT });
-    } else {
-      await page.locator('#keygen[data-state="done"]').waitFor({ timeout: KEYGEN });
-    }
-    await page.locator('#name').fill(name);
-    await page.locator('#name').press('Enter');
   }
 
   async function joined(page, as) {

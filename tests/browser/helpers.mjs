@@ -409,6 +409,26 @@ export function startServer(extraArgs = [], { timeoutMs = 20000 } = {}) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// How long a page may take to show one thing, and to make its RSA-4096 keys with other
+// browsers busy on theirs (seconds each in WebKitGTK).
+export const WAIT = 20000;
+export const KEYGEN = 90000;
+
+// Joins the chat from the page's join form: with custom keys (vector files
+// { priv, pub }) if given, else once the generated keys are ready.
+export async function joinChat(page, name, keys) {
+  if (keys) {
+    await page.locator('#custom summary').click();
+    await page.locator('#key-private').setInputFiles(vectorFile(keys.priv));
+    if (keys.pub) await page.locator('#key-public').setInputFiles(vectorFile(keys.pub));
+    await page.locator('#keygen-text', { hasText: 'Custom keys loaded' }).waitFor({ timeout: WAIT });
+  } else {
+    await page.locator('#keygen[data-state="done"]').waitFor({ timeout: KEYGEN });
+  }
+  await page.locator('#name').fill(name);
+  await page.locator('#name').press('Enter');
+}
+
 // ---- a static server for www/ (crypto tests without the chat server) ----------------
 // It is also an HTTP proxy (a proxied request names the whole URL): a browser told to use
 // it as its proxy reaches it under any host name, e.g. http://chat.example/.

@@ -8,11 +8,9 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { forEachEngine, noProblems, startServer, staticServer, vectorFile, artifact, BIN, ROOT, sleep } from './helpers.mjs';
+import { forEachEngine, noProblems, startServer, staticServer, artifact, BIN, ROOT, sleep, joinChat as join, WAIT, KEYGEN } from './helpers.mjs';
 
 const T = 300000; // per test: servers, several browsers, key generation (seconds each in WebKitGTK)
-const WAIT = 20000; // for one thing to show in a page
-const KEYGEN = 90000; // for a page's RSA-4096 keys, with other browsers busy on theirs
 const PHONE = { width: 360, height: 640 };
 const DESKTOP = { width: 1280, height: 800 };
 
@@ -45,19 +43,6 @@ forEachEngine((t) => {
     page.setDefaultTimeout(WAIT);
     await page.goto(srv.url);
     return page;
-  }
-
-  async function join(page, name, keys) {
-    if (keys) {
-      await page.locator('#custom summary').click();
-      await page.locator('#key-private').setInputFiles(vectorFile(keys.priv));
-      if (keys.pub) await page.locator('#key-public').setInputFiles(vectorFile(keys.pub));
-      await page.locator('#keygen-text', { hasText: 'Custom keys loaded' }).waitFor();
-    } else {
-      await page.locator('#keygen[data-state="done"]').waitFor({ timeout: KEYGEN });
-    }
-    await page.locator('#name').fill(name);
-    await page.locator('#name').press('Enter');
   }
 
   const joined = (page, as) => page.locator('#state', { hasText: `Connected as ${as}` }).waitFor();
