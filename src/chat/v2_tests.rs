@@ -816,3 +816,57 @@ impl H {
 }
 
 use std::rc::Rc;
+
+/// The server's CPU for one rotation (and the presence that comes with it) at 1,000
+/// and 10,000 version-2 members: measured, not asserted. Members are put in directly
+/// (one key for all: the rotation never looks at it).
+/// `cargo test --lib rotation_cost -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn rotation_cost() {
+    for count in [1_000, 10_000] {
+        let mut h = H::new();
+        let identity = key("alice").public().clone();
+        let limits = Limits::default();
+        for conn in 0..count {
+            let budgets = super::budgets::Budgets::fresh(&limits, h.now);
+            let name = format!("user{conn}");
+            let member_key = Some(SecretKey::generate());
+            h.chat
+                .users
+                .join(conn, name, identity.clone(), false, budgets, member_key);
+        }
+        let mut best = std::time::Duration::MAX;
+        for round in 0..5 {
+            h.chat.turn.left(&format!("gone{round}"));
+            let started = Instant::now();
+            let mut frames = 0;
+            while let Some(out) = h.chat.poll_output() {
+                if matches!(out, Output::Send { .. }) {
+                    frames += 1;
+                }
+            }
+            best = best.min(started.elapsed());
+            assert_eq!(frames, count + 1, "a key each, and one presence");
+        }
+        println!("rotation at {count} version-2 members: {best:?} (best of 5)");
+    }
+}
+
+#[test]
+#[ignore]
+fn rotation_cost_parts() {
+    let key = SecretKey::generate();
+    let g = SecretKey::generate();
+    let started = Instant::now();
+    for i in 0..1000u64 {
+        let aad = group_key_aad(i, "user123");
+        std::hint::black_box(key.encrypt(g.as_bytes(), &aad));
+    }
+    println!("1000 wraps: {:?}", started.elapsed());
+    let started = Instant::now();
+    for _ in 0..1000u64 {
+        std::hint::black_box(crate::crypto::random_bytes::<12>());
+    }
+    println!("1000 IVs: {:?}", started.elapsed());
+}
