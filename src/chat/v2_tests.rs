@@ -534,6 +534,11 @@ fn a_message_of_an_old_epoch_is_refused_with_the_current_one() {
     let envelope = h.envelope(2, &frames[0], key("alice").public());
     assert_eq!(envelope.text.as_deref(), Some(text));
     assert!(h.console.iter().any(|l| l.contains(text)));
+    // Over max-text: refused, even though the frame would fit.
+    let long = h.message_to_all(1, &"a".repeat(65_537), 2, |_| {});
+    h.send(1, &long);
+    assert_eq!(h.take(1)[0]["data"]["why"], "malformed");
+    assert!(h.take(2).is_empty());
 }
 
 #[test]
