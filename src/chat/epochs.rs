@@ -69,8 +69,9 @@ impl GroupKeys {
 
     /// The `chat-groupkey` frame of the current epoch for the member called `name`,
     /// wrapped with its member key. One AES-GCM of 32 bytes and one string.
-    pub fn wrapped_for(&self, name: &str, member_key: &SecretKey) -> String {
+    pub fn wrapped_for(&self, name: &str, member_key: &[u8; 32]) -> String {
         let aad = group_key_aad(self.epoch, name);
+        let member_key = SecretKey::from_bytes(*member_key);
         let (iv, key) = member_key.encrypt(self.current.as_bytes(), &aad);
         v2_frames::group_key(self.epoch, &b64_encode(&iv), &b64_encode(&key))
     }
@@ -90,7 +91,8 @@ mod tests {
         assert_eq!(keys.epoch(), 2);
         assert_ne!(keys.legacy_b64(), old_legacy);
         let member = SecretKey::generate();
-        let frame: Value = serde_json::from_str(&keys.wrapped_for("alice", &member)).unwrap();
+        let wrapped = keys.wrapped_for("alice", member.as_bytes());
+        let frame: Value = serde_json::from_str(&wrapped).unwrap();
         let iv = b64_decode(frame["data"]["iv"].as_str().unwrap()).unwrap();
         let key = b64_decode(frame["data"]["key"].as_str().unwrap()).unwrap();
         let opened = member.decrypt(&iv, &key, &group_key_aad(2, "alice"));

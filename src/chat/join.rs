@@ -14,7 +14,7 @@ use super::users::{AwaitedProof, Member};
 use super::{Admission, Chat, ConnId, close_code, frames, v2_frames};
 use crate::console::ConsoleLine;
 use crate::crypto::{
-    PublicIdentity, SecretKey, b64_decode, b64_encode, join_proof_message, key_id_of_der,
+    PublicIdentity, b64_decode, b64_encode, join_proof_message, key_id_of_der, random_bytes,
 };
 use crate::names::is_valid_user_name;
 
@@ -236,14 +236,14 @@ impl Chat {
             return;
         };
         budgets.refused_joins = 0;
-        let member_key = v2.then(SecretKey::generate);
+        let member_key = v2.then(random_bytes::<32>);
         self.users.join(
             conn,
             name.clone(),
             identity.clone(),
             is_web_admin,
             budgets,
-            member_key.clone(),
+            member_key,
         );
 
         if let Some(member_key) = member_key {
@@ -300,11 +300,11 @@ impl Chat {
         name: &str,
         identity: &PublicIdentity,
         is_web_admin: bool,
-        member_key: &SecretKey,
+        member_key: &[u8; 32],
     ) {
         // 32 bytes fit every key we accept (2048 bits carry 190).
         let wrapped = identity
-            .encrypt(member_key.as_bytes())
+            .encrypt(member_key)
             .expect("a member key fits any accepted key");
         let admin = self.admin.public();
         let config = v2_frames::config(&v2_frames::ConfigV2 {

@@ -853,7 +853,7 @@ fn rotation_cost() {
         for conn in 0..count {
             let budgets = super::budgets::Budgets::fresh(&limits, h.now);
             let name = format!("user{conn}");
-            let member_key = Some(SecretKey::generate());
+            let member_key = Some(crate::crypto::random_bytes::<32>());
             h.chat
                 .users
                 .join(conn, name, identity.clone(), false, budgets, member_key);
@@ -891,4 +891,15 @@ fn rotation_cost_parts() {
         std::hint::black_box(crate::crypto::random_bytes::<12>());
     }
     println!("1000 IVs: {:?}", started.elapsed());
+}
+
+#[test]
+#[ignore]
+fn member_sizes() {
+    println!(
+        "SecretKey {} PublicIdentity {} Member {}",
+        std::mem::size_of::<SecretKey>(),
+        std::mem::size_of::<PublicIdentity>(),
+        std::mem::size_of::<super::users::Member>()
+    );
 }
