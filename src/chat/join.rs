@@ -346,15 +346,18 @@ impl Chat {
 
     /// Who is told of users joining and leaving: those of one version.
     pub(super) fn audience_of_presence(&self, v2: bool) -> Vec<ConnId> {
-        let everyone = if self.settings.only_admin {
-            self.users.web_admin().into_iter().collect()
+        if self.settings.only_admin {
+            let web = self
+                .users
+                .web_admin()
+                .and_then(|c| self.users.member(c).map(|m| (c, m)));
+            web.filter(|(_, m)| m.is_v2() == v2)
+                .map(|(c, _)| c)
+                .into_iter()
+                .collect()
         } else {
-            self.users.everyone()
-        };
-        everyone
-            .into_iter()
-            .filter(|&c| self.users.member(c).is_some_and(|m| m.is_v2() == v2))
-            .collect()
+            self.users.of_version(v2)
+        }
     }
 
     /// Starts the welcomes that wait, in join order, while the welcome budget has a

@@ -92,6 +92,9 @@ pub struct Users {
     /// Joined connections by Key ID, the web administrator included: one per key.
     by_key: HashMap<String, ConnId>,
     order: BTreeMap<u64, ConnId>,
+    /// The joined 0.9 sessions (the web administrator's included): a version-2 join
+    /// tells them, and finding them must not cost a look at every member.
+    legacy: BTreeSet<ConnId>,
     next_seq: u64,
     web_admin: Option<ConnId>,
 }
@@ -205,6 +208,9 @@ impl Users {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.by_key.insert(identity.key_id().to_string(), conn);
+        if member_key.is_none() {
+            self.legacy.insert(conn);
+        }
         if is_web_admin {
             self.web_admin = Some(conn);
         } else {
@@ -232,6 +238,7 @@ impl Users {
             return None;
         };
         self.by_key.remove(member.identity.key_id());
+        self.legacy.remove(&conn);
         if member.is_web_admin {
             self.web_admin = None;
         } else {
@@ -275,10 +282,17 @@ impl Users {
 
     /// Every joined connection of one version (the web administrator included).
     pub fn of_version(&self, v2: bool) -> Vec<ConnId> {
-        self.everyone()
-            .into_iter()
-            .filter(|&c| self.member(c).is_some_and(|m| m.is_v2() == v2))
-            .collect()
+        if !v2 {
+            return self.legacy.iter().copied().collect();
+        }
+        let mut all: Vec<ConnId> = self
+            .order
+            .values()
+            .copied()
+            .filter(|c| !self.legacy.contains(c))
+            .collect();
+        all.extend(self.web_admin.filter(|c| !self.legacy.contains(c)));
+        all
     }
 }
 
