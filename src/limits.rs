@@ -71,7 +71,15 @@ pub struct Limits {
     pub max_console_line: usize,
     /// How long a key that `/kick` disconnected is refused (`/ban`: for the whole run).
     pub kick_for: Duration,
+    /// Names whose last key the console remembers (`/verify`, the warning when a name
+    /// comes back with another key); past it the longest unseen is forgotten.
+    pub remembered_names: usize,
 }
+
+/// Bytes of the text of one `/qr.svg` QR code, after percent-decoding: a link with its
+/// fingerprint is ~120; 1,024 keeps the code readable (version 27 at most) and the
+/// encoding cheap.
+pub const MAX_QR_TEXT_BYTES: usize = 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -105,6 +113,7 @@ impl Default for Limits {
             max_queued_bytes: 256 * 1024,
             max_console_line: 16 * 1024,
             kick_for: Duration::from_secs(600),
+            remembered_names: 4096,
         }
     }
 }

@@ -263,6 +263,7 @@ impl Chat {
                 .plain(" joined, Key ID ")
                 .key_id(identity.key_id()),
         );
+        self.key_seen(&name, identity.key_id());
     }
 
     fn refuse_join(&mut self, conn: ConnId, name: &str, why: &str) {

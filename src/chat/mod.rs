@@ -11,6 +11,7 @@
 //! - `admin.rs`: what the administrator does from the console.
 //! - `bans.rs`: keys kicked (for a while) or banned (for the run).
 //! - `private_work.rs`: private-key jobs handed out, and what each one is for.
+//! - `verification.rs`: `/verify`, and the names' last keys (a key change is shown).
 
 mod admin;
 mod bans;
@@ -21,6 +22,7 @@ mod join;
 mod private_work;
 mod split;
 mod users;
+mod verification;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -154,6 +156,8 @@ pub struct Chat {
     /// 0.9 one-to-one frames not tried with the administrator's key for want of room,
     /// not yet reported on the console.
     untried: u64,
+    /// The last key of each name seen joining (`verification.rs`).
+    known_names: verification::KnownNames,
     out: VecDeque<Output>,
 }
 
@@ -196,6 +200,7 @@ impl Chat {
             challenges_made: 0,
             work: PrivateWork::default(),
             untried: 0,
+            known_names: Default::default(),
             out: VecDeque::new(),
         }
     }

@@ -3,7 +3,7 @@
 //! here.
 
 use super::request::{HttpError, Method, Request};
-use super::{assets, response};
+use super::{assets, qr_image, response};
 
 /// Which listener accepted the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,14 @@ pub fn route(head: Result<&Request, HttpError>, port: PortKind, site: &Site) -> 
         _ => {}
     }
     let head_only = request.method == Method::Head;
+    let host = request.host.as_deref();
     let bytes = match assets::find(&request.path) {
+        None if request.path == "/qr.svg" => qr_image::answer(
+            request.query.as_deref(),
+            request.keep_alive,
+            head_only,
+            host,
+        ),
         Some(asset) => response::asset(
             asset,
             request.accepts_gzip,
