@@ -276,4 +276,178 @@ mod tests {
         assert_eq!(known.seen("u3", B, 3), Seen::Known, "u3 was forgotten");
         assert!(matches!(known.seen("u2", B, 3), Seen::Changed { .. }));
     }
+
+    /// The chat driven by hand: clients of the protocol crate join it (answering their
+    /// challenges), the console's lines are collected.
+    mod at_the_console {
+        use std::sync::Arc;
+        use std::time::Instant;
+
+        use dyspatcher_client::{ClientEvent, ClientSession};
+
+        use super::super::{VERIFIED_MARK, comparison_code, grouped_key_id};
+        use crate::chat::{Chat, ConnId, Output, Settings};
+        use crate::console::ChatCommand;
+        use crate::crypto::{GroupKey, KeyPair};
+        use crate::limits::Limits;
+
+        const HOST: &str = "chat.test:8080";
+
+        fn key(name: &str) -> Arc<KeyPair> {
+            let path = format!(
+                "{}/tests/vectors/{name}.pkcs8.pem",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            Arc::new(KeyPair::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap())
+        }
+
+        fn chat() -> Chat {
+            let settings = Settings {
+                admin_name: "ADMIN".into(),
+                disable_all: false,
+                only_admin: false,
+                welcome: None,
+                allow_unproven_keys: false,
+                allow_unproven_admin: false,
+            };
+            let now = Instant::now();
+            Chat::new(
+                settings,
+                Limits::default(),
+                key("admin"),
+                GroupKey::generate(),
+                [7; 32],
+                now,
+            )
+        }
+
+        /// Runs the chat's outputs: frames to `session` (challenges answered), console
+        /// lines returned.
+        fn pump(chat: &mut Chat, conn: ConnId, session: &mut ClientSession) -> Vec<String> {
+            let mut console = Vec::new();
+            while let Some(out) = chat.poll_output() {
+                match out {
+                    Output::Send { to, frame } if to.contains(&conn) => {
+                        for event in session.handle(&frame.to_text()) {
+                            if let ClientEvent::Challenge { nonce } = event {
+                                let proof = session.proof_frame(HOST, &nonce);
+                                chat.received(conn, &proof, Instant::now());
+                            }
+                        }
+                    }
+                    Output::Console(line) => console.push(line.text()),
+                    _ => {}
+                }
+            }
+            console
+        }
+
+        fn join(chat: &mut Chat, conn: ConnId, name: &str, keys: &str) -> Vec<String> {
+            let mut session = ClientSession::new(name, key(keys));
+            chat.opened(conn, Some(HOST), Instant::now());
+            chat.received(conn, &session.join_frame(), Instant::now());
+            pump(chat, conn, &mut session)
+        }
+
+        fn leave(chat: &mut Chat, conn: ConnId) {
+            chat.closed(conn, None);
+            while chat.poll_output().is_some() {}
+        }
+
+        fn command(chat: &mut Chat, command: ChatCommand) -> Vec<String> {
+            chat.command(command, Instant::now());
+            let mut lines = Vec::new();
+            while let Some(out) = chat.poll_output() {
+                if let Output::Console(line) = out {
+                    lines.push(line.text());
+                }
+            }
+            lines
+        }
+
+        fn verify(name: &str, mark: bool) -> ChatCommand {
+            ChatCommand::Verify {
+                name: name.into(),
+                mark,
+            }
+        }
+
+        #[test]
+        fn verify_shows_both_key_ids_and_the_code_then_marks_the_key() {
+            let mut chat = chat();
+            join(&mut chat, 1, "alex", "alice");
+            let alex = key("alice").public().key_id().to_string();
+            let admin = key("admin").public().key_id().to_string();
+            let lines = command(&mut chat, verify("alex", false));
+            assert_eq!(lines[0], format!("alex: Key ID {}", grouped_key_id(&alex)));
+            assert_eq!(
+                lines[1],
+                format!("ADMIN (you): Key ID {}", grouped_key_id(&admin))
+            );
+            assert_eq!(
+                lines[2],
+                format!("Comparison code: {}", comparison_code(&alex, &admin))
+            );
+            assert!(lines[3].contains("/verify alex ok"), "{lines:?}");
+            let users = command(&mut chat, ChatCommand::Users);
+            assert!(
+                !users.iter().any(|l| l.contains(VERIFIED_MARK)),
+                "{users:?}"
+            );
+
+            let marked = command(&mut chat, verify("alex", true));
+            assert!(marked[0].starts_with(&format!("alex's key ({}", &alex[..12])));
+            let users = command(&mut chat, ChatCommand::Users);
+            let line = users.iter().find(|l| l.contains("alex")).unwrap();
+            assert!(
+                line.ends_with(&format!("{} {VERIFIED_MARK} verified", &alex[12..])),
+                "{line}"
+            );
+            assert!(command(&mut chat, verify("alex", false))[0].ends_with("(verified \u{2713})"));
+
+            assert!(
+                command(&mut chat, verify("nobody", false))[0]
+                    .contains("nobody called \"nobody\" is connected")
+            );
+            assert!(command(&mut chat, verify("admin", true))[0].contains("ADMIN is you"));
+        }
+
+        #[test]
+        fn a_name_back_with_another_key_is_a_warning_and_loses_its_mark() {
+            let mut chat = chat();
+            join(&mut chat, 1, "alex", "alice");
+            command(&mut chat, verify("alex", true));
+            leave(&mut chat, 1);
+            let same = join(&mut chat, 2, "alex", "alice");
+            assert!(
+                !same.iter().any(|l| l.contains("different key")),
+                "{same:?}"
+            );
+            leave(&mut chat, 2);
+
+            let alice = key("alice").public().key_id().to_string();
+            let bob = key("bob").public().key_id().to_string();
+            let lines = join(&mut chat, 3, "alex", "bob");
+            assert_eq!(lines[0], format!("alex joined, Key ID {bob}"));
+            assert_eq!(
+                lines[1],
+                format!(
+                    "alex joined with a different key than before (was {}\u{2026}, now {}\u{2026}); you had verified alex: that was the other key, verify again (/verify alex)",
+                    &alice[..12],
+                    &bob[..12]
+                )
+            );
+            let users = command(&mut chat, ChatCommand::Users);
+            assert!(
+                !users.iter().any(|l| l.contains(VERIFIED_MARK)),
+                "{users:?}"
+            );
+            leave(&mut chat, 3);
+            let back = join(&mut chat, 4, "alex", "alice");
+            assert!(
+                back[1].ends_with("if you had verified alex, verify again (/verify alex)"),
+                "{back:?}"
+            );
+        }
+    }
 }
