@@ -92,7 +92,7 @@ impl KnownNames {
 
     /// Marks `name`'s key as verified, if it is still `key_id`.
     pub fn verify(&mut self, name: &str, key_id: &str, max: usize) {
-        if !self.by_name.get(name).is_some_and(|k| k.key_id == key_id) {
+        if self.by_name.get(name).is_none_or(|k| k.key_id != key_id) {
             self.seen(name, key_id, max);
         }
         if let Some(known) = self.by_name.get_mut(name) {
