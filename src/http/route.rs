@@ -77,14 +77,15 @@ pub fn route(head: Result<&Request, HttpError>, port: PortKind, site: &Site) -> 
         _ => {}
     }
     let head_only = request.method == Method::Head;
-    let host = request.host.as_deref();
+    if request.path == "/qr.svg" {
+        // A QR code costs up to ~10 ms of the event loop (1,024 bytes; a link ~1 ms,
+        // docs/LIMITS.md): one per connection, so that asking for many means opening
+        // many connections, which are rate-limited per address before any HTTP.
+        let host = request.host.as_deref();
+        let query = request.query.as_deref();
+        return Reply::Close(qr_image::answer(query, false, head_only, host));
+    }
     let bytes = match assets::find(&request.path) {
-        None if request.path == "/qr.svg" => qr_image::answer(
-            request.query.as_deref(),
-            request.keep_alive,
-            head_only,
-            host,
-        ),
         Some(asset) => response::asset(
             asset,
             request.accepts_gzip,
@@ -292,7 +293,7 @@ mod tests {
             "GET /qr.svg?text=https%3A%2F%2Fh%2F%23sha256%3Dab HTTP/1.1\nHost: h:8443",
             PortKind::Web,
         );
-        assert_eq!((kind, status.as_str()), ("keep-alive", "HTTP/1.1 200 OK"));
+        assert_eq!((kind, status.as_str()), ("close", "HTTP/1.1 200 OK"));
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         for h in [
             "Content-Type: image/svg+xml",
@@ -318,7 +319,7 @@ mod tests {
             let (kind, status, text) = answer(&format!("GET {target} HTTP/1.1"), PortKind::Web);
             assert_eq!(
                 (kind, status.as_str()),
-                ("keep-alive", "HTTP/1.1 400 Bad Request"),
+                ("close", "HTTP/1.1 400 Bad Request"),
                 "{target}"
             );
             assert!(text.contains("Cache-Control: no-store"));
