@@ -77,9 +77,9 @@ pub struct Limits {
 }
 
 /// Bytes of the text of one `/qr.svg` QR code, after percent-decoding: a link with its
-/// fingerprint is ~120; 1,024 keeps the code readable (version 27 at most) and the
-/// encoding cheap.
-pub const MAX_QR_TEXT_BYTES: usize = 1024;
+/// fingerprint is ~120; 256 keeps the code small (version 10 at most) and its encoding
+/// ~3 ms of the event loop (1,024 bytes would cost ~10 ms).
+pub const MAX_QR_TEXT_BYTES: usize = 256;
 
 impl Default for Limits {
     fn default() -> Self {

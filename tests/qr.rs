@@ -150,9 +150,9 @@ fn qr_svg_is_a_readable_code_of_the_text() {
     }
     assert_eq!(decode(&modules), text);
 
-    let (status, _, body) = server.http_get(&format!("/qr.svg?text={}", "a".repeat(1025)));
+    let (status, _, body) = server.http_get(&format!("/qr.svg?text={}", "a".repeat(257)));
     assert_eq!(status, 400);
-    assert!(String::from_utf8_lossy(&body).contains("longer than 1,024 bytes"));
+    assert!(String::from_utf8_lossy(&body).contains("longer than 256 bytes"));
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub fn answer(
 /// The `text` parameter, percent-decoded (`+` is a space, as a form sends it; `%2B`
 /// is a plus sign), at most `MAX_QR_TEXT_BYTES` bytes of UTF-8.
 fn text_of(query: Option<&str>) -> Result<String, &'static str> {
-    const USAGE: &str = "Ask for /qr.svg?text=<percent-encoded UTF-8, at most 1,024 bytes>.";
+    const USAGE: &str = "Ask for /qr.svg?text=<percent-encoded UTF-8, at most 256 bytes>.";
     let raw = query
         .unwrap_or("")
         .split('&')
@@ -47,7 +47,7 @@ fn text_of(query: Option<&str>) -> Result<String, &'static str> {
             _ => (b, tail),
         };
         if bytes.len() == MAX_QR_TEXT_BYTES {
-            return Err("The text is longer than 1,024 bytes.");
+            return Err("The text is longer than 256 bytes.");
         }
         bytes.push(byte);
         rest = tail;

@@ -78,7 +78,7 @@ pub fn route(head: Result<&Request, HttpError>, port: PortKind, site: &Site) -> 
     }
     let head_only = request.method == Method::Head;
     if request.path == "/qr.svg" {
-        // A QR code costs up to ~10 ms of the event loop (1,024 bytes; a link ~1 ms,
+        // A QR code costs up to ~3 ms of the event loop (256 bytes; a link ~1 ms,
         // docs/LIMITS.md): one per connection, so that asking for many means opening
         // many connections, which are rate-limited per address before any HTTP.
         let host = request.host.as_deref();
