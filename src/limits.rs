@@ -80,7 +80,15 @@ pub struct Limits {
     pub max_console_line: usize,
     /// How long a key that `/kick` disconnected is refused (`/ban`: for the whole run).
     pub kick_for: Duration,
+    /// Names whose last key the console remembers (`/verify`, the warning when a name
+    /// comes back with another key); past it the longest unseen is forgotten.
+    pub remembered_names: usize,
 }
+
+/// Bytes of the text of one `/qr.svg` QR code, after percent-decoding: a link with its
+/// fingerprint is ~120; 256 keeps the code small (version 10 at most) and its encoding
+/// ~3 ms of the event loop (1,024 bytes would cost ~10 ms).
+pub const MAX_QR_TEXT_BYTES: usize = 256;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -117,6 +125,7 @@ impl Default for Limits {
             max_queued_bytes: 1024 * 1024,
             max_console_line: 16 * 1024,
             kick_for: Duration::from_secs(600),
+            remembered_names: 4096,
         }
     }
 }

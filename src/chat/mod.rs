@@ -15,6 +15,7 @@
 //!   `epochs.rs` (the group keys and their rotation), `presence.rs` (the turn's batched
 //!   users list, presence and rotation), `lazy_keys.rs` (`chat-getkeys`),
 //!   `delivery_v2.rs` (routing version-2 messages).
+//! - `verification.rs`: `/verify`, and the names' last keys (a key change is shown).
 
 mod admin;
 mod bans;
@@ -31,6 +32,7 @@ mod private_work;
 mod split;
 mod users;
 mod v2_frames;
+mod verification;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -178,6 +180,8 @@ pub struct Chat {
     /// 0.9 one-to-one frames not tried with the administrator's key for want of room,
     /// not yet reported on the console.
     untried: u64,
+    /// The last key of each name seen joining (`verification.rs`).
+    known_names: verification::KnownNames,
     out: VecDeque<Output>,
 }
 
@@ -238,6 +242,7 @@ impl Chat {
             challenges_made: 0,
             work: PrivateWork::default(),
             untried: 0,
+            known_names: Default::default(),
             out: VecDeque::new(),
         }
     }
