@@ -100,7 +100,12 @@ mod tests {
 
     #[test]
     fn other_versions_and_garbage_are_not_envelopes() {
-        for body in [&br#"{"v":3,"from":"a","to":"b","id":"i","time":1,"epoch":1,"kind":"text"}"#[..], b"[]", b"\xff", b""] {
+        for body in [
+            &br#"{"v":3,"from":"a","to":"b","id":"i","time":1,"epoch":1,"kind":"text"}"#[..],
+            b"[]",
+            b"\xff",
+            b"",
+        ] {
             let sealed = seal_payload(b"", body).unwrap();
             assert_eq!(open(&sealed).unwrap().envelope, None);
         }

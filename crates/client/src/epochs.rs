@@ -64,10 +64,16 @@ mod tests {
         };
         let keys: Vec<SecretKey> = (0..4).map(|_| SecretKey::generate()).collect();
         let (iv, w) = wrap(1, "alice", &keys[1]);
-        assert!(epochs.take_wrapped("alice", 1, &iv, &w).is_err(), "no member key");
+        assert!(
+            epochs.take_wrapped("alice", 1, &iv, &w).is_err(),
+            "no member key"
+        );
         epochs.set_member_key(member.clone());
         epochs.take_wrapped("alice", 1, &iv, &w).unwrap();
-        assert!(epochs.take_wrapped("alice", 1, &iv, &w).is_err(), "not newer");
+        assert!(
+            epochs.take_wrapped("alice", 1, &iv, &w).is_err(),
+            "not newer"
+        );
 
         let (iv, w) = wrap(2, "bobby", &keys[2]);
         assert!(
@@ -75,7 +81,10 @@ mod tests {
             "someone else's"
         );
         let (iv, w) = wrap(2, "alice", &keys[2]);
-        assert!(epochs.take_wrapped("alice", 3, &iv, &w).is_err(), "epoch is in the AAD");
+        assert!(
+            epochs.take_wrapped("alice", 3, &iv, &w).is_err(),
+            "epoch is in the AAD"
+        );
         epochs.take_wrapped("alice", 2, &iv, &w).unwrap();
         let (iv, w) = wrap(3, "alice", &keys[3]);
         epochs.take_wrapped("alice", 3, &iv, &w).unwrap();

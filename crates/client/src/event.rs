@@ -138,10 +138,7 @@ pub enum ClientEvent {
     GroupKey { epoch: u64 },
     /// Version 2: a message that passed every check of the spec, in its order.
     /// `verified` is false only with verification off ([`crate::ClientSession::set_verify`]).
-    V2Message {
-        envelope: Envelope,
-        verified: bool,
-    },
+    V2Message { envelope: Envelope, verified: bool },
     /// Version 2: a message claiming to be from `claimed_from` that must not be shown.
     Flagged {
         claimed_from: String,

@@ -52,7 +52,9 @@ impl KeyCache {
             if asked.len() == MAX_KEYIDS_PER_REQUEST {
                 break;
             }
-            if !self.keys.contains_key(*id) && !asked.contains(id) && self.requested.insert((*id).to_owned())
+            if !self.keys.contains_key(*id)
+                && !asked.contains(id)
+                && self.requested.insert((*id).to_owned())
             {
                 asked.push(*id);
             }
@@ -108,7 +110,8 @@ impl KeyCache {
         if self.waiting.len() >= MAX_WAITING_FRAMES {
             return false;
         }
-        self.waiting.push_back((key_id.to_owned(), frame.to_owned()));
+        self.waiting
+            .push_back((key_id.to_owned(), frame.to_owned()));
         true
     }
 

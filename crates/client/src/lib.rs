@@ -68,3 +68,5 @@ pub use v2_send::MAX_UNACKED_TO_ALL;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_tests;

@@ -12,7 +12,9 @@ pub const REPLAY_WINDOW_MS: u64 = 10 * 60 * 1000;
 pub enum Verdict {
     Fresh,
     /// Signed `skew_ms` away from our clock (positive: in our future).
-    OutOfWindow { skew_ms: i64 },
+    OutOfWindow {
+        skew_ms: i64,
+    },
     Replay,
 }
 
@@ -71,7 +73,11 @@ mod tests {
         let mut guard = ReplayGuard::default();
         assert_eq!(guard.check("alice", "m1", T, T), Verdict::Fresh);
         assert_eq!(guard.check("alice", "m1", T, T + 1), Verdict::Replay);
-        assert_eq!(guard.check("bobby", "m1", T, T + 1), Verdict::Fresh, "per sender");
+        assert_eq!(
+            guard.check("bobby", "m1", T, T + 1),
+            Verdict::Fresh,
+            "per sender"
+        );
         assert_eq!(
             guard.check("alice", "m2", T + REPLAY_WINDOW_MS + 1, T),
             Verdict::OutOfWindow {

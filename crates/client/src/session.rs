@@ -586,7 +586,10 @@ pub(crate) fn bool_field(object: &Map<String, Value>, key: &str) -> Result<bool,
         .ok_or_else(|| format!("no boolean {key:?}"))
 }
 
-pub(crate) fn b64_field(object: &Map<String, Value>, key: &'static str) -> Result<Vec<u8>, DropReason> {
+pub(crate) fn b64_field(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Vec<u8>, DropReason> {
     object
         .get(key)
         .and_then(Value::as_str)

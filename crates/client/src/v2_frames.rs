@@ -7,7 +7,12 @@ use serde_json::{Map, Value};
 use dyspatcher_crypto::{PublicIdentity, SecretKey, b64_encode};
 
 /// A 1:1 message: a fresh key `K` for this message only, wrapped with `recipient`'s key.
-pub fn direct_data(recipient: &PublicIdentity, to: &str, id: &str, payload: &[u8]) -> Map<String, Value> {
+pub fn direct_data(
+    recipient: &PublicIdentity,
+    to: &str,
+    id: &str,
+    payload: &[u8],
+) -> Map<String, Value> {
     let k = SecretKey::generate();
     let wrapped = recipient
         .encrypt(k.as_bytes())

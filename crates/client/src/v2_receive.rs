@@ -83,7 +83,10 @@ impl ClientSession {
             .and_then(Value::as_array)
             .ok_or("no users array")?
             .iter()
-            .map(|entry| self.v2_user(entry).ok_or("a users entry is not [name, Key ID(, \"0.9\")]"))
+            .map(|entry| {
+                self.v2_user(entry)
+                    .ok_or("a users entry is not [name, Key ID(, \"0.9\")]")
+            })
             .collect::<Result<Vec<_>, _>>()?;
         self.users.clone_from(&users);
         events.push(ClientEvent::UsersList(users));
@@ -203,7 +206,12 @@ impl ClientSession {
     }
 
     /// Keeps `frame` until the key of `key_id` comes, asking for it if not yet asked.
-    pub(crate) fn wait_for_key(&mut self, key_id: &str, frame: &str, events: &mut Vec<ClientEvent>) {
+    pub(crate) fn wait_for_key(
+        &mut self,
+        key_id: &str,
+        frame: &str,
+        events: &mut Vec<ClientEvent>,
+    ) {
         if !self.key_cache.wait(key_id, frame) {
             let from = serde_json::from_str::<Value>(frame)
                 .ok()
@@ -237,7 +245,10 @@ impl ClientSession {
                 .get("epoch")
                 .and_then(Value::as_u64)
                 .ok_or(DropReason::Malformed("epoch"))?;
-            let group = self.epochs.key(epoch).ok_or(DropReason::NoKeyForEpoch(epoch))?;
+            let group = self
+                .epochs
+                .key(epoch)
+                .ok_or(DropReason::NoKeyForEpoch(epoch))?;
             group
                 .decrypt(&iv, &ciphertext, b"")
                 .ok_or(DropReason::Undecryptable)
@@ -248,7 +259,8 @@ impl ClientSession {
                 .decrypt(&wrapped)
                 .and_then(|raw| SecretKey::from_slice(&raw))
                 .ok_or(DropReason::NotForMe)?;
-            k.decrypt(&iv, &ciphertext, b"").ok_or(DropReason::Undecryptable)
+            k.decrypt(&iv, &ciphertext, b"")
+                .ok_or(DropReason::Undecryptable)
         }
     }
 
@@ -281,9 +293,12 @@ impl ClientSession {
         };
         // 2. From the relay's sender, signed by that sender.
         if envelope.from != from {
-            return Ok(flag(&envelope.from, FlagReason::NotFromRelay {
-                relay_from: from.to_owned(),
-            }));
+            return Ok(flag(
+                &envelope.from,
+                FlagReason::NotFromRelay {
+                    relay_from: from.to_owned(),
+                },
+            ));
         }
         let verified = if self.verify {
             let key = self.sender_key(from)?;
@@ -302,9 +317,12 @@ impl ClientSession {
             envelope.to == self.name || envelope.from == self.name
         };
         if !addressed {
-            return Ok(flag(&envelope.from, FlagReason::AddressedElsewhere {
-                to: envelope.to.clone(),
-            }));
+            return Ok(flag(
+                &envelope.from,
+                FlagReason::AddressedElsewhere {
+                    to: envelope.to.clone(),
+                },
+            ));
         }
         if envelope.kind != KIND_TEXT {
             return Err(DropReason::UnknownKind(envelope.kind).into());
@@ -335,12 +353,18 @@ impl ClientSession {
             return Err(DropReason::BadPlaintext.into());
         };
         if claimed != from {
-            return Ok(flag(claimed, FlagReason::NotFromRelay {
-                relay_from: from.to_owned(),
-            }));
+            return Ok(flag(
+                claimed,
+                FlagReason::NotFromRelay {
+                    relay_from: from.to_owned(),
+                },
+            ));
         }
         if to != "all" {
-            return Ok(flag(claimed, FlagReason::AddressedElsewhere { to: to.to_owned() }));
+            return Ok(flag(
+                claimed,
+                FlagReason::AddressedElsewhere { to: to.to_owned() },
+            ));
         }
         let verified = if self.verify {
             if !self.sender_key(from)?.verify(plain, signature) {

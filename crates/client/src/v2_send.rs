@@ -131,7 +131,10 @@ impl ClientSession {
             seal_payload(&self.keys.sign(plain.as_bytes()), plain.as_bytes())
                 .expect("an RSA signature is far below 64 KiB")
         } else {
-            sign_and_seal(&self.envelope("all", id, epoch, text).to_bytes(), &self.keys)
+            sign_and_seal(
+                &self.envelope("all", id, epoch, text).to_bytes(),
+                &self.keys,
+            )
         };
         Ok(self.message_frame(all_data(group, epoch, id, &payload, legacy)))
     }
