@@ -9,7 +9,7 @@ use super::event::ClientEvent;
 use super::seal::{ClientError, Outgoing, plaintext};
 use super::session::ClientSession;
 use super::v2_frames::{all_data, direct_data};
-use dyspatcher_crypto::{PublicIdentity, seal_payload};
+use dyspatcher_crypto::{PublicIdentity, SecretKey, seal_payload};
 
 /// Messages to all kept (text and id) until acknowledged, to seal again after a
 /// `stale-epoch` refusal; the oldest are forgotten beyond this.
@@ -57,6 +57,12 @@ impl ClientSession {
     pub fn key_request(&mut self, name: &str) -> Option<String> {
         let hash = self.user(name)?.hash.clone();
         self.key_cache.request(&self.name, &[&hash])
+    }
+
+    /// Version 2: the group key of `epoch` (the current or the previous one), for a
+    /// hostile test that seals a payload of its own.
+    pub fn epoch_key(&self, epoch: u64) -> Option<&SecretKey> {
+        self.epochs.key(epoch)
     }
 
     /// The key of `key_id`, if the session has it (fetched, its own, the administrator's).
