@@ -589,3 +589,44 @@ fn hostile_version_2_frames_never_panic() {
     assert!(alice.message_to_all("still here").is_ok());
     assert_eq!(alice.user("x"), None);
 }
+
+/// What a version-2 message costs a client (printed, never asserted):
+/// `cargo test -p dyspatcher-client v2_costs -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn v2_costs() {
+    use std::time::Instant;
+    let mut room = Room::new();
+    let mut alice = room.join("alice", "alice");
+    let mut bobby = room.join_after("bobby", "bob", &mut [&mut alice]);
+    fetch(&mut alice, "bobby", "bob");
+    fetch(&mut bobby, "alice", "alice");
+    let long: String = MIXED.chars().cycle().take(20_000).collect();
+    let rounds = 20;
+    for (what, text) in [("short", "hello"), ("20,000 chars", long.as_str())] {
+        let start = Instant::now();
+        let frames: Vec<String> = (0..rounds)
+            .map(|_| relay(&alice.message_to("bobby", text).unwrap().frame, "alice"))
+            .collect();
+        let sealed = start.elapsed() / rounds;
+        let start = Instant::now();
+        for f in &frames {
+            assert_eq!(text_of(&bobby.handle(f)).len(), 1);
+        }
+        let read = start.elapsed() / rounds;
+        let start = Instant::now();
+        let frames: Vec<String> = (0..rounds)
+            .map(|_| relay(&alice.message_to_all(text).unwrap().frame, "alice"))
+            .collect();
+        let sealed_all = start.elapsed() / rounds;
+        let start = Instant::now();
+        for f in &frames {
+            assert_eq!(text_of(&bobby.handle(f)).len(), 1);
+        }
+        let read_all = start.elapsed() / rounds;
+        println!(
+            "{what}: 1:1 seal {sealed:?} read {read:?}; to all seal {sealed_all:?} read {read_all:?}; frame {} bytes",
+            frames[0].len()
+        );
+    }
+}
