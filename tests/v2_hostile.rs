@@ -242,3 +242,32 @@ fn the_administrator_speaks_version_2() {
     alice.say_all("alice to all, on the console");
     server.wait_for_output("alice → all: alice to all, on the console", WAIT);
 }
+
+#[test]
+fn the_web_administrator_on_version_2_gets_the_console_copies() {
+    let mut server = server(&[]);
+    let url = server.ws_url();
+    let mut web = Client::join_v2(&url, "boss", keys("admin"));
+    assert!(web.session.is_admin());
+    assert_eq!(web.name(), "ADMIN");
+    let mut alice = Client::join_v2(&url, "alice", keys("alice"));
+    web.expect_joined("alice");
+
+    alice.say_to("ADMIN", "to the administrator, wherever");
+    web.expect_v2_text("alice", "to the administrator, wherever", WAIT);
+    server.wait_for_output("alice → ADMIN: to the administrator, wherever", WAIT);
+
+    // A console message to alice: alice gets it, the web session a copy of its own.
+    server.console("@alice typed on the console");
+    alice.expect_v2_text("ADMIN", "typed on the console", WAIT);
+    let copy = web.expect_v2_text("ADMIN", "typed on the console", WAIT);
+    assert!(
+        matches!(&copy, ClientEvent::V2Message { envelope, .. } if envelope.to == "alice"),
+        "{copy:?}"
+    );
+
+    // The web administrator writes to alice; the console shows it too.
+    web.say_to("alice", "from the web administrator");
+    alice.expect_v2_text("ADMIN", "from the web administrator", WAIT);
+    server.wait_for_output("ADMIN (web) → alice: from the web administrator", WAIT);
+}

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use super::frames::{Algo, MessageData, Plaintext};
 use super::private_work::{Lane, PrivateOp, Sender, Task};
+use super::v2_frames::V2Data;
 use super::{Chat, ConnId, frames};
 use crate::console::ConsoleLine;
-use super::v2_frames::V2Data;
 use crate::crypto::{GROUP_IV_LEN, b64_decode, b64_encode, seal_payload};
 
 const NOT_FOR_ADMIN: &str =

@@ -24,7 +24,8 @@ const ALL_DISABLED: &str = "Messages to everybody are disabled on this server.";
 const MALFORMED: &str = "The message is malformed: not delivered.";
 const NOT_YOURS: &str =
     "The message's envelope or signature is not yours for this recipient: not delivered.";
-const BAD_SIZE: &str = "The message's wrapped key or IV does not have the size its key gives: not delivered.";
+const BAD_SIZE: &str =
+    "The message's wrapped key or IV does not have the size its key gives: not delivered.";
 const NOT_FOR_ADMIN: &str =
     "The message's key was not wrapped with the administrator's key: not delivered.";
 const ADMIN_QUEUE_FULL: &str = "Too many messages to the administrator are waiting to be read: this one was not delivered. Send it again in a moment.";
@@ -274,7 +275,8 @@ impl Chat {
         }
         let payload = self.keys.current().decrypt(&iv, &ciphertext, b"");
         if payload.is_none() {
-            let reason = "The message was not encrypted with the group key of its epoch: not delivered.";
+            let reason =
+                "The message was not encrypted with the group key of its epoch: not delivered.";
             self.undelivered_v2(conn, data, reason, Why::Malformed);
         }
         payload
@@ -292,7 +294,10 @@ impl Chat {
         } else {
             printable(&data.to)
         };
-        self.send_one(conn, v2_frames::undelivered(data.valid_id(), &to, reason, why));
+        self.send_one(
+            conn,
+            v2_frames::undelivered(data.valid_id(), &to, reason, why),
+        );
     }
 
     fn refused_v2(&mut self, sender: &Sender, data: &V2Data, reason: &str, why: Why) {

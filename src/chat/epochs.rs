@@ -80,6 +80,9 @@ mod tests {
         let opened = member.decrypt(&iv, &key, &group_key_aad(2, "alice"));
         assert_eq!(opened.as_deref(), Some(&keys.current().as_bytes()[..]));
         assert_eq!(member.decrypt(&iv, &key, &group_key_aad(2, "bob")), None);
-        assert_eq!(SecretKey::generate().decrypt(&iv, &key, &group_key_aad(2, "alice")), None);
+        assert_eq!(
+            SecretKey::generate().decrypt(&iv, &key, &group_key_aad(2, "alice")),
+            None
+        );
     }
 }

@@ -272,7 +272,7 @@ impl ClientSession {
         Ok(Outgoing {
             id,
             frame: self.message_frame(data),
-            legacy: None,
+            copy: None,
         })
     }
 
@@ -289,7 +289,7 @@ impl ClientSession {
         Ok(Outgoing {
             id,
             frame: self.message_frame(data),
-            legacy: None,
+            copy: None,
         })
     }
 

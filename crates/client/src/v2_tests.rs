@@ -225,7 +225,7 @@ fn a_long_mixed_script_message_one_to_one_and_to_all_with_lazy_keys() {
     assert!(ask.contains(&key_id("alice")));
     // A second frame from alice waits too, without asking again.
     let all = alice.message_to_all(&long).unwrap();
-    assert_eq!(all.legacy, None, "no 0.9 users");
+    assert_eq!(all.copy, None, "no 0.9 users");
     assert!(bobby.handle(&relay(&all.frame, "alice")).is_empty());
 
     let events = bobby.handle(&key_answer("alice", "alice"));
@@ -450,7 +450,7 @@ fn mixed_rooms_legacy_copies_and_0_9_frames() {
 
     // To all: the version-2 frame and a legacy copy with the 0.9 plaintext inside.
     let sent = alice.message_to_all("héllo 0.9 ✓").unwrap();
-    let legacy = sent.legacy.clone().unwrap();
+    let legacy = sent.copy.clone().unwrap();
     assert_eq!(sent.frames().count(), 2);
     let data: Value = serde_json::from_str(&legacy).unwrap();
     assert_eq!(data["data"]["legacy"], true);
@@ -498,7 +498,7 @@ fn mixed_rooms_legacy_copies_and_0_9_frames() {
 
     // Without legacy copies: one frame.
     alice.set_legacy_copies(false);
-    assert_eq!(alice.message_to_all("v2 only").unwrap().legacy, None);
+    assert_eq!(alice.message_to_all("v2 only").unwrap().copy, None);
 }
 
 #[test]
