@@ -61,12 +61,15 @@ impl Room {
         let join: Value = serde_json::from_str(&s.join_frame()).unwrap();
         assert_eq!(join["data"]["v"], 2);
         assert_eq!(join["data"]["prove"], true);
-        self.users.push((name.into(), key, false));
+        let web_admin = name == "ADMIN";
+        if !web_admin {
+            self.users.push((name.into(), key, false));
+        }
         let member = SecretKey::generate();
         let config = frame(
             "config",
             "",
-            json!({"v": 2, "disable-all": false, "user": name, "is-admin": false,
+            json!({"v": 2, "disable-all": false, "user": name, "is-admin": web_admin,
                 "keyid": key_id(key), "admin": "ADMIN",
                 "adminkey": {"hash": key_id("admin"), "text": keys("admin").public().spki_b64()},
                 "memberkey": b64_encode(&keys(key).public().encrypt(member.as_bytes()).unwrap()),
@@ -588,6 +591,34 @@ fn hostile_version_2_frames_never_panic() {
     // The session still works.
     assert!(alice.message_to_all("still here").is_ok());
     assert_eq!(alice.user("x"), None);
+}
+
+#[test]
+fn the_web_administrator_sends_a_console_copy_and_reads_its_own() {
+    let mut room = Room::new();
+    let mut alice = room.join("alice", "alice");
+    let mut web = room.join_after("ADMIN", "admin", &mut []);
+    alice.handle(&room.users_frame());
+    web.handle(&room.users_frame());
+    assert!(web.is_admin());
+    fetch(&mut web, "alice", "alice");
+    let sent = web.message_to("alice", "from the web").unwrap();
+    let copy = sent.copy.clone().expect("a copy for the console");
+    assert_eq!(sent.frames().count(), 2);
+    let data: Value = serde_json::from_str(&copy).unwrap();
+    assert_eq!(data["data"]["to"], "ADMIN");
+    assert_ne!(data["data"]["id"], sent.id.as_str());
+    assert_eq!(
+        text_of(&alice.handle(&relay(&sent.frame, "ADMIN"))),
+        [("ADMIN", "alice", "from the web")]
+    );
+    // The copy comes back to the web session (from its other place): shown as ours.
+    assert_eq!(
+        text_of(&web.handle(&relay(&copy, "ADMIN"))),
+        [("ADMIN", "alice", "from the web")]
+    );
+    // alice's messages to the administrator carry no copy.
+    assert_eq!(alice.message_to("ADMIN", "hi").unwrap().copy, None);
 }
 
 /// What a version-2 message costs a client (printed, never asserted):
