@@ -72,7 +72,7 @@ impl Chat {
         if iv.len() != GROUP_IV_LEN || !self.signed_at_size(conn, &signature) {
             return self.undelivered(conn, &data, WRONG_SIZE);
         }
-        let Some(plain) = self.keys.legacy().decrypt(&iv, &ciphertext) else {
+        let Some((plain, stale)) = self.keys.legacy_decrypt(&iv, &ciphertext) else {
             return self.undelivered(
                 conn,
                 &data,
@@ -94,6 +94,13 @@ impl Chat {
         }
         let line = self.message_line(&text.from, member.is_web_admin, "all", &text.message);
         self.console(line);
+        let mut data = data;
+        if stale {
+            // Sent just before its client had the new key: the others have only that.
+            let (iv, ciphertext) = self.keys.legacy().encrypt(&plain);
+            data.iv = Some(b64_encode(&iv));
+            data.ciphertext = b64_encode(&ciphertext);
+        }
         let legacy = self.users.of_version(false);
         self.send(legacy, frames::relayed(&data));
         self.relay_legacy_to_v2(&text.from, &plain, &signature);

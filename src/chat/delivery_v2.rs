@@ -43,16 +43,16 @@ impl Chat {
             return if data.legacy {
                 self.legacy_copy_to_all(conn, data)
             } else {
-                self.to_all_v2(conn, data)
+                self.deliver_to_all_v2(conn, data)
             };
         }
         if data.to == self.settings.admin_name {
-            return self.to_admin_v2(conn, data);
+            return self.deliver_to_admin_v2(conn, data);
         }
-        self.to_user_v2(conn, data)
+        self.deliver_to_user_v2(conn, data)
     }
 
-    fn to_user_v2(&mut self, conn: ConnId, data: V2Data) {
+    fn deliver_to_user_v2(&mut self, conn: ConnId, data: V2Data) {
         let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
         if self.settings.only_admin && !sender_is_admin {
             return self.undelivered_v2(conn, &data, ONLY_ADMIN, Why::OnlyAdmin);
@@ -89,7 +89,7 @@ impl Chat {
         self.delivered_v2(conn, &data);
     }
 
-    fn to_admin_v2(&mut self, conn: ConnId, data: V2Data) {
+    fn deliver_to_admin_v2(&mut self, conn: ConnId, data: V2Data) {
         let decoded = (
             data.wrapped.as_deref().and_then(b64_decode),
             b64_decode(&data.iv),
@@ -180,7 +180,7 @@ impl Chat {
         }
     }
 
-    fn to_all_v2(&mut self, conn: ConnId, data: V2Data) {
+    fn deliver_to_all_v2(&mut self, conn: ConnId, data: V2Data) {
         let Some(iv_ct) = self.open_to_all(conn, &data) else {
             return;
         };

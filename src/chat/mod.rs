@@ -499,3 +499,5 @@ impl Chat {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_tests;
