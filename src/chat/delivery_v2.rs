@@ -28,6 +28,7 @@ const BAD_SIZE: &str =
     "The message's wrapped key or IV does not have the size its key gives: not delivered.";
 const NOT_FOR_ADMIN: &str =
     "The message's key was not wrapped with the administrator's key: not delivered.";
+const TOO_LONG: &str = "The message's text is longer than this server takes: not delivered.";
 const ADMIN_QUEUE_FULL: &str = "Too many messages to the administrator are waiting to be read: this one was not delivered. Send it again in a moment.";
 
 /// The smallest AES-GCM ciphertext of a sealed payload: its tag and length prefix.
@@ -197,6 +198,13 @@ impl Chat {
         let epoch = self.keys.epoch();
         if envelope.from != member.name || envelope.to != "all" || envelope.epoch != epoch {
             return self.undelivered_v2(conn, &data, NOT_YOURS, Why::NotYours);
+        }
+        if envelope
+            .text
+            .as_ref()
+            .is_some_and(|t| t.len() > self.limits.max_text_bytes)
+        {
+            return self.undelivered_v2(conn, &data, TOO_LONG, Why::Malformed);
         }
         let from = member.name.clone();
         let line = self.message_line(&from, member.is_web_admin, "all", &envelope.shown());
