@@ -666,7 +666,11 @@ export class Session {
     }
     if (peer) this.#peers.set(peer.keyid, peer);
     const out = [];
-    for (const use of waits) out.push(...(await use(peer)));
+    for (const use of waits) {
+      try {
+        out.push(...(await use(peer)));
+      } catch { /* one message that could not be made or read: the others still go */ }
+    }
     return out;
   }
 
@@ -855,8 +859,11 @@ export class Session {
         if (tooLong) return this.#failed(id, tooLong);
         return this.#frames09(id, to, text);
       });
-      if (!isOpen()) return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
-      return [...sent, outgoing];
+      if (!isOpen()) {
+        this.#pending.delete(id);
+        return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
+      }
+      return [outgoing, ...sent]; // shown first: an undelivered among `sent` marks it
     }
     // The web administrator's message also goes to the console, wrapped for the
     // administrator's key; the envelope names the person written to.
@@ -875,7 +882,7 @@ export class Session {
       this.#pending.delete(copyId);
       return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
     }
-    return [...out, outgoing];
+    return [outgoing, ...out];
   }
 
   // A message waiting for a key that did not come (or did not fit): not sent.
