@@ -101,7 +101,8 @@ forEachEngine((t) => {
     assert.match(await a.locator('#text-help').textContent(), /\b5?\d+ characters left/);
     await box.fill('@bobby 🙂' + '漢'.repeat(22000));
     assert.match(await a.locator('#text-help').textContent(), /\d+ characters too many/);
-    await box.fill('');
+    await box.fill('ok'); // typed: the box and its help line as after typing
+    assert.doesNotMatch(await a.locator('#text-help').textContent(), /characters/);
 
     await a.screenshot({ path: artifact(t.engine, 'v2-long-1280x800.png') });
     await b.screenshot({ path: artifact(t.engine, 'v2-long-360x640.png') });
@@ -249,6 +250,15 @@ forEachEngine((t) => {
       await got.waitFor({ timeout: WAIT });
       assert.equal(await got.locator('.who').textContent(), 'oldie → all');
       assert.equal(await got.locator('.legacy').textContent(), '0.9 client');
+      // 1:1 both ways: a 0.9 frame to it (one RSA block), its 0.9 frame to the v2 page.
+      await say(a, '@oldie just for you');
+      await old.locator('#receivedMessages li', { hasText: 'just for you' }).waitFor({ timeout: WAIT });
+      await old.locator('#chat-message-txt').fill('@alice just for alice');
+      await old.locator('#chat-message-txt').press('Enter');
+      const one = msgs(a, 'just for alice');
+      await one.waitFor({ timeout: WAIT });
+      assert.equal(await one.locator('.who').textContent(), 'oldie → you');
+      assert.equal(await one.locator('.legacy').textContent(), '0.9 client');
       await a.screenshot({ path: artifact(t.engine, 'v2-original-1280x800.png') });
       await old.screenshot({ path: artifact(t.engine, 'v2-original-page-1280x800.png') });
       await noProblems(a);
