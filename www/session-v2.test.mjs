@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as C from './crypto.js';
 import * as E from './envelope.js';
-import { Session, REPLAY_WINDOW_MS } from './session.js';
+import { Session, REPLAY_WINDOW_MS, MAX_FRAME_BYTES } from './session.js';
 
 const vectorFile = (name) => readFileSync(new URL(`../tests/vectors/${name}`, import.meta.url), 'utf8');
 const KEYS = {
@@ -184,6 +184,12 @@ test('v2 length: up to max-text bytes of UTF-8; past it, a clear refusal; the co
   const over = '漢'.repeat(21846); // 65,538 bytes
   assert.equal(alice.s.charactersLeft('bob', over), -1);
   assert.deepEqual(await alice.s.send('bob', over), [{ type: 'send-error', text: 'Too long: 65538 bytes of text, at most 65536. Shorten it by 2 bytes or send it in parts.' }]);
+  // Within max-text, but its escapes would make the frame larger than the server takes.
+  const quotes = await alice.s.send('all', '"'.repeat(60000));
+  assert.match(one(quotes, 'send-error').text, /^Too long once encrypted: its quotes, backslashes and control characters take 60000 more bytes/);
+  // The largest plain text fits: its frame is under MAX_FRAME_BYTES.
+  const [f] = sent(await alice.s.send('all', 'y'.repeat(65536)));
+  assert.ok(f && C.utf8(JSON.stringify(f)).length <= MAX_FRAME_BYTES, 'the frame fits');
 });
 
 // ---- receiving: the checks ------------------------------------------------------------------
