@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as C from './crypto.js';
 import * as E from './envelope.js';
-import { Session, REPLAY_WINDOW_MS, MAX_FRAME_BYTES } from './session.js';
+import { Session, REPLAY_WINDOW_MS, MAX_FRAME_BYTES, MAX_WAITING_PER_KEY } from './session.js';
 
 const vectorFile = (name) => readFileSync(new URL(`../tests/vectors/${name}`, import.meta.url), 'utf8');
 const KEYS = {
@@ -377,4 +377,14 @@ test('v2 web administrator: my 1:1 goes to the console too, its envelope naming 
   const copy = await handMade(envelope({ from: 'ADMIN', to: 'alice', id: 'c1', text: 'typed on the console' }), KEYS.admin, KEYS.admin);
   const shown = one(await web.feed(copy), 'message');
   assert.deepEqual(shown, { type: 'message', kind: 'mine', from: 'ADMIN', console: true, to: 'alice', admin: true, reply: 'alice', text: 'typed on the console' });
+});
+
+test('v2 limits: at most MAX_WAITING_PER_KEY messages wait for one sender\'s key; the next is flagged at once', async () => {
+  const bob = await joined('bob', KEYS.bob);
+  const f = await handMade(envelope(), KEYS.alice, KEYS.bob);
+  for (let i = 0; i < MAX_WAITING_PER_KEY; i++) assert.deepEqual(ofType(await bob.feed(f), 'flagged'), []);
+  assert.equal(one(await bob.feed(f), 'flagged').from, 'alice');
+  // When the key comes, the waiting ones are checked: the first shown, the same id again a replay.
+  const out = await bob.feed(keyOf('alice', KEYS.alice));
+  assert.equal(ofType(out, 'message').length, 1);
 });
