@@ -148,8 +148,9 @@ const show = {
   },
   'user-joined': (o) => U.notice(`${o.name} joined`),
   'user-left': (o) => U.notice(`${o.name} left`),
-  message: (o) => U.message({ kind: o.kind, admin: o.admin, who: `${o.from}${o.console ? ' (console)' : ''} → ${label(o.to)}`, reply: o.reply, text: o.text }),
+  message: (o) => U.message({ kind: o.kind, admin: o.admin, who: `${o.from}${o.console ? ' (console)' : ''} → ${label(o.to)}`, reply: o.reply, text: o.text, legacy: o.legacy }),
   dropped: (o) => console.warn(`message from ${o.from} dropped: ${o.reason}`),
+  flagged: (o) => U.flagged(o.text),
   outgoing: (o) => U.message({ id: o.id, kind: 'mine', admin: o.admin, who: `you → ${o.to}`, reply: o.to, text: o.text, status: 'sending…' }),
   'send-error': (o) => {
     U.sendError(o.text);
@@ -160,7 +161,7 @@ const show = {
     U.status(o.id, 'failed', 'Not delivered: ' + o.reason, () => putBack(o));
     autoPutBack(o);
   },
-  'copy-undelivered': (o) => U.status(o.id, 'note', `(the console copy was not delivered: ${o.reason})`),
+  'copy-undelivered': (o) => U.status(o.id, 'note', `(the ${o.what === 'legacy' ? 'copy for 0.9 clients' : 'console copy'} was not delivered: ${o.reason})`),
   confirm: (o) => askBeforeSending(o),
   unconfirmed: (o) => U.status(o.id, 'failed', 'Not confirmed: the connection closed before the server answered.', () => putBack(o)),
 };
