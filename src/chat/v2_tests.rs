@@ -50,8 +50,8 @@ struct V2Client {
 }
 
 enum Client {
-    V2(V2Client),
-    Old(ClientSession),
+    V2(Box<V2Client>),
+    Old(Box<ClientSession>),
 }
 
 struct H {
@@ -207,13 +207,13 @@ impl H {
 
     /// Opens and sends the join, without draining: joins of one turn.
     fn start_v2(&mut self, conn: ConnId, name: &str, keys: Arc<KeyPair>) {
-        let client = Client::V2(V2Client {
+        let client = Client::V2(Box::new(V2Client {
             name: name.to_string(),
             keys,
             member_key: None,
             groups: HashMap::new(),
             sent: 0,
-        });
+        }));
         let join = self.open(conn, client);
         self.chat.received(conn, &join, self.now);
     }
@@ -224,7 +224,7 @@ impl H {
     }
 
     fn join_old(&mut self, conn: ConnId, name: &str, keys: Arc<KeyPair>) {
-        let join = self.open(conn, Client::Old(ClientSession::new(name, keys)));
+        let join = self.open(conn, Client::Old(Box::new(ClientSession::new(name, keys))));
         self.chat.received(conn, &join, self.now);
         self.pump();
     }
@@ -416,8 +416,10 @@ fn a_version_2_join_gets_config_key_then_users_and_0_9_clients_no_version_2_fram
 fn version_2_needs_a_proof() {
     let mut h = H::new();
     let keys = key("alice");
-    h.clients
-        .insert(1, Client::Old(ClientSession::new("alice", keys.clone())));
+    h.clients.insert(
+        1,
+        Client::Old(Box::new(ClientSession::new("alice", keys.clone()))),
+    );
     h.chat.opened(1, Some(HOST), h.now);
     let join = json!({"cmd":"signal","user":"alice","data":{"code":"chat-join",
         "publickey":keys.public().spki_b64(),"v":2}});
