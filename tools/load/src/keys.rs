@@ -65,3 +65,104 @@ pub fn load_or_make(
         })
         .collect()
 }
+
+/// Makes the missing keys among the first `count` from the primes of keys already in
+/// `dir` (`--compose-keys`): a version-2 run needs one key per client, and making
+/// 10,000 RSA keys costs about 40 minutes of one core here (prime searches), while
+/// pairing the primes of `k` keys gives about 2k² keys in seconds.
+///
+/// For load tests only: keys that share a prime are broken by anyone who has two of
+/// them (a GCD of their moduli). The server cannot tell, and needs not: it only checks
+/// each key's size and exponent, and each proof.
+pub fn compose(dir: &Path, count: usize, bits: usize, threads: usize) -> Result<usize, String> {
+    use rsa::traits::PrivateKeyParts;
+    use rsa::{BoxedUint, PrivateKey};
+
+    let path = |i: usize| dir.join(format!("rsa{bits}-{i:04}.pem"));
+    let missing: Vec<usize> = (0..count).filter(|&i| !path(i).exists()).collect();
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    // Sources: enough present keys for the pairs needed (their primes, in order).
+    let present: Vec<usize> = (0..count.max(100_000))
+        .filter(|&i| path(i).exists())
+        .take(((missing.len() as f64 / 2.0).sqrt().ceil() as usize + 2).max(2))
+        .collect();
+    let mut primes: Vec<BoxedUint> = Vec::new();
+    for &i in &present {
+        let text =
+            std::fs::read_to_string(path(i)).map_err(|e| format!("{}: {e}", path(i).display()))?;
+        let key = <PrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&text)
+            .map_err(|e| format!("{}: {e}", path(i).display()))?;
+        primes.extend(key.primes().iter().map(|p| BoxedUint::clone(p)));
+    }
+    // Pairs of primes of different source keys (a key's own pair is that key).
+    let pairs: Vec<(usize, usize)> = (0..primes.len())
+        .flat_map(|a| (a + 1..primes.len()).map(move |b| (a, b)))
+        .filter(|(a, b)| a / 2 != b / 2)
+        .collect();
+    if pairs.len() < missing.len() {
+        return Err(format!(
+            "{} keys present give {} pairs of primes, {} needed: make more keys first",
+            present.len(),
+            pairs.len(),
+            missing.len()
+        ));
+    }
+    eprintln!(
+        "composing {} RSA-{bits} keys from the primes of {} keys ({threads} threads)...",
+        missing.len(),
+        present.len()
+    );
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let made = AtomicUsize::new(0);
+    let failed = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = missing.get(k) else {
+                            return Ok(());
+                        };
+                        let (a, b) = pairs[k];
+                        let key = PrivateKey::from_p_q(
+                            primes[a].clone(),
+                            primes[b].clone(),
+                            BoxedUint::from(65537u64),
+                        )
+                        .map_err(|e| format!("primes {a} and {b}: {e}"))?;
+                        let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(
+                            &key,
+                            rsa::pkcs8::LineEnding::LF,
+                        )
+                        .map_err(|e| e.to_string())?;
+                        // Products of two primes of bits/2 may have a bit less: skip those.
+                        let pair = KeyPair::from_pem(&pem).map_err(|e| e.to_string())?;
+                        if pair.public().bits() != bits {
+                            return Err(format!(
+                                "primes {a} and {b} make a key of {} bits",
+                                pair.public().bits()
+                            ));
+                        }
+                        let tmp = path(i).with_extension("tmp");
+                        std::fs::write(&tmp, pem.as_bytes())
+                            .and_then(|()| std::fs::rename(&tmp, path(i)))
+                            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                        made.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|w| w.join().expect("key thread").err())
+            .next()
+    });
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    eprintln!("  composed in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(made.load(Ordering::Relaxed))
+}

@@ -105,6 +105,8 @@ Usage: dyspatcher-load --url ws://127.0.0.1:PORT/ [OPTIONS]
   --sample-every K        --v2: every K-th client checks its users count and unwraps its
                           keys (default N/8)
   --signing-cost K        time K proofs with each signer on one thread, then exit
+  --compose-keys K        make the missing keys of the first K in --keys-dir from the primes
+                          of those present, then exit (load keys only: they share primes)
   --json FILE             also write the figures as JSON (for --summarize)
   -h, --help";
 
@@ -155,6 +157,7 @@ struct Args {
     rotations: usize,
     sample_every: Option<usize>,
     signing_cost: Option<usize>,
+    compose_keys: Option<usize>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -297,6 +300,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         rotations: a.opt_value_from_str("--rotations").map_err(e)?.unwrap_or(3),
         sample_every: a.opt_value_from_str("--sample-every").map_err(e)?,
         signing_cost: a.opt_value_from_str("--signing-cost").map_err(e)?,
+        compose_keys: a.opt_value_from_str("--compose-keys").map_err(e)?,
     };
     let rest = a.finish();
     if let Some(x) = rest.first() {
@@ -455,6 +459,12 @@ impl Run<'_> {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if let Some(count) = args.compose_keys {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let made = keys::compose(&args.keys_dir, count, args.key_bits, cores)?;
+        println!("{made} keys composed in {}", args.keys_dir.display());
+        return Ok(());
+    }
     if let Some(count) = args.signing_cost {
         let keys = keys::load_or_make(&args.keys_dir, count, args.key_bits, 2)?;
         println!("{}", proof::signing_cost(&keys, count)?);
