@@ -804,6 +804,13 @@ fn join(run: &mut Run) -> Result<Vec<usize>, String> {
             run.notes.push(format!("joins timed out: {joined} of {n}"));
             break;
         }
+        if proc_stat::own_rss().is_some_and(|r| r > proc_stat::TOOL_RSS_LIMIT) {
+            return Err(format!(
+                "the tool passed {} GiB with {joined} of {n} joined (one read buffer per \
+                 client as large as the largest users list): stopped",
+                proc_stat::TOOL_RSS_LIMIT >> 30
+            ));
+        }
         if last_print.elapsed() > Duration::from_secs(10) {
             eprintln!(
                 "  joined {joined}/{n} in {:.0} s",

@@ -28,7 +28,7 @@ use dyspatcher_crypto::{KeyPair, SecretKey, b64_decode, group_key_aad};
 use serde_json::Value;
 use tungstenite::Message;
 
-use crate::proc_stat::Server;
+use crate::proc_stat::{Server, TOOL_RSS_LIMIT, own_rss};
 use crate::proof::{ProofKey, sign_all};
 use crate::report::{self, Figures, quantile};
 use crate::target::Target;
@@ -84,13 +84,25 @@ impl V2Run<'_> {
         merged
     }
 
-    /// Waits until `done` holds; false if `limit` passed first.
+    /// Waits until `done` holds; false if `limit` passed first. Exits the process if
+    /// the tool's own memory passes [`TOOL_RSS_LIMIT`].
     fn wait(&self, limit: Duration, what: &str, done: impl Fn(&Self) -> bool) -> bool {
         let started = Instant::now();
         let mut last_print = Instant::now();
+        let mut last_rss = Instant::now();
         while !done(self) {
             if started.elapsed() > limit {
                 return false;
+            }
+            if last_rss.elapsed() > Duration::from_millis(200) {
+                last_rss = Instant::now();
+                if own_rss().is_some_and(|r| r > TOOL_RSS_LIMIT) {
+                    eprintln!(
+                        "dyspatcher-load: the tool passed {} GiB while {what}: stopped",
+                        TOOL_RSS_LIMIT >> 30
+                    );
+                    std::process::exit(3);
+                }
             }
             if last_print.elapsed() > Duration::from_secs(10) {
                 eprintln!("  {what}: {:.0} s...", started.elapsed().as_secs_f64());
