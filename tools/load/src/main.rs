@@ -101,6 +101,8 @@ Usage: dyspatcher-load --url ws://127.0.0.1:PORT/ [OPTIONS]
   --v2                    version-2 clients (docs/PROTOCOL.md \"Version 2\"): joins with a proof
                           of the key, settled, rotations; phases join,rotate only (default both)
   --signer S              --v2: ring (default) or rsa signs the proofs
+  --wave W                --v2: clients connect, sign and prove W at a time (default: all but
+                          the last at once; the server's join deadline is 30 s)
   --rotations R           --v2: members that leave one after another (default 3)
   --sample-every K        --v2: every K-th client checks its users count and unwraps its
                           keys (default N/8)
@@ -155,6 +157,7 @@ struct Args {
     v2: bool,
     signer: SignerKind,
     rotations: usize,
+    wave: Option<usize>,
     sample_every: Option<usize>,
     signing_cost: Option<usize>,
     compose_keys: Option<usize>,
@@ -299,6 +302,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         },
         rotations: a.opt_value_from_str("--rotations").map_err(e)?.unwrap_or(3),
         sample_every: a.opt_value_from_str("--sample-every").map_err(e)?,
+        wave: a.opt_value_from_str("--wave").map_err(e)?,
         signing_cost: a.opt_value_from_str("--signing-cost").map_err(e)?,
         compose_keys: a.opt_value_from_str("--compose-keys").map_err(e)?,
     };

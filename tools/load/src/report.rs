@@ -26,16 +26,24 @@ pub const LABELS: &[(&str, &str)] = &[
     ("v2_sign_cpu_us_each", "v2: the tool's CPU per proof, µs"),
     (
         "v2_join_s",
-        "v2: first proof to all but the marker joined, s",
+        "v2: first proof to all but the marker joined (sum of waves), s",
     ),
     (
-        "v2_settled_s",
-        "v2: first proof to settled (all saw the marker), s",
+        "v2_marker_s",
+        "v2: the marker connects, proves, is seen by all, s",
     ),
-    ("v2_join_cpu_s", "v2: server CPU, first proof to joined, s"),
+    ("v2_settled_s", "v2: joins + marker = joined and settled, s"),
+    (
+        "v2_total_s",
+        "v2: first connect to settled, signing included, s",
+    ),
+    (
+        "v2_join_cpu_s",
+        "v2: server CPU, first proof to all joined, s",
+    ),
     (
         "v2_settled_cpu_s",
-        "v2: server CPU, first proof to settled, s",
+        "v2: server CPU, joins + marker until settled, s",
     ),
     ("join_p50_ms", "one join p50, ms"),
     ("join_p99_ms", "one join p99, ms"),

@@ -30,7 +30,7 @@ use tungstenite::Message;
 
 use crate::proc_stat::{Server, TOOL_RSS_LIMIT, own_rss};
 use crate::proof::{ProofKey, sign_all};
-use crate::report::{self, Figures, quantile};
+use crate::report::{self, Figures};
 use crate::target::Target;
 use crate::worker::{self, ClientSpec, Command, Counters, Handle, Report, Sample, Shared, V2Watch};
 use crate::{Args, mib, tls};
@@ -212,18 +212,31 @@ pub fn run(args: &Args, target: Target, server: Option<Server>) -> Result<(), St
     Ok(())
 }
 
-/// Phases 1–3; whether every client settled.
-fn joins(run: &mut V2Run, target: &Target) -> Result<bool, String> {
-    let n = run.args.users;
-    let marker = n - 1;
-    let idle = run.idle_rate(Duration::from_millis(500));
-    run.put("idle_cpu_ms_per_s", idle / 1e6);
+/// What the waves of phases 1–3 add up to.
+#[derive(Default)]
+struct JoinTotals {
+    connect_s: f64,
+    connect_cpu_ns: u64,
+    sign_s: f64,
+    sign_cpu_s: f64,
+    /// First proof of a wave to every client of it joined, summed over the waves.
+    join_s: f64,
+    join_cpu_ns: u64,
+    /// The oldest connection when its wave's proofs went out, s.
+    oldest_s: f64,
+}
 
-    // 1. connect: every client up to its challenge.
+/// Phases 1–3 for the clients `ids`, as one wave: connect, sign, prove, joined.
+/// False if some client got no challenge or did not join.
+fn wave(run: &V2Run, target: &Target, ids: &[usize], t: &mut JoinTotals) -> Result<bool, String> {
+    let goal = |r: &V2Run, c: fn(&Counters) -> &std::sync::atomic::AtomicU64| {
+        r.sum(c) + r.sum(|c| &c.failed)
+    };
+    let (challenged0, joined0) = (goal(run, |c| &c.challenged), goal(run, |c| &c.joined));
     let cpu0 = run.cpu();
-    let connect_started = Instant::now();
+    let started = Instant::now();
     let mut per_worker: Vec<Vec<ClientSpec>> = (0..run.workers.len()).map(|_| Vec::new()).collect();
-    for id in 0..n {
+    for &id in ids {
         per_worker[id % run.workers.len()].push(ClientSpec {
             id,
             join: join_frame(&run.names[id], &run.keys[id].pair),
@@ -233,91 +246,106 @@ fn joins(run: &mut V2Run, target: &Target) -> Result<bool, String> {
     for (w, specs) in run.workers.iter().zip(per_worker) {
         w.send(Command::Connect(specs));
     }
-    let all_challenged = run.wait(PHASE_LIMIT, "connecting", |r| {
-        r.sum(|c| &c.challenged) + r.sum(|c| &c.failed) >= n as u64
+    let want = ids.len() as u64;
+    let challenged = run.wait(PHASE_LIMIT, "connecting", |r| {
+        goal(r, |c| &c.challenged) >= challenged0 + want
     });
-    run.put("v2_connect_s", connect_started.elapsed().as_secs_f64());
-    if let (Some(a), Some(b)) = (cpu0, run.cpu()) {
-        run.put("v2_connect_cpu_s", (b - a) as f64 / 1e9);
+    t.connect_s += started.elapsed().as_secs_f64();
+    let cpu1 = run.cpu();
+    if let (Some(a), Some(b)) = (cpu0, cpu1) {
+        t.connect_cpu_ns += b - a;
     }
-    let mut report = run.collect();
-    let mut challenges = std::mem::take(&mut report.challenges);
-    if !all_challenged || challenges.len() < n {
-        run.notes.push(format!(
-            "only {} of {n} clients got a challenge",
-            challenges.len()
-        ));
-        note_ends(run, &report);
+    let challenges = run.collect().challenges;
+    if !challenged || challenges.len() < ids.len() {
         return Ok(false);
     }
-
-    // 2. sign, the server idle.
-    eprintln!("signing {n} proofs...");
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let signed = sign_all(&challenges, &run.names, &run.keys, &target.host, cores)?;
-    challenges.clear();
-    run.put("v2_sign_s", signed.wall_s);
-    run.put("v2_sign_cpu_s", signed.cpu_s);
-    run.put("v2_sign_cpu_us_each", signed.cpu_s * 1e6 / n as f64);
-    let age = connect_started.elapsed().as_secs_f64();
-    if age > JOIN_TIMEOUT_S * 0.8 {
-        run.notes.push(format!(
-            "the first connection was {age:.0} s old when the proofs went out (the server's \
-             join deadline is {JOIN_TIMEOUT_S:.0} s): use fewer users or a faster signer"
-        ));
-    }
-    let (mut last, rest): (Vec<_>, Vec<_>) =
-        signed.frames.into_iter().partition(|(id, _)| *id == marker);
-
-    // 3. the joins, then the marker, until settled.
-    let bytes0 = run.sum(|c| &c.bytes_in);
+    t.sign_s += signed.wall_s;
+    t.sign_cpu_s += signed.cpu_s;
+    t.oldest_s = t.oldest_s.max(started.elapsed().as_secs_f64());
     let cpu0 = run.cpu();
-    let started = Instant::now();
+    let proving = Instant::now();
     let mut per_worker: Vec<Vec<(usize, Message)>> =
         (0..run.workers.len()).map(|_| Vec::new()).collect();
-    for (id, proof) in rest {
+    for (id, proof) in signed.frames {
         per_worker[id % run.workers.len()].push((id, proof));
     }
     for (w, proofs) in run.workers.iter().zip(per_worker) {
         w.send(Command::Proofs(proofs));
     }
     let joined = run.wait(PHASE_LIMIT, "joining", |r| {
-        r.sum(|c| &c.joined) + r.sum(|c| &c.failed) >= (n - 1) as u64
+        goal(r, |c| &c.joined) >= joined0 + want
     });
-    let join_s = started.elapsed().as_secs_f64();
-    let cpu_joined = run.cpu();
-    if let Some(proof) = last.pop() {
-        run.worker_of(marker).send(Command::Proofs(vec![proof]));
+    t.join_s += proving.elapsed().as_secs_f64();
+    if let (Some(a), Some(b)) = (cpu0, run.cpu()) {
+        t.join_cpu_ns += b - a;
     }
-    let settled = joined
+    Ok(joined && run.sum(|c| &c.failed) == 0)
+}
+
+/// Phases 1–3; whether every client settled. The clients but the last join in waves
+/// of `--wave` (default: all at once); then the marker (the last) connects, proves
+/// and joins, and the others must see it join.
+fn joins(run: &mut V2Run, target: &Target) -> Result<bool, String> {
+    let n = run.args.users;
+    let marker = n - 1;
+    let idle = run.idle_rate(Duration::from_millis(500));
+    run.put("idle_cpu_ms_per_s", idle / 1e6);
+    let bytes0 = run.sum(|c| &c.bytes_in);
+    let first = Instant::now();
+    let mut t = JoinTotals::default();
+    let others: Vec<usize> = (0..marker).collect();
+    let wave_size = run.args.wave.unwrap_or(marker).max(1);
+    let mut fine = true;
+    for ids in others.chunks(wave_size) {
+        eprintln!("wave of {} clients from {}...", ids.len(), ids[0]);
+        fine = wave(run, target, ids, &mut t)?;
+        if !fine {
+            break;
+        }
+    }
+    // The marker: connected only now, so that its join is the last.
+    let mut marker_t = JoinTotals::default();
+    let marker_cpu0 = run.cpu();
+    let settled = fine
+        && wave(run, target, &[marker], &mut marker_t)?
         && run.wait(PHASE_LIMIT, "settling", |r| {
             r.sum(|c| &c.settled) + r.sum(|c| &c.failed) >= n as u64
         });
-    let settled_s = started.elapsed().as_secs_f64();
-    run.put("v2_join_s", join_s);
+    let marker_cpu = run.cpu();
+    let settled_s = t.join_s + marker_t.connect_s + marker_t.sign_s + marker_t.join_s;
+    run.put("v2_connect_s", t.connect_s);
+    run.put("v2_connect_cpu_s", t.connect_cpu_ns as f64 / 1e9);
+    run.put("v2_sign_s", t.sign_s);
+    run.put("v2_sign_cpu_s", t.sign_cpu_s);
+    run.put("v2_sign_cpu_us_each", t.sign_cpu_s * 1e6 / (n - 1) as f64);
+    run.put("v2_join_s", t.join_s);
+    run.put("v2_join_cpu_s", t.join_cpu_ns as f64 / 1e9);
+    run.put(
+        "v2_marker_s",
+        marker_t.connect_s + marker_t.sign_s + marker_t.join_s,
+    );
     run.put("v2_settled_s", settled_s);
+    run.put("v2_total_s", first.elapsed().as_secs_f64());
+    if t.oldest_s > JOIN_TIMEOUT_S * 0.8 {
+        run.notes.push(format!(
+            "a connection was {:.0} s old when its proof went out (the server's join \
+             deadline is {JOIN_TIMEOUT_S:.0} s): use smaller waves (--wave)",
+            t.oldest_s
+        ));
+    }
     run.put("join_failed", run.sum(|c| &c.failed) as f64);
     run.put("join_received_mib", mib(run.sum(|c| &c.bytes_in) - bytes0));
-    if let (Some(a), Some(b), Some(c)) = (cpu0, cpu_joined, run.cpu()) {
-        run.put("v2_join_cpu_s", (b - a) as f64 / 1e9);
-        run.put("v2_settled_cpu_s", (c - a) as f64 / 1e9);
+    if let (Some(a), Some(b)) = (marker_cpu0, marker_cpu) {
+        run.put("v2_settled_cpu_s", (t.join_cpu_ns + (b - a)) as f64 / 1e9);
     }
     if let Some(s) = run.server {
         std::thread::sleep(Duration::from_millis(300));
         run.put("rss_mib", mib(s.rss().unwrap_or(0)));
         run.put("settled_peak_rss_mib", mib(s.peak_rss().unwrap_or(0)));
     }
-    let mut report = run.collect();
-    let mut join_us = std::mem::take(&mut report.join_us);
-    join_us.sort_unstable();
-    run.put(
-        "join_p50_ms",
-        quantile(&join_us, 0.5).unwrap_or(f64::NAN) / 1000.0,
-    );
-    run.put(
-        "join_p99_ms",
-        quantile(&join_us, 0.99).unwrap_or(f64::NAN) / 1000.0,
-    );
+    let report = run.collect();
     if !settled {
         run.notes.push(format!(
             "not settled: {} of {n} clients saw the marker join",
@@ -381,7 +409,7 @@ fn rotations(run: &mut V2Run) -> Result<(), String> {
     let mut epochs: Vec<_> = report.epochs.iter().collect();
     epochs.sort();
     run.notes.push(format!(
-        "group keys received by epoch: {}",
+        "group keys received during the rotations, by epoch: {}",
         epochs
             .iter()
             .map(|(e, c)| format!("{e}: {c}"))
