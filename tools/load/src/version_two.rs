@@ -364,7 +364,7 @@ fn rotations(run: &mut V2Run) -> Result<(), String> {
     // Leavers: from the end, neither sampled nor the marker.
     let leavers: Vec<usize> = (0..n - 1)
         .rev()
-        .filter(|id| id % every != 0)
+        .filter(|id| !id.is_multiple_of(every))
         .take(run.args.rotations)
         .collect();
     let mut wall_ms = Vec::new();
@@ -429,6 +429,11 @@ fn rotations(run: &mut V2Run) -> Result<(), String> {
 /// unwrap (with the member key the server wrapped for them) to one key per epoch,
 /// a new one at each rotation.
 fn check_samples(run: &mut V2Run, samples: &[Sample], users: i64, rotations: usize) {
+    if samples.is_empty() {
+        run.notes
+            .push("no sampled client is connected: nothing checked".into());
+        return;
+    }
     let mut wrong_view = Vec::new();
     let mut failures = Vec::new();
     let mut by_epoch: std::collections::BTreeMap<u64, Vec<[u8; 32]>> = Default::default();

@@ -427,7 +427,7 @@ impl Worker {
                 .shared
                 .v2
                 .as_ref()
-                .is_some_and(|w| spec.id % w.sample_every.max(1) == 0);
+                .is_some_and(|w| spec.id.is_multiple_of(w.sample_every.max(1)));
             self.clients[slot] = Some(Client {
                 id: spec.id,
                 connection,
