@@ -252,7 +252,7 @@ impl H {
 
     /// A message to all from a version-2 client, of `epoch`, with `envelope` changed
     /// by `tamper` before it is signed.
-    fn to_all(
+    fn message_to_all(
         &mut self,
         conn: ConnId,
         text: &str,
@@ -390,7 +390,7 @@ fn a_version_2_join_gets_config_key_then_users_and_0_9_clients_no_version_2_fram
         key("alice").public().spki_b64()
     );
     // Leaving, @all both ways, a console @all: still no version-2 frame for carol.
-    let all = h.to_all(2, "hello", 1, |_| {});
+    let all = h.message_to_all(2, "hello", 1, |_| {});
     h.send(2, &all);
     h.console_line("@all from the console");
     h.chat.closed(2, None);
@@ -517,7 +517,7 @@ fn a_message_of_an_old_epoch_is_refused_with_the_current_one() {
     h.pump();
     h.take(1);
     h.take(2);
-    let stale = h.to_all(1, "late", 1, |_| {});
+    let stale = h.message_to_all(1, "late", 1, |_| {});
     h.send(1, &stale);
     let frames = h.take(1);
     assert_eq!(frames.len(), 1);
@@ -526,7 +526,7 @@ fn a_message_of_an_old_epoch_is_refused_with_the_current_one() {
     assert_eq!(frames[0]["data"]["epoch"], 2);
     assert!(h.take(2).is_empty());
     let text = "Ünïcødé 世界 👩🏽‍💻 مرحبا";
-    let fresh = h.to_all(1, text, 2, |_| {});
+    let fresh = h.message_to_all(1, text, 2, |_| {});
     h.send(1, &fresh);
     assert_eq!(h.codes(1), ["chat-ack"], "not relayed back to the sender");
     let frames = h.take(2);
@@ -534,6 +534,11 @@ fn a_message_of_an_old_epoch_is_refused_with_the_current_one() {
     let envelope = h.envelope(2, &frames[0], key("alice").public());
     assert_eq!(envelope.text.as_deref(), Some(text));
     assert!(h.console.iter().any(|l| l.contains(text)));
+    // Over max-text: refused, even though the frame would fit.
+    let long = h.message_to_all(1, &"a".repeat(65_537), 2, |_| {});
+    h.send(1, &long);
+    assert_eq!(h.take(1)[0]["data"]["why"], "malformed");
+    assert!(h.take(2).is_empty());
 }
 
 #[test]
@@ -548,14 +553,14 @@ fn envelopes_not_the_senders_are_refused() {
         |e| e.to = "bobby".into(),
         |e| e.epoch = 7,
     ] {
-        let frame = h.to_all(1, "x", 1, tamper);
+        let frame = h.message_to_all(1, "x", 1, tamper);
         h.send(1, &frame);
         let frames = h.take(1);
         assert_eq!(frames[0]["data"]["why"], "not-yours", "{frames:?}");
     }
     // A broken signature: bob's key over alice's envelope.
     let mut frame: Value =
-        serde_json::from_str(&h.to_all(2, "x", 1, |e| e.from = "alice".into())).unwrap();
+        serde_json::from_str(&h.message_to_all(2, "x", 1, |e| e.from = "alice".into())).unwrap();
     frame["user"] = json!("alice");
     h.send(1, &frame.to_string());
     assert_eq!(h.take(1)[0]["data"]["why"], "not-yours");
@@ -608,6 +613,23 @@ fn one_to_one_routing() {
     h.send(1, &frame);
     assert_eq!(h.take(1)[0]["data"]["why"], "not-yours");
     assert!(!h.console.iter().any(|l| l.contains("not for you")));
+    // 0.9 frames from a version-2 client: reports carry a `why` too; no 0.9 `aes`.
+    let rsa = json!({"cmd":"message","user":"alice","data":{"algo":"rsa","ciphertext":"AAAA",
+        "signature":"AAAA","to":"zed","id":"r1"}});
+    h.send(1, &rsa.to_string());
+    let report = h.take(1);
+    assert_eq!(
+        (
+            report[0]["data"]["why"].as_str(),
+            report[0]["data"]["id"].as_str()
+        ),
+        (Some("not-connected"), Some("r1"))
+    );
+    let aes = json!({"cmd":"message","user":"alice","data":{"algo":"aes","iv":"AAAA","ciphertext":"AAAA",
+        "signature":"AAAA","id":"a1"}});
+    h.send(1, &aes.to_string());
+    assert_eq!(h.take(1)[0]["data"]["why"], "malformed");
+    assert!(h.take(2).is_empty() && h.take(3).is_empty());
 }
 
 #[test]
@@ -831,7 +853,7 @@ fn rotation_cost() {
         for conn in 0..count {
             let budgets = super::budgets::Budgets::fresh(&limits, h.now);
             let name = format!("user{conn}");
-            let member_key = Some(SecretKey::generate());
+            let member_key = Some(crate::crypto::random_bytes::<32>());
             h.chat
                 .users
                 .join(conn, name, identity.clone(), false, budgets, member_key);
@@ -869,4 +891,15 @@ fn rotation_cost_parts() {
         std::hint::black_box(crate::crypto::random_bytes::<12>());
     }
     println!("1000 IVs: {:?}", started.elapsed());
+}
+
+#[test]
+#[ignore]
+fn member_sizes() {
+    println!(
+        "SecretKey {} PublicIdentity {} Member {}",
+        std::mem::size_of::<SecretKey>(),
+        std::mem::size_of::<PublicIdentity>(),
+        std::mem::size_of::<super::users::Member>()
+    );
 }
