@@ -4,8 +4,8 @@
 //! users list is as large either way.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use dyspatcher_crypto::KeyPair;
@@ -94,12 +94,25 @@ pub fn compose(dir: &Path, count: usize, bits: usize, threads: usize) -> Result<
             std::fs::read_to_string(path(i)).map_err(|e| format!("{}: {e}", path(i).display()))?;
         let key = <PrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&text)
             .map_err(|e| format!("{}: {e}", path(i).display()))?;
-        primes.extend(key.primes().iter().map(|p| BoxedUint::clone(p)));
+        for p in key.primes() {
+            // A source may itself be composed: its primes are then already listed.
+            if !primes.iter().any(|q| q == p.as_ref()) {
+                primes.push(BoxedUint::clone(p));
+            }
+        }
     }
-    // Pairs of primes of different source keys (a key's own pair is that key).
+    // Every key present, by Key ID: a pair of primes that makes one of them (a source's
+    // own pair, or a key an earlier run composed) is skipped.
+    let mut taken = std::collections::HashSet::new();
+    for i in (0..count.max(100_000)).filter(|&i| path(i).exists()) {
+        let text =
+            std::fs::read_to_string(path(i)).map_err(|e| format!("{}: {e}", path(i).display()))?;
+        let key = KeyPair::from_pem(&text).map_err(|e| format!("{}: {e}", path(i).display()))?;
+        taken.insert(key.public().key_id().to_string());
+    }
+    let taken = Mutex::new(taken);
     let pairs: Vec<(usize, usize)> = (0..primes.len())
         .flat_map(|a| (a + 1..primes.len()).map(move |b| (a, b)))
-        .filter(|(a, b)| a / 2 != b / 2)
         .collect();
     if pairs.len() < missing.len() {
         return Err(format!(
@@ -122,11 +135,16 @@ pub fn compose(dir: &Path, count: usize, bits: usize, threads: usize) -> Result<
             .map(|_| {
                 scope.spawn(|| -> Result<(), String> {
                     loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = missing.get(k) else {
+                        if made.load(Ordering::Relaxed) >= missing.len() {
                             return Ok(());
+                        }
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(a, b)) = pairs.get(k) else {
+                            return Err(format!(
+                                "the primes of {} keys give too few new keys: make more keys first",
+                                present.len()
+                            ));
                         };
-                        let (a, b) = pairs[k];
                         let key = PrivateKey::from_p_q(
                             primes[a].clone(),
                             primes[b].clone(),
@@ -146,11 +164,20 @@ pub fn compose(dir: &Path, count: usize, bits: usize, threads: usize) -> Result<
                                 pair.public().bits()
                             ));
                         }
+                        if !taken
+                            .lock()
+                            .expect("not poisoned")
+                            .insert(pair.public().key_id().to_string())
+                        {
+                            continue;
+                        }
+                        let Some(&i) = missing.get(made.fetch_add(1, Ordering::Relaxed)) else {
+                            return Ok(());
+                        };
                         let tmp = path(i).with_extension("tmp");
                         std::fs::write(&tmp, pem.as_bytes())
                             .and_then(|()| std::fs::rename(&tmp, path(i)))
                             .map_err(|e| format!("{}: {e}", tmp.display()))?;
-                        made.fetch_add(1, Ordering::Relaxed);
                     }
                 })
             })
@@ -164,5 +191,53 @@ pub fn compose(dir: &Path, count: usize, bits: usize, threads: usize) -> Result<
         return Err(err);
     }
     eprintln!("  composed in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(made.load(Ordering::Relaxed))
+    Ok(made.load(Ordering::Relaxed).min(missing.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two real keys give four more: distinct, of the right size, and each signs and
+    /// decrypts as a key of its own.
+    #[test]
+    fn composed_keys_are_distinct_working_keys() {
+        let dir = std::env::temp_dir().join(format!("load-keys-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let vector = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/vectors/small2048.pkcs8.pem"
+        );
+        std::fs::copy(vector, dir.join("rsa2048-0000.pem")).unwrap();
+        std::fs::write(
+            dir.join("rsa2048-0001.pem"),
+            KeyPair::generate(2048).unwrap().private_pem(),
+        )
+        .unwrap();
+        assert_eq!(compose(&dir, 6, 2048, 2).unwrap(), 4);
+        assert_eq!(
+            compose(&dir, 6, 2048, 2).unwrap(),
+            0,
+            "nothing missing any more"
+        );
+        assert!(
+            compose(&dir, 7, 2048, 2).is_err(),
+            "two keys give four pairs only"
+        );
+        let keys = load_or_make(&dir, 6, 2048, 1).unwrap();
+        let ids: std::collections::HashSet<_> = keys
+            .iter()
+            .map(|k| k.public().key_id().to_string())
+            .collect();
+        assert_eq!(ids.len(), 6);
+        for key in &keys[2..] {
+            assert_eq!(key.public().bits(), 2048);
+            let signature = key.sign(b"proof");
+            assert!(key.public().verify(b"proof", &signature));
+            assert!(!keys[0].public().verify(b"proof", &signature));
+            let sealed = key.public().encrypt(b"member key").unwrap();
+            assert_eq!(key.decrypt(&sealed).unwrap(), b"member key");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
