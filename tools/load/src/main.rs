@@ -18,11 +18,13 @@ mod keys;
 mod nothing_dropped;
 mod page;
 mod proc_stat;
+mod proof;
 mod report;
 mod server_frame;
 mod stream;
 mod target;
 mod tls;
+mod version_two;
 mod worker;
 
 use std::collections::HashMap;
@@ -40,6 +42,7 @@ use tungstenite::Message;
 
 use console_tail::ConsoleTail;
 use proc_stat::Server;
+use proof::SignerKind;
 use report::{Figures, quantile};
 use server_frame::SIG_KEY;
 use target::Target;
@@ -95,6 +98,17 @@ Usage: dyspatcher-load --url ws://127.0.0.1:PORT/ [OPTIONS]
   --window W              connections being set up at once (default 64)
   --text-bytes B          length of a message's text (default 100)
   --join-timeout S        (default 900)
+  --v2                    version-2 clients (docs/PROTOCOL.md \"Version 2\"): joins with a proof
+                          of the key, settled, rotations; phases join,rotate only (default both)
+  --signer S              --v2: ring (default) or rsa signs the proofs
+  --wave W                --v2: clients connect, sign and prove W at a time (default: all but
+                          the last at once; the server's join deadline is 30 s)
+  --rotations R           --v2: members that leave one after another (default 3)
+  --sample-every K        --v2: every K-th client checks its users count and unwraps its
+                          keys (default N/8)
+  --signing-cost K        time K proofs with each signer on one thread, then exit
+  --compose-keys K        make the missing keys of the first K in --keys-dir from the primes
+                          of those present, then exit (load keys only: they share primes)
   --json FILE             also write the figures as JSON (for --summarize)
   -h, --help";
 
@@ -140,6 +154,13 @@ struct Args {
     text_bytes: usize,
     join_timeout: f64,
     json: Option<PathBuf>,
+    v2: bool,
+    signer: SignerKind,
+    rotations: usize,
+    wave: Option<usize>,
+    sample_every: Option<usize>,
+    signing_cost: Option<usize>,
+    compose_keys: Option<usize>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -158,8 +179,12 @@ fn parse_args() -> Result<Option<Args>, String> {
         return Ok(None);
     }
     let e = |e: pico_args::Error| e.to_string();
-    let args = Args {
-        url: a.value_from_str("--url").map_err(e)?,
+    let a_phases_given = std::env::args().any(|x| x == "--phases" || x.starts_with("--phases="));
+    let mut args = Args {
+        url: a
+            .opt_value_from_str("--url")
+            .map_err(e)?
+            .unwrap_or_default(),
         trust: match (
             a.opt_value_from_str::<_, String>("--cert-sha256")
                 .map_err(e)?,
@@ -270,6 +295,16 @@ fn parse_args() -> Result<Option<Args>, String> {
             .map_err(e)?
             .unwrap_or(900.0),
         json: a.opt_value_from_str("--json").map_err(e)?,
+        v2: a.contains("--v2"),
+        signer: match a.opt_value_from_str::<_, String>("--signer").map_err(e)? {
+            None => SignerKind::Ring,
+            Some(s) => SignerKind::parse(&s)?,
+        },
+        rotations: a.opt_value_from_str("--rotations").map_err(e)?.unwrap_or(3),
+        sample_every: a.opt_value_from_str("--sample-every").map_err(e)?,
+        wave: a.opt_value_from_str("--wave").map_err(e)?,
+        signing_cost: a.opt_value_from_str("--signing-cost").map_err(e)?,
+        compose_keys: a.opt_value_from_str("--compose-keys").map_err(e)?,
     };
     let rest = a.finish();
     if let Some(x) = rest.first() {
@@ -288,7 +323,11 @@ fn parse_args() -> Result<Option<Args>, String> {
     if rates.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
         return Err("rates must be above 0".into());
     }
-    if args.threads == 0 || args.keys == Some(0) || args.window == 0 {
+    if args.v2 && !a_phases_given {
+        args.phases = vec!["join".into(), "rotate".into()];
+    }
+    if args.threads == 0 || args.keys == Some(0) || args.window == 0 || args.sample_every == Some(0)
+    {
         return Err("--threads, --keys and --window must be at least 1".into());
     }
     Ok(Some(args))
@@ -424,6 +463,17 @@ impl Run<'_> {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if let Some(count) = args.compose_keys {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let made = keys::compose(&args.keys_dir, count, args.key_bits, cores)?;
+        println!("{made} keys composed in {}", args.keys_dir.display());
+        return Ok(());
+    }
+    if let Some(count) = args.signing_cost {
+        let keys = keys::load_or_make(&args.keys_dir, count, args.key_bits, 2)?;
+        println!("{}", proof::signing_cost(&keys, count)?);
+        return Ok(());
+    }
     raise_nofile(args.users + 256)?;
     let target = Target::parse(&args.url, ("ws", "wss"))?;
     let tls = args.trust.map(tls::client_config);
@@ -437,6 +487,9 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(s) = server {
         s.rss()
             .ok_or_else(|| format!("cannot read /proc/{}/status", s.pid))?;
+    }
+    if args.v2 {
+        return version_two::run(args, target, server);
     }
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let clients = args.users + nothing_dropped::extra_clients(args);
@@ -453,6 +506,7 @@ fn run(args: &Args) -> Result<(), String> {
         t0: Instant::now(),
         aeskey: Mutex::new(None),
         users_list: Mutex::new(None),
+        v2: None,
     });
     let window = args.window.div_ceil(args.threads);
     let workers = (0..args.threads)
@@ -753,6 +807,13 @@ fn join(run: &mut Run) -> Result<Vec<usize>, String> {
         if Instant::now() > deadline {
             run.notes.push(format!("joins timed out: {joined} of {n}"));
             break;
+        }
+        if proc_stat::own_rss().is_some_and(|r| r > proc_stat::TOOL_RSS_LIMIT) {
+            return Err(format!(
+                "the tool passed {} GiB with {joined} of {n} joined (one read buffer per \
+                 client as large as the largest users list): stopped",
+                proc_stat::TOOL_RSS_LIMIT >> 30
+            ));
         }
         if last_print.elapsed() > Duration::from_secs(10) {
             eprintln!(

@@ -15,6 +15,36 @@ pub const LABELS: &[(&str, &str)] = &[
         "join_settled_s",
         "N joins until every announcement arrived, s",
     ),
+    ("idle_cpu_ms_per_s", "server CPU when idle, ms per s"),
+    (
+        "v2_connect_s",
+        "v2: connect, upgrade, join until every challenge, s",
+    ),
+    ("v2_connect_cpu_s", "v2: server CPU for that, s"),
+    ("v2_sign_s", "v2: the tool signs every proof, wall s"),
+    ("v2_sign_cpu_s", "v2: the tool's signing CPU, s"),
+    ("v2_sign_cpu_us_each", "v2: the tool's CPU per proof, µs"),
+    (
+        "v2_join_s",
+        "v2: first proof to all but the marker joined (sum of waves), s",
+    ),
+    (
+        "v2_marker_s",
+        "v2: the marker connects, proves, is seen by all, s",
+    ),
+    ("v2_settled_s", "v2: joins + marker = joined and settled, s"),
+    (
+        "v2_total_s",
+        "v2: first connect to settled, signing included, s",
+    ),
+    (
+        "v2_join_cpu_s",
+        "v2: server CPU, first proof to all joined, s",
+    ),
+    (
+        "v2_settled_cpu_s",
+        "v2: server CPU, joins + marker until settled, s",
+    ),
     ("join_p50_ms", "one join p50, ms"),
     ("join_p99_ms", "one join p99, ms"),
     ("join_failed", "joins failed"),
@@ -25,6 +55,19 @@ pub const LABELS: &[(&str, &str)] = &[
     ("join_cpu_s", "server CPU for the joins, s"),
     ("rss_mib", "server RSS with N users, MiB"),
     ("rss_per_user_kib", "server RSS per user, KiB"),
+    (
+        "settled_peak_rss_mib",
+        "server peak RSS (VmHWM) once settled, MiB",
+    ),
+    ("rotations", "rotations measured"),
+    (
+        "rotation_ms",
+        "one member leaves: until all have the new group key, ms",
+    ),
+    (
+        "rotation_cpu_ms",
+        "one member leaves: server CPU less idle, ms",
+    ),
     ("all_rate", "@all steady: messages/s offered"),
     ("all_deliveries_per_s", "@all steady: deliveries/s"),
     ("all_p50_ms", "@all steady: latency p50, ms"),

@@ -6,8 +6,19 @@
 pub enum Kind<'a> {
     /// A relayed message: the first bytes of its signature identify it.
     Message(&'a [u8]),
+    /// A 0.9 config has the group key (`aeskey`); a version-2 one has none.
     Config(Option<&'a [u8]>),
+    /// Version 2: the member key, wrapped with my public key.
+    ConfigV2(&'a [u8]),
     UsersList,
+    /// Version 2: the challenge's nonce, to sign for the proof of the key.
+    Challenge(&'a [u8]),
+    /// Version 2: the group key of this epoch (wrapped with my member key).
+    GroupKey(u64),
+    /// Version 2: the users list (names and Key IDs).
+    Users,
+    /// Version 2: the joins and departures of one turn.
+    Presence,
     Join,
     Left,
     Ack,
@@ -32,11 +43,24 @@ pub fn classify(p: &[u8]) -> Kind<'_> {
                 _ => Kind::Other,
             }
         }
-        b"config" => {
-            Kind::Config(find(p, b"\"aeskey\"").and_then(|i| string_after(&p[i..], b"\"aeskey\"")))
-        }
-        b"signal" => match string_after(head, b"\"code\"") {
+        b"config" => match find(p, b"\"memberkey\"") {
+            Some(i) => string_after(&p[i..], b"\"memberkey\"").map_or(Kind::Other, Kind::ConfigV2),
+            None => Kind::Config(
+                find(p, b"\"aeskey\"").and_then(|i| string_after(&p[i..], b"\"aeskey\"")),
+            ),
+        },
+        // Keys may come in any order: a long list of presence changes before `code`.
+        b"signal" => match string_after(head, b"\"code\"").or_else(|| string_after(p, b"\"code\""))
+        {
             Some(b"chat-userslist") => Kind::UsersList,
+            Some(b"chat-users") => Kind::Users,
+            Some(b"chat-presence") => Kind::Presence,
+            Some(b"chat-challenge") => {
+                string_after(p, b"\"nonce\"").map_or(Kind::Other, Kind::Challenge)
+            }
+            Some(b"chat-groupkey") => {
+                number_after(p, b"\"epoch\"").map_or(Kind::Other, Kind::GroupKey)
+            }
             Some(b"chat-join") => Kind::Join,
             Some(b"chat-left") => Kind::Left,
             Some(b"chat-ack") => Kind::Ack,
@@ -80,6 +104,49 @@ fn string_after<'a>(p: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     Some(&p[start..start + len])
 }
 
+/// The unsigned integer value after the key `key`.
+fn number_after(p: &[u8], key: &[u8]) -> Option<u64> {
+    let mut i = find(p, key)? + key.len();
+    while p
+        .get(i)
+        .is_some_and(|b| b.is_ascii_whitespace() || *b == b':')
+    {
+        i += 1;
+    }
+    let digits = p[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&p[i..i + digits]).ok()?.parse().ok()
+}
+
+/// Entries of a version-2 users list or changes of a presence frame: each is an array
+/// that starts with a quoted name or word (`["bob","<Key ID>"]`), and names, Key IDs
+/// and the words `join`/`left`/`0.9` hold neither `[` nor `"`.
+pub fn count_entries(p: &[u8]) -> usize {
+    p.windows(2).filter(|w| w == b"[\"").count()
+}
+
+/// Whether a version-2 users list names `name` as its last entry (the last to join),
+/// looking at its end only.
+pub fn users_end_with(p: &[u8], name: &[u8]) -> bool {
+    let tail = &p[p.len().saturating_sub(name.len() + 160)..];
+    rfind(tail, b"[\"").is_some_and(|i| {
+        tail[i + 2..].starts_with(name) && tail.get(i + 2 + name.len()) == Some(&b'"')
+    })
+}
+
+/// The joins less the departures of a presence frame.
+pub fn presence_balance(p: &[u8]) -> i64 {
+    let count = |n: &[u8]| p.windows(n.len()).filter(|w| *w == n).count() as i64;
+    count(b"[\"join\"") - count(b"[\"left\"")
+}
+
+/// Whether a presence frame announces the join of `name`.
+pub fn presence_joins(p: &[u8], name: &[u8]) -> bool {
+    let mut needle = b"[\"join\",\"".to_vec();
+    needle.extend_from_slice(name);
+    needle.push(b'"');
+    find(p, &needle).is_some()
+}
+
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
@@ -119,6 +186,29 @@ mod tests {
             classify(br#"{"cmd":"config","data":{"aeskey":"QUJD","disable-all":false},"user":""}"#),
             Kind::Config(Some(b"QUJD"))
         );
+    }
+
+    #[test]
+    fn version_two_frames() {
+        let challenge =
+            br#"{"cmd":"signal","data":{"code":"chat-challenge","nonce":"bm9uY2U="},"user":""}"#;
+        assert_eq!(classify(challenge), Kind::Challenge(b"bm9uY2U="));
+        let config = br#"{"cmd":"config","data":{"admin":"ADMIN","adminkey":{"hash":"ab","text":"QUJD"},"disable-all":false,"is-admin":false,"keyid":"cd","max-text":65536,"memberkey":"TUVN","user":"alice","v":2},"user":""}"#;
+        assert_eq!(classify(config), Kind::ConfigV2(b"TUVN"));
+        let key = br#"{"cmd":"signal","data":{"code":"chat-groupkey","epoch":17,"iv":"aXY=","key":"a2V5"},"user":""}"#;
+        assert_eq!(classify(key), Kind::GroupKey(17));
+        let users = br#"{"cmd":"signal","data":{"code":"chat-users","users":[["ADMIN","aa"],["bob","bb"],["carol","cc","0.9"]]},"user":""}"#;
+        assert_eq!(classify(users), Kind::Users);
+        assert_eq!(count_entries(users), 3);
+        assert!(users_end_with(users, b"carol"));
+        assert!(!users_end_with(users, b"caro"));
+        assert!(!users_end_with(users, b"bob"));
+        let presence = br#"{"cmd":"signal","data":{"changes":[["join","dave","dd"],["left","bob"]],"code":"chat-presence"},"user":""}"#;
+        assert_eq!(classify(presence), Kind::Presence);
+        assert!(presence_joins(presence, b"dave"));
+        assert_eq!(presence_balance(presence), 0);
+        assert!(!presence_joins(presence, b"bob"));
+        assert!(!presence_joins(presence, b"dav"));
     }
 
     /// A users list of thousands of keys and the small frame after it, read through

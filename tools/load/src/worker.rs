@@ -53,6 +53,35 @@ pub struct Counters {
     pub delivered: AtomicU64,
     pub bytes_in: AtomicU64,
     pub cut_after_join: AtomicU64,
+    /// Version 2: clients that received their challenge.
+    pub challenged: AtomicU64,
+    /// Version 2: joined clients that have seen the marker's join.
+    pub settled: AtomicU64,
+    /// Version 2: `chat-groupkey` frames received.
+    pub groupkeys: AtomicU64,
+}
+
+/// What version-2 clients watch for.
+pub struct V2Watch {
+    /// The name of the last client to join: a client that saw it join (in its users
+    /// list or a presence frame) has seen every join before it.
+    pub marker: Vec<u8>,
+    /// Clients whose id is a multiple of this keep their users count exactly and the
+    /// frames that carry their keys ([`Sample`]).
+    pub sample_every: usize,
+}
+
+/// A sampled version-2 client: enough to check its keys and its view of the room.
+#[derive(Debug, Default, Clone)]
+pub struct Sample {
+    pub id: usize,
+    /// The member key, wrapped with the client's public key (base64).
+    pub memberkey: String,
+    /// Every `chat-groupkey` frame it received, as received.
+    pub groupkeys: Vec<String>,
+    /// Users it knows of: its users list's entries plus the joins less the departures
+    /// of the presence frames after it.
+    pub view: i64,
 }
 
 pub struct Shared {
@@ -60,6 +89,8 @@ pub struct Shared {
     pub aeskey: Mutex<Option<String>>,
     /// The first users list a client received (it names the administrator and its key).
     pub users_list: Mutex<Option<String>>,
+    /// Set for a version-2 run.
+    pub v2: Option<V2Watch>,
 }
 
 impl Shared {
@@ -104,6 +135,10 @@ pub enum Command {
     Connect(Vec<ClientSpec>),
     Table(Arc<Table>),
     Schedule(Vec<Send>),
+    /// Version 2: the proofs of the key (client id, `chat-proof` frame), written at once.
+    Proofs(Vec<(usize, Message)>),
+    /// Version 2: this client leaves (a close frame, then the socket is dropped).
+    Leave(usize),
     Collect(mpsc::Sender<Report>),
     /// Closes every connection with a reset (no TIME_WAIT left behind).
     CloseAll,
@@ -154,6 +189,12 @@ pub struct Report {
     pub send_failed: u64,
     /// Clients joined and connected when the report was made.
     pub connected: Vec<usize>,
+    /// Version 2: the challenges received (client id, nonce), since the last collect.
+    pub challenges: Vec<(usize, String)>,
+    /// Version 2: `chat-groupkey` frames received, by epoch.
+    pub epochs: HashMap<u64, u64>,
+    /// Version 2: the sampled clients (see [`V2Watch`]).
+    pub samples: Vec<Sample>,
 }
 
 impl Report {
@@ -173,6 +214,11 @@ impl Report {
         }
         self.send_failed += other.send_failed;
         self.connected.extend(other.connected);
+        self.challenges.extend(other.challenges);
+        for (k, v) in other.epochs {
+            *self.epochs.entry(k).or_default() += v;
+        }
+        self.samples.extend(other.samples);
     }
 }
 
@@ -239,6 +285,16 @@ struct Client {
     started_ns: u64,
     got_config: bool,
     got_list: bool,
+    /// Counted in the window of connections being set up (until the join, or for
+    /// version 2 until the challenge).
+    in_window: bool,
+    /// Version 2: a group key came.
+    got_groupkey: bool,
+    /// Version 2: counted in `settled`.
+    settled: bool,
+    /// Version 2: the marker's join was seen.
+    saw_marker: bool,
+    sample: Option<Sample>,
 }
 
 struct Worker {
@@ -311,6 +367,8 @@ impl Worker {
                 Command::Connect(specs) => self.waiting.extend(specs),
                 Command::Table(table) => self.table = Some(table),
                 Command::Schedule(sends) => self.schedule.extend(sends),
+                Command::Proofs(proofs) => self.write_proofs(proofs),
+                Command::Leave(id) => self.leave(id),
                 Command::Collect(reply) => {
                     self.report.connected = self
                         .clients
@@ -318,6 +376,12 @@ impl Worker {
                         .flatten()
                         .filter(|c| c.got_config && c.got_list)
                         .map(|c| c.id)
+                        .collect();
+                    self.report.samples = self
+                        .clients
+                        .iter()
+                        .flatten()
+                        .filter_map(|c| c.sample.clone())
                         .collect();
                     let _ = reply.send(std::mem::take(&mut self.report));
                 }
@@ -359,6 +423,11 @@ impl Worker {
                 continue;
             }
             self.by_id.insert(spec.id, slot);
+            let sampled = self
+                .shared
+                .v2
+                .as_ref()
+                .is_some_and(|w| spec.id.is_multiple_of(w.sample_every.max(1)));
             self.clients[slot] = Some(Client {
                 id: spec.id,
                 connection,
@@ -366,6 +435,14 @@ impl Worker {
                 started_ns: self.shared.now_ns(),
                 got_config: false,
                 got_list: false,
+                in_window: true,
+                got_groupkey: false,
+                settled: false,
+                saw_marker: false,
+                sample: sampled.then(|| Sample {
+                    id: spec.id,
+                    ..Sample::default()
+                }),
             });
             self.in_flight += 1;
         }
@@ -509,6 +586,51 @@ impl Worker {
             Kind::Join => {
                 self.counters.announcements.fetch_add(1, Ordering::Relaxed);
             }
+            Kind::Challenge(nonce) => {
+                report
+                    .challenges
+                    .push((client.id, String::from_utf8_lossy(nonce).into_owned()));
+                self.counters.challenged.fetch_add(1, Ordering::Relaxed);
+                if std::mem::take(&mut client.in_window) {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                }
+            }
+            Kind::ConfigV2(memberkey) => {
+                client.got_config = true;
+                if let Some(sample) = &mut client.sample {
+                    sample.memberkey = String::from_utf8_lossy(memberkey).into_owned();
+                }
+                joined_now = client.got_list && client.got_groupkey;
+            }
+            Kind::GroupKey(epoch) => {
+                self.counters.groupkeys.fetch_add(1, Ordering::Relaxed);
+                *report.epochs.entry(epoch).or_default() += 1;
+                if let Some(sample) = &mut client.sample {
+                    sample
+                        .groupkeys
+                        .push(String::from_utf8_lossy(text).into_owned());
+                }
+                joined_now = !client.got_groupkey && client.got_config && client.got_list;
+                client.got_groupkey = true;
+            }
+            Kind::Users => {
+                if let Some(sample) = &mut client.sample {
+                    sample.view = server_frame::count_entries(text) as i64;
+                }
+                if let Some(watch) = &self.shared.v2 {
+                    client.saw_marker |= server_frame::users_end_with(text, &watch.marker);
+                }
+                joined_now = !client.got_list && client.got_config && client.got_groupkey;
+                client.got_list = true;
+            }
+            Kind::Presence => {
+                if let Some(sample) = &mut client.sample {
+                    sample.view += server_frame::presence_balance(text);
+                }
+                if let Some(watch) = &self.shared.v2 {
+                    client.saw_marker |= server_frame::presence_joins(text, &watch.marker);
+                }
+            }
             Kind::Left => report.lefts += 1,
             Kind::Ack => report.acks += 1,
             Kind::Undelivered(reason) | Kind::Notice(reason) => {
@@ -526,8 +648,65 @@ impl Worker {
             self.counters.joined.fetch_add(1, Ordering::Relaxed);
             let us = (now.saturating_sub(client.started_ns) / 1000).min(u64::from(u32::MAX));
             report.join_us.push(us as u32);
-            self.in_flight = self.in_flight.saturating_sub(1);
+            if std::mem::take(&mut client.in_window) {
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
         }
+        if self.shared.v2.is_some()
+            && !client.settled
+            && client.saw_marker
+            && client.got_config
+            && client.got_list
+            && client.got_groupkey
+        {
+            client.settled = true;
+            self.counters.settled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes each client's proof of its key at once.
+    fn write_proofs(&mut self, proofs: Vec<(usize, Message)>) {
+        for (id, proof) in proofs {
+            let Some(&slot) = self.by_id.get(&id) else {
+                self.report.send_failed += 1;
+                continue;
+            };
+            let Some(Some(Client {
+                connection: Connection::Open(ws),
+                ..
+            })) = self.clients.get_mut(slot)
+            else {
+                self.report.send_failed += 1;
+                continue;
+            };
+            let written = match ws.write(proof) {
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                Err(e) => Err(format!("write: {e}")),
+                Ok(()) => flush(ws),
+            };
+            if let Err(e) = written {
+                self.end(slot, e);
+            }
+        }
+    }
+
+    /// One client leaves as a page does when closed: a close frame, then the socket
+    /// is dropped (the server sees the close, or the end of the stream, in one turn).
+    fn leave(&mut self, id: usize) {
+        let Some(slot) = self.by_id.remove(&id) else {
+            return;
+        };
+        let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        if let Connection::Open(ws) = &mut client.connection {
+            let _ = ws.close(None);
+            let _ = flush(ws);
+        }
+        if let Some(tcp) = client.connection.tcp_mut() {
+            let _ = self.poll.registry().deregister(tcp);
+        }
+        self.free.push(slot);
     }
 
     fn end(&mut self, slot: usize, why: String) {
@@ -543,7 +722,9 @@ impl Worker {
             self.counters.cut_after_join.fetch_add(1, Ordering::Relaxed);
             *self.report.ends.entry(why).or_default() += 1;
         } else {
-            self.in_flight = self.in_flight.saturating_sub(1);
+            if client.in_window {
+                self.in_flight = self.in_flight.saturating_sub(1);
+            }
             self.failed(why);
         }
     }
