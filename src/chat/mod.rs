@@ -20,6 +20,7 @@ pub mod frames;
 mod join;
 mod private_work;
 mod split;
+mod transfers;
 mod users;
 
 use std::borrow::Cow;
