@@ -136,7 +136,7 @@ impl Default for Limits {
             max_console_line: 16 * 1024,
             kick_for: Duration::from_secs(600),
             max_file_bytes: 25 * 1024 * 1024,
-            max_file_chunk_bytes: 32 * 1024,
+            max_file_chunk_bytes: 48 * 1024,
             file_window: 4,
             file_ack_timeout: Duration::from_secs(20),
             file_bytes_per_second: 4.0 * 1024.0 * 1024.0,
