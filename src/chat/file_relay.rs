@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::file_frames::{self, FileFrame};
 use super::frames::FrameText;
-use super::transfers::{Chunk, Note, Offer, Refusal};
+use super::transfers::{Chunk, Note, Refusal};
 use super::v2_frames::{self, V2Data, Why};
 use super::{Chat, ConnId};
 

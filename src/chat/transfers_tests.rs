@@ -176,7 +176,12 @@ fn the_last_ack_delivers_and_the_transfer_ends_with_its_last_recipient() {
     for seq in 0..2 {
         t.ack(CAROL, "alice", "f1", seq, &limits, now);
     }
-    assert_eq!(notes(&mut t), vec![delivered("carol")]);
+    let window = Note::Window {
+        sender: ALICE,
+        tid: "f1".into(),
+        acked: 1,
+    };
+    assert_eq!(notes(&mut t), vec![window, delivered("carol")]);
     assert_eq!(t.count(), 0);
     assert_eq!(send(&mut t, &limits, 2, now), Chunk::Dropped);
 }
