@@ -369,8 +369,8 @@ fn a_file_over_the_cap_is_refused_before_any_chunk() {
     // Exactly at the cap is fine.
     let at_cap = content(1024 * 1024, 5);
     let sent = std::thread::scope(|s| {
-        let r = s.spawn(|| receive_file(&mut bobby, WAIT));
-        let sent = send_file(&mut alice, "bobby", "cap", at_cap, 1, WAIT);
+        let r = s.spawn(|| receive_file(&mut bobby, Duration::from_secs(60)));
+        let sent = send_file(&mut alice, "bobby", "cap", at_cap, 1, Duration::from_secs(60));
         assert!(r.join().unwrap().file.is_ok());
         sent
     });
