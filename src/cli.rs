@@ -266,7 +266,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         let mib = parse_count("--max-file-size", &v, 1024)? as u64;
         limits.max_file_bytes = mib * 1024 * 1024;
         // One file that size must fit the server-wide bound.
-        limits.max_file_bytes_in_flight = limits.max_file_bytes_in_flight.max(limits.max_file_bytes);
+        limits.max_file_bytes_in_flight =
+            limits.max_file_bytes_in_flight.max(limits.max_file_bytes);
     }
 
     let tunnel = crate::tunnel::parse_options(&mut args)?;

@@ -20,11 +20,11 @@ mod admin;
 mod bans;
 mod budgets;
 mod delivery;
-mod file_frames;
-mod file_relay;
 mod delivery_v2;
 mod envelope;
 mod epochs;
+mod file_frames;
+mod file_relay;
 pub mod frames;
 mod join;
 mod lazy_keys;
@@ -111,7 +111,9 @@ pub enum Output {
     },
     /// Read this connection again: what paused it (a file chunk beyond the window)
     /// is gone. Nothing if it is not paused.
-    Resume { conn: ConnId },
+    Resume {
+        conn: ConnId,
+    },
     /// The administrator asked the server to stop.
     Quit,
 }

@@ -86,16 +86,25 @@ fn bytes_in_flight_and_transfers_per_sender_are_bounded() {
         "a tid in progress"
     );
     let big = offer("f2", 1001, 1);
-    assert_eq!(t.check_offer(CAROL, "carol", &big, &limits), Err(Refusal::Busy));
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &big, &limits),
+        Err(Refusal::Busy)
+    );
     let small = offer("f2", 1000, 1);
     t.start(ALICE, "alice", &small, bob(), now);
     let third = offer("f3", 0, 1);
-    assert_eq!(t.check_offer(ALICE, "alice", &third, &limits), Err(Refusal::Busy));
+    assert_eq!(
+        t.check_offer(ALICE, "alice", &third, &limits),
+        Err(Refusal::Busy)
+    );
     assert_eq!(t.check_offer(CAROL, "carol", &third, &limits), Ok(()));
     // Delivered: its bytes are free again.
     assert!(matches!(send(&mut t, &limits, 0, now), Chunk::Relay(_)));
     t.ack(BOB, "alice", "f1", 0, &limits, now);
-    assert_eq!(t.check_offer(CAROL, "carol", &offer("c", 2000, 1), &limits), Ok(()));
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &offer("c", 2000, 1), &limits),
+        Ok(())
+    );
 }
 
 #[test]
@@ -104,7 +113,10 @@ fn the_sender_is_held_to_the_slowest_recipient_by_the_window() {
     let (mut t, limits) = started(10, now);
     let window = limits.file_window;
     for seq in 0..window {
-        assert_eq!(send(&mut t, &limits, seq, now), Chunk::Relay(vec![BOB, CAROL]));
+        assert_eq!(
+            send(&mut t, &limits, seq, now),
+            Chunk::Relay(vec![BOB, CAROL])
+        );
     }
     assert_eq!(send(&mut t, &limits, window, now), Chunk::Held);
     assert!(t.is_holding(ALICE));
@@ -200,7 +212,11 @@ fn a_recipient_that_stops_acking_is_removed_and_the_others_go_on() {
     }
     notes(&mut t);
     let due = t.poll_timeout(&limits).unwrap();
-    assert_eq!(due, now + limits.file_ack_timeout, "carol owes since the start");
+    assert_eq!(
+        due,
+        now + limits.file_ack_timeout,
+        "carol owes since the start"
+    );
     t.handle_timeout(&limits, due - Duration::from_millis(1));
     assert_eq!(notes(&mut t), vec![]);
     t.handle_timeout(&limits, due);
@@ -232,10 +248,14 @@ fn a_chunk_out_of_order_or_too_large_ends_the_transfer_for_everybody() {
     assert_eq!(send(&mut t, &limits, 2, now), Chunk::Ended);
     let got = notes(&mut t);
     assert_eq!(got.len(), 4, "two cancels, two statuses: {got:?}");
-    assert!(got.iter().any(|n| matches!(n, Note::Cancel { to: BOB, .. })));
-    assert!(got.iter().any(
-        |n| matches!(n, Note::Status { to, state: State::Failed, .. } if to == "carol")
-    ));
+    assert!(
+        got.iter()
+            .any(|n| matches!(n, Note::Cancel { to: BOB, .. }))
+    );
+    assert!(
+        got.iter()
+            .any(|n| matches!(n, Note::Status { to, state: State::Failed, .. } if to == "carol"))
+    );
     assert_eq!(t.count(), 0);
 
     let (mut t, limits) = started(4, now);
@@ -255,9 +275,10 @@ fn only_the_sender_sends_and_cancels_its_chunks() {
     t.cancel_by_sender(ALICE, "alice", "f1", "changed my mind");
     let got = notes(&mut t);
     assert_eq!(got.len(), 2);
-    assert!(got.iter().all(
-        |n| matches!(n, Note::Cancel { reason, .. } if reason == "changed my mind")
-    ));
+    assert!(
+        got.iter()
+            .all(|n| matches!(n, Note::Cancel { reason, .. } if reason == "changed my mind"))
+    );
     assert_eq!(t.count(), 0);
 }
 
