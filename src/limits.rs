@@ -23,6 +23,9 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Key IDs one `chat-getkeys` may ask for; the rest of that frame is ignored.
     pub max_keyids_per_request: usize,
+    /// 0.9 group keys before the current one still taken on input (0.9 clients have no
+    /// epochs: a frame made before their new `config` arrived is relayed re-encrypted).
+    pub legacy_keys_kept: usize,
     /// Silence on a WebSocket before the server sends a ping.
     pub ping_after: Duration,
     /// Further silence after that ping before the connection is declared dead.
@@ -111,6 +114,7 @@ impl Default for Limits {
             max_message_bytes: 128 * 1024,
             max_text_bytes: 64 * 1024,
             max_keyids_per_request: 64,
+            legacy_keys_kept: 8,
             ping_after: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(30),
             join_timeout: Duration::from_secs(30),
