@@ -49,6 +49,8 @@ struct V2Client {
     sent: u64,
 }
 
+// A handful per test: their sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Client {
     V2(V2Client),
     Old(ClientSession),

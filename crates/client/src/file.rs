@@ -193,7 +193,7 @@ impl ClientSession {
         let offer = Outgoing {
             frame: self.message_frame(data),
             id,
-            legacy: None,
+            copy: None,
         };
         let file = OutgoingFile {
             info,
