@@ -523,3 +523,63 @@ fn measure_file_throughput_and_server_cpu() {
         );
     }
 }
+
+#[test]
+fn a_sender_beyond_the_window_is_not_read_until_its_recipients_ack() {
+    let server = server(&[]);
+    let url = server.ws_url();
+    let mut alice = Client::join_v2(&url, "alice", keys("alice"));
+    let mut bobby = Client::join_v2(&url, "bobby", keys("bob"));
+    let mut old = Client::join(&url, "olduser", keys("small2048"));
+    alice.expect_joined("olduser");
+    let bytes = content(10 * CHUNK as usize, 8);
+    let (offer, file) = alice
+        .session
+        .file_to("all", "w", "w.bin", "application/octet-stream", bytes, CHUNK)
+        .unwrap();
+    alice.send(&offer.frame);
+    // Everything at once, ignoring the window; then a message of alice's behind it.
+    for seq in 0..file.chunks() {
+        alice.send(&file.chunk_frame(seq));
+    }
+    alice.say_all("behind the file");
+    let mut chunks = Vec::new();
+    while let Some(frame) = bobby.recv_frame(Duration::from_secs(2)) {
+        if frame.starts_with(r#"{"cmd":"file-chunk""#) {
+            chunks.push(json(&frame)["data"]["seq"].as_u64().unwrap());
+        } else {
+            bobby.handle_frame(&frame);
+        }
+    }
+    assert_eq!(chunks, (0..WINDOW).collect::<Vec<_>>(), "only the window");
+    // bobby acks: the rest comes, then the message alice sent after it.
+    for seq in 0..WINDOW {
+        bobby.send(&file_ack_frame("bobby", "alice", "w", seq));
+    }
+    let mut seen = WINDOW;
+    while seen < file.chunks() {
+        let frame = bobby.recv_frame(WAIT).expect("the rest of the chunks");
+        if frame.starts_with(r#"{"cmd":"file-chunk""#) {
+            let seq = json(&frame)["data"]["seq"].as_u64().unwrap();
+            assert_eq!(seq, seen);
+            bobby.send(&file_ack_frame("bobby", "alice", "w", seq));
+            seen += 1;
+        } else {
+            let events = bobby.handle_frame(&frame);
+            assert!(
+                !events.iter().any(|e| matches!(e, ClientEvent::V2Message { envelope, .. }
+                    if envelope.text == "behind the file")),
+                "alice's message came before the chunks she sent first"
+            );
+        }
+    }
+    bobby.expect_v2_text("alice", "behind the file", WAIT);
+    // The 0.9 client saw the room's chat but no file frame at all.
+    alice.say_all("to everybody");
+    old.expect_text("alice", "to everybody", WAIT);
+    assert!(
+        !old.frames().iter().any(|f| f.contains("file")),
+        "{:?}",
+        old.frames()
+    );
+}
