@@ -535,7 +535,14 @@ fn a_sender_beyond_the_window_is_not_read_until_its_recipients_ack() {
     let bytes = content(10 * CHUNK as usize, 8);
     let (offer, file) = alice
         .session
-        .file_to("all", "w", "w.bin", "application/octet-stream", bytes, CHUNK)
+        .file_to(
+            "all",
+            "w",
+            "w.bin",
+            "application/octet-stream",
+            bytes,
+            CHUNK,
+        )
         .unwrap();
     alice.send(&offer.frame);
     // Everything at once, ignoring the window; then a message of alice's behind it.
@@ -544,14 +551,35 @@ fn a_sender_beyond_the_window_is_not_read_until_its_recipients_ack() {
     }
     alice.say_all("behind the file");
     let mut chunks = Vec::new();
-    while let Some(frame) = bobby.recv_frame(Duration::from_secs(2)) {
+    let deadline = Instant::now() + WAIT;
+    // The window comes; then, for a second, nothing more.
+    while chunks.len() < WINDOW as usize && Instant::now() < deadline {
+        let Some(frame) = bobby.recv_frame(deadline - Instant::now()) else {
+            break;
+        };
         if frame.starts_with(r#"{"cmd":"file-chunk""#) {
             chunks.push(json(&frame)["data"]["seq"].as_u64().unwrap());
         } else {
             bobby.handle_frame(&frame);
         }
     }
-    assert_eq!(chunks, (0..WINDOW).collect::<Vec<_>>(), "only the window");
+    while let Some(frame) = bobby.recv_frame(Duration::from_secs(1)) {
+        if frame.starts_with(r#"{"cmd":"file-chunk""#) {
+            chunks.push(json(&frame)["data"]["seq"].as_u64().unwrap());
+        } else {
+            bobby.handle_frame(&frame);
+        }
+    }
+    assert_eq!(
+        chunks,
+        (0..WINDOW).collect::<Vec<_>>(),
+        "only the window; alice got {:?}",
+        alice
+            .frames()
+            .iter()
+            .map(|f| &f[..f.len().min(300)])
+            .collect::<Vec<_>>()
+    );
     // bobby acks: the rest comes, then the message alice sent after it.
     for seq in 0..WINDOW {
         bobby.send(&file_ack_frame("bobby", "alice", "w", seq));
@@ -567,7 +595,9 @@ fn a_sender_beyond_the_window_is_not_read_until_its_recipients_ack() {
         } else {
             let events = bobby.handle_frame(&frame);
             assert!(
-                !events.iter().any(|e| matches!(e, ClientEvent::V2Message { envelope, .. }
+                !events
+                    .iter()
+                    .any(|e| matches!(e, ClientEvent::V2Message { envelope, .. }
                     if envelope.text == "behind the file")),
                 "alice's message came before the chunks she sent first"
             );
