@@ -77,7 +77,7 @@ impl Chat {
             .filter_map(|c| Some((c, self.users.member(c)?.name.clone())))
             .collect();
         self.transfers
-            .start(conn, &name, &offer, recipients, self.clock);
+            .start(conn, &name, &offer, recipients, &self.limits, self.clock);
     }
 
     /// A file frame of a joined connection (its cost already counted).

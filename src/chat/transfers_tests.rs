@@ -25,7 +25,7 @@ fn started(chunks: u64, now: Instant) -> (Transfers, Limits) {
     let o = offer("f1", chunks * 1024, chunks);
     t.check_offer(ALICE, "alice", &o, &limits).unwrap();
     let to = vec![(BOB, "bob".to_string()), (CAROL, "carol".to_string())];
-    t.start(ALICE, "alice", &o, to, now);
+    t.start(ALICE, "alice", &o, to, &limits, now);
     (t, limits)
 }
 
@@ -71,38 +71,46 @@ fn offers_over_the_cap_or_with_impossible_chunks_are_refused() {
 fn bytes_in_flight_and_transfers_per_sender_are_bounded() {
     let now = Instant::now();
     let limits = Limits {
-        max_file_bytes_in_flight: 3000,
+        max_file_bytes_in_flight: 4000,
+        max_file_chunk_bytes: 1000,
         max_transfers_per_connection: 2,
         ..Limits::default()
     };
     let mut t = Transfers::default();
     let bob = || vec![(BOB, "bob".to_string())];
-    let o = offer("f1", 2000, 1);
+    let o = offer("f1", 2000, 2);
     assert_eq!(t.check_offer(ALICE, "alice", &o, &limits), Ok(()));
-    t.start(ALICE, "alice", &o, bob(), now);
+    t.start(ALICE, "alice", &o, bob(), &limits, now);
     assert_eq!(
         t.check_offer(ALICE, "alice", &o, &limits),
         Err(Refusal::Tid),
         "a tid in progress"
     );
-    let big = offer("f2", 1001, 1);
+    let big = offer("f2", 2001, 3);
     assert_eq!(
         t.check_offer(CAROL, "carol", &big, &limits),
         Err(Refusal::Busy)
     );
     let small = offer("f2", 1000, 1);
-    t.start(ALICE, "alice", &small, bob(), now);
+    t.start(ALICE, "alice", &small, bob(), &limits, now);
+    // An empty file counts as a chunk.
     let third = offer("f3", 0, 1);
     assert_eq!(
         t.check_offer(ALICE, "alice", &third, &limits),
         Err(Refusal::Busy)
     );
     assert_eq!(t.check_offer(CAROL, "carol", &third, &limits), Ok(()));
-    // Delivered: its bytes are free again.
-    assert!(matches!(send(&mut t, &limits, 0, now), Chunk::Relay(_)));
-    t.ack(BOB, "alice", "f1", 0, &limits, now);
     assert_eq!(
-        t.check_offer(CAROL, "carol", &offer("c", 2000, 1), &limits),
+        t.check_offer(CAROL, "carol", &offer("c", 3000, 3), &limits),
+        Err(Refusal::Busy)
+    );
+    // Delivered: its bytes are free again.
+    for seq in 0..2 {
+        assert!(matches!(send(&mut t, &limits, seq, now), Chunk::Relay(_)));
+        t.ack(BOB, "alice", "f1", u64::from(seq), &limits, now);
+    }
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &offer("c", 3000, 3), &limits),
         Ok(())
     );
 }
@@ -361,4 +369,53 @@ fn the_file_budget_pauses_a_connection_that_sends_faster_than_it() {
         t.charge(BOB, 1, &limits, now);
     }
     assert!(t.budget_ready_at(BOB, now).is_some());
+}
+
+#[test]
+fn a_sender_that_stops_sending_ends_its_transfer_but_not_while_the_window_is_full() {
+    let now = Instant::now();
+    let (mut t, limits) = started(10, now);
+    let timeout = limits.file_ack_timeout;
+    assert_eq!(t.poll_timeout(&limits), Some(now + timeout));
+    for seq in 0..limits.file_window {
+        send(&mut t, &limits, seq, now);
+    }
+    // The window is full: only the recipients are due.
+    let later = now + timeout / 2;
+    for seq in 0..limits.file_window {
+        t.ack(BOB, "alice", "f1", u64::from(seq), &limits, later);
+        t.ack(CAROL, "alice", "f1", u64::from(seq), &limits, later);
+    }
+    notes(&mut t);
+    // The window moved at `later`: the sender may send, and has until then + timeout.
+    assert_eq!(t.poll_timeout(&limits), Some(later + timeout));
+    t.handle_timeout(&limits, later + timeout);
+    let got = notes(&mut t);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(
+        got.iter()
+            .any(|n| matches!(n, Note::Cancel { to: BOB, reason, .. }
+        if reason == "alice's client stopped sending the file."))
+    );
+    assert_eq!(t.count(), 0);
+}
+
+#[test]
+fn empty_files_count_as_a_chunk_in_flight() {
+    let now = Instant::now();
+    let limits = Limits {
+        max_file_bytes_in_flight: 2 * 48 * 1024,
+        ..Limits::default()
+    };
+    let mut t = Transfers::default();
+    for (i, who) in [(ALICE, "alice"), (BOB, "bob")] {
+        let o = offer("e", 0, 1);
+        assert_eq!(t.check_offer(i, who, &o, &limits), Ok(()));
+        t.start(i, who, &o, vec![(CAROL, "carol".into())], &limits, now);
+    }
+    let o = offer("e", 0, 1);
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &o, &limits),
+        Err(Refusal::Busy)
+    );
 }
