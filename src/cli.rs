@@ -493,6 +493,19 @@ mod tests {
     }
 
     #[test]
+    fn the_file_cap_is_in_mib_and_the_bytes_in_flight_follow_it() {
+        let limits = run(&[]).unwrap().limits;
+        assert_eq!(limits.max_file_bytes, 25 * 1024 * 1024);
+        let limits = run(&["--max-file-size", "100"]).unwrap().limits;
+        assert_eq!(limits.max_file_bytes, 100 * 1024 * 1024);
+        assert_eq!(limits.max_file_bytes_in_flight, 100 * 1024 * 1024);
+        for bad in ["0", "1025", "x"] {
+            let err = run(&["--max-file-size", bad]).unwrap_err();
+            assert!(err.contains("from 1 to 1024"), "{err}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let o = run(&[]).unwrap();
         assert_eq!(o.ip, IpAddr::from([127, 0, 0, 1]));
