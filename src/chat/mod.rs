@@ -15,6 +15,8 @@
 //!   `epochs.rs` (the group keys and their rotation), `presence.rs` (the turn's batched
 //!   users list, presence and rotation), `lazy_keys.rs` (`chat-getkeys`),
 //!   `delivery_v2.rs` (routing version-2 messages).
+//! - Files (version 2): `transfers.rs` (transfers in progress: window, acks, timeouts),
+//!   `file_frames.rs` (their JSON), `file_relay.rs` (offers checked, chunks relayed).
 
 mod admin;
 mod bans;
