@@ -102,7 +102,15 @@ pub struct Limits {
     pub max_file_bytes_in_flight: u64,
     /// Transfers one connection may have in progress as their sender.
     pub max_transfers_per_connection: usize,
+    /// Names whose last key the console remembers (`/verify`, the warning when a name
+    /// comes back with another key); past it the longest unseen is forgotten.
+    pub remembered_names: usize,
 }
+
+/// Bytes of the text of one `/qr.svg` QR code, after percent-decoding: a link with its
+/// fingerprint is ~120; 256 keeps the code small (version 10 at most) and its encoding
+/// ~3 ms of the event loop (1,024 bytes would cost ~10 ms).
+pub const MAX_QR_TEXT_BYTES: usize = 256;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -148,6 +156,7 @@ impl Default for Limits {
             file_frame_min_cost: 1024,
             max_file_bytes_in_flight: 64 * 1024 * 1024,
             max_transfers_per_connection: 8,
+            remembered_names: 4096,
         }
     }
 }

@@ -290,6 +290,7 @@ impl Chat {
                 .plain(" joined, Key ID ")
                 .key_id(identity.key_id()),
         );
+        self.key_seen(&name, identity.key_id());
     }
 
     /// A version-2 join: the version-2 `config` with the member key, then the group

@@ -17,6 +17,7 @@
 //!   `delivery_v2.rs` (routing version-2 messages).
 //! - Files (version 2): `transfers.rs` (transfers in progress: window, acks, timeouts),
 //!   `file_frames.rs` (their JSON), `file_relay.rs` (offers checked, chunks relayed).
+//! - `verification.rs`: `/verify`, and the names' last keys (a key change is shown).
 
 mod admin;
 mod bans;
@@ -36,6 +37,7 @@ mod split;
 mod transfers;
 mod users;
 mod v2_frames;
+mod verification;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -190,6 +192,8 @@ pub struct Chat {
     untried: u64,
     /// File transfers in progress (`transfers.rs`).
     transfers: transfers::Transfers,
+    /// The last key of each name seen joining (`verification.rs`).
+    known_names: verification::KnownNames,
     out: VecDeque<Output>,
 }
 
@@ -251,6 +255,7 @@ impl Chat {
             work: PrivateWork::default(),
             untried: 0,
             transfers: transfers::Transfers::default(),
+            known_names: Default::default(),
             out: VecDeque::new(),
         }
     }

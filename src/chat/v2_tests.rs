@@ -877,6 +877,7 @@ fn rotation_cost() {
     }
 }
 
+/// The parts of a rotation: a wrap, an IV (measured, not asserted).
 #[test]
 #[ignore]
 fn rotation_cost_parts() {
@@ -895,6 +896,8 @@ fn rotation_cost_parts() {
     println!("1000 IVs: {:?}", started.elapsed());
 }
 
+/// What a member costs in memory, inline (its key's heap parts come on top): measured
+/// for docs/ARCHITECTURE.md, `cargo test --lib member_sizes -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn member_sizes() {
