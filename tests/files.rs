@@ -613,3 +613,81 @@ fn a_sender_beyond_the_window_is_not_read_until_its_recipients_ack() {
         old.frames()
     );
 }
+
+/// The next frame of `client` whose text contains `needle` (others are taken as usual).
+fn frame_with(client: &mut Client, needle: &str) -> Value {
+    loop {
+        let frame = client
+            .recv_frame(WAIT)
+            .unwrap_or_else(|| client.fail(&format!("no frame with {needle}")));
+        if frame.contains(needle) {
+            return json(&frame);
+        }
+        client.handle_frame(&frame);
+    }
+}
+
+#[test]
+fn cancels_on_each_side_and_a_departure_are_told_to_the_other_side() {
+    let server = server(&[]);
+    let url = server.ws_url();
+    let mut alice = Client::join_v2(&url, "alice", keys("alice"));
+    let mut bobby = Client::join_v2(&url, "bobby", keys("bob"));
+    let mut carol = Client::join_v2(&url, "carol", keys("small2048"));
+    alice.expect_joined("carol");
+    bobby.expect_joined("carol");
+    let (offer, file) = alice
+        .session
+        .file_to(
+            "all",
+            "c1",
+            "c.bin",
+            "application/octet-stream",
+            content(300_000, 9),
+            CHUNK,
+        )
+        .unwrap();
+    alice.send(&offer.frame);
+    alice.send(&file.chunk_frame(0));
+    frame_with(&mut carol, r#""cmd":"file-chunk""#);
+    frame_with(&mut bobby, r#""cmd":"file-chunk""#);
+    // carol leaves the transfer: alice is told, bobby is not.
+    carol.send(&dyspatcher_client::file_cancel_frame(
+        "carol", "alice", "c1",
+    ));
+    let status = frame_with(&mut alice, r#""file-status""#);
+    assert_eq!(status["data"]["to"], "carol");
+    assert_eq!(status["data"]["state"], "cancelled");
+    assert_eq!(status["data"]["reason"], "carol cancelled the file.");
+    // alice cancels: bobby is told with her reason; the chat goes on.
+    alice.send(&file.cancel_frame("Wrong file, sorry"));
+    let cancel = frame_with(&mut bobby, r#""cmd":"file-cancel""#);
+    assert_eq!(cancel["data"]["from"], "alice");
+    assert_eq!(cancel["data"]["tid"], "c1");
+    assert_eq!(cancel["data"]["reason"], "Wrong file, sorry");
+    // A new transfer, whose sender leaves: its recipients are told.
+    alice.fetch_key("bobby");
+    let (offer, file) = alice
+        .session
+        .file_to(
+            "bobby",
+            "c2",
+            "c.bin",
+            "application/octet-stream",
+            content(200_000, 10),
+            CHUNK,
+        )
+        .unwrap();
+    alice.send(&offer.frame);
+    alice.send(&file.chunk_frame(0));
+    frame_with(&mut bobby, r#""cmd":"file-chunk""#);
+    alice.close();
+    let cancel = frame_with(&mut bobby, r#""cmd":"file-cancel""#);
+    assert_eq!(cancel["data"]["tid"], "c2");
+    assert_eq!(
+        cancel["data"]["reason"],
+        "alice left before the file was sent."
+    );
+    carol.say_to("bobby", "still here");
+    bobby.expect_v2_text("carol", "still here", WAIT);
+}
