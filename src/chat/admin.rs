@@ -322,6 +322,7 @@ impl Chat {
                         legacy: false,
                         iv: b64_encode(&iv),
                         ciphertext: b64_encode(&ciphertext),
+                        file: None,
                     };
                     let frame = data.relayed_from(&self.settings.admin_name);
                     self.send_one(conn, frame);
@@ -353,6 +354,7 @@ impl Chat {
                         legacy: false,
                         iv: b64_encode(&iv),
                         ciphertext: b64_encode(&ciphertext),
+                        file: None,
                     };
                     let frame = data.relayed_from(&self.settings.admin_name);
                     let all = self.users.of_version(true);

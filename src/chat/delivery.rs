@@ -129,6 +129,7 @@ impl Chat {
             legacy: true,
             iv: b64_encode(&iv),
             ciphertext: b64_encode(&ciphertext),
+            file: None,
         };
         self.send(members, data.relayed_from(from));
     }

@@ -40,6 +40,9 @@ impl Chat {
         if !self.users.member(conn).is_some_and(|m| m.is_v2()) {
             return;
         }
+        let Some(data) = self.checked_file_offer(conn, data) else {
+            return;
+        };
         if data.to == "all" {
             return if data.legacy {
                 self.legacy_copy_to_all(conn, data)
@@ -291,6 +294,7 @@ impl Chat {
     }
 
     fn delivered_v2(&mut self, conn: ConnId, data: &V2Data) {
+        self.file_offer_delivered(conn, data);
         if let Some(id) = data.valid_id() {
             self.send_one(conn, frames::ack(id));
         }

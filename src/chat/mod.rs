@@ -15,6 +15,8 @@
 //!   `epochs.rs` (the group keys and their rotation), `presence.rs` (the turn's batched
 //!   users list, presence and rotation), `lazy_keys.rs` (`chat-getkeys`),
 //!   `delivery_v2.rs` (routing version-2 messages).
+//! - Files (version 2): `transfers.rs` (transfers in progress: window, acks, timeouts),
+//!   `file_frames.rs` (their JSON), `file_relay.rs` (offers checked, chunks relayed).
 //! - `verification.rs`: `/verify`, and the names' last keys (a key change is shown).
 
 mod admin;
@@ -24,12 +26,15 @@ mod delivery;
 mod delivery_v2;
 mod envelope;
 mod epochs;
+mod file_frames;
+mod file_relay;
 pub mod frames;
 mod join;
 mod lazy_keys;
 mod presence;
 mod private_work;
 mod split;
+mod transfers;
 mod users;
 mod v2_frames;
 mod verification;
@@ -108,6 +113,11 @@ pub enum Output {
         job: JobId,
         op: PrivateOp,
     },
+    /// Read this connection again: what paused it (a file chunk beyond the window)
+    /// is gone. Nothing if it is not paused.
+    Resume {
+        conn: ConnId,
+    },
     /// The administrator asked the server to stop.
     Quit,
 }
@@ -180,6 +190,8 @@ pub struct Chat {
     /// 0.9 one-to-one frames not tried with the administrator's key for want of room,
     /// not yet reported on the console.
     untried: u64,
+    /// File transfers in progress (`transfers.rs`).
+    transfers: transfers::Transfers,
     /// The last key of each name seen joining (`verification.rs`).
     known_names: verification::KnownNames,
     out: VecDeque<Output>,
@@ -242,6 +254,7 @@ impl Chat {
             challenges_made: 0,
             work: PrivateWork::default(),
             untried: 0,
+            transfers: transfers::Transfers::default(),
             known_names: Default::default(),
             out: VecDeque::new(),
         }
@@ -268,9 +281,17 @@ impl Chat {
         let Some(member) = self.users.member_mut(conn) else {
             return Reading::Continue;
         };
-        match member.budgets.messages.ready_at(now) {
-            Some(at) if at > now => Reading::PauseUntil(at),
-            _ => Reading::Continue,
+        let messages = member.budgets.messages.ready_at(now).filter(|&at| at > now);
+        let files = self.transfers.budget_ready_at(conn, now);
+        // A chunk beyond the window waits: not read until Output::Resume, or at the
+        // latest after the ack timeout has removed whoever did not keep up.
+        let held = self
+            .transfers
+            .is_holding(conn)
+            .then(|| now + 2 * self.limits.file_ack_timeout);
+        match messages.into_iter().chain(files).chain(held).max() {
+            Some(at) => Reading::PauseUntil(at),
+            None => Reading::Continue,
         }
     }
 
@@ -291,7 +312,10 @@ impl Chat {
             self.out.push_back(Output::RefreshAdmission);
             return;
         }
-        if joined {
+        if joined && matches!(frame, ClientFrame::File(_)) {
+            // File frames have their own budget, in bytes.
+            self.transfers.charge(conn, text.len(), &self.limits, now);
+        } else if joined {
             let data = match &frame {
                 ClientFrame::Message(data) => Some(data),
                 _ => None,
@@ -309,6 +333,7 @@ impl Chat {
             ClientFrame::Message(data) if joined => self.message(conn, data),
             ClientFrame::MessageV2(data) if joined => self.message_v2(conn, data),
             ClientFrame::GetKeys(key_ids) if joined => self.get_keys(conn, key_ids),
+            ClientFrame::File(file) if joined => self.file_frame(conn, file, now),
             ClientFrame::Join { .. } | ClientFrame::Proof { .. } | ClientFrame::Ignored(_)
                 if joined => {}
             _ => self.close(conn, close_code::POLICY, "join first"),
@@ -323,6 +348,7 @@ impl Chat {
         if let Freshness::Asked(waiting) = &mut self.freshness {
             waiting.retain(|(c, _, _)| *c != conn);
         }
+        self.file_connection_gone(conn);
         self.leave(conn, why);
     }
 
@@ -344,7 +370,8 @@ impl Chat {
         } else {
             self.welcome_signatures.ready_at(self.clock)
         };
-        join.into_iter().chain(welcome).min()
+        let files = self.transfers.poll_timeout(&self.limits);
+        join.into_iter().chain(welcome).chain(files).min()
     }
 
     /// Timers: joins that never came, welcomes waiting for the welcome budget.
@@ -355,6 +382,7 @@ impl Chat {
             self.close(conn, close_code::POLICY, "no join in time");
         }
         self.start_waiting_welcomes(now);
+        self.file_timeouts(now);
     }
 
     /// A private-key job is done: what waited for it (and, in its lane, behind it) goes

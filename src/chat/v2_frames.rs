@@ -29,6 +29,10 @@ pub struct V2Data {
     pub legacy: bool,
     pub iv: String,
     pub ciphertext: String,
+    /// A file offer's cleartext header (`file_relay.rs`), relayed as the server
+    /// rewrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Value>,
 }
 
 impl V2Data {
@@ -202,6 +206,8 @@ pub enum Why {
     Disabled,
     OnlyAdmin,
     AdminQueue,
+    /// A file offer refused (`file-too-large`, `file-busy`, ...).
+    File(&'static str),
 }
 
 impl Why {
@@ -216,6 +222,7 @@ impl Why {
             Why::Disabled => "disabled",
             Why::OnlyAdmin => "only-admin",
             Why::AdminQueue => "admin-queue",
+            Why::File(code) => code,
         }
     }
 }

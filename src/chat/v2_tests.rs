@@ -133,7 +133,7 @@ impl H {
                     self.chat.private_key_done(job, result, self.now);
                 }
                 Output::RefreshAdmission => self.chat.admission_refreshed(None),
-                Output::Quit => {}
+                Output::Quit | Output::Resume { .. } => {}
             }
         }
     }
