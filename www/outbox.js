@@ -32,10 +32,11 @@ export class Outbox {
     return e;
   }
 
-  // The first queued entry, now sending; null when none waits.
-  next() {
+  // The first queued entry that can go now (`ready(entry)`: its recipient is there), now
+  // sending; null when none can.
+  next(ready = () => true) {
     for (const e of this.#entries.values()) {
-      if (e.state === 'queued') {
+      if (e.state === 'queued' && ready(e)) {
         e.state = 'sending';
         return { ...e };
       }

@@ -64,3 +64,15 @@ test('a refused (undelivered) message is done: not sent again', () => {
   box.lost();
   assert.equal(box.next(), null);
 });
+
+test('a message whose recipient is not back yet waits; the others go on', () => {
+  const box = new Outbox();
+  box.queue('f1', 'bob', 'to bob');
+  box.queue('f2', 'carol', 'to carol');
+  box.queue('f3', 'bob', 'to bob again');
+  const here = new Set(['carol']);
+  const ready = (e) => here.has(e.to);
+  assert.deepEqual([box.next(ready)?.id, box.next(ready)], ['f2', null]);
+  here.add('bob');
+  assert.deepEqual([box.next(ready).id, box.next(ready).id, box.next(ready)], ['f1', 'f3', null], 'in the order written');
+});

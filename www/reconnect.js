@@ -34,6 +34,11 @@ export class Reconnector {
     this.#random = random;
   }
 
+  // Attempts since the last join.
+  get failures() {
+    return this.#failures;
+  }
+
   get waiting() {
     return this.#timer !== null;
   }

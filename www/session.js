@@ -160,8 +160,9 @@ export class Session {
   // Sends `text` to `to` (as recipient()). `isOpen` tells whether the socket can still
   // send: it is asked before and after the (slow) encryption. A text that itself starts
   // with another @name than the recipient is not sent unless `confirmed`: the person may
-  // believe it goes there (a confirm output says so).
-  async send(to, text, isOpen = () => true, { confirmed = false } = {}) {
+  // believe it goes there (a confirm output says so). `id`: the message's id when it was
+  // written before (sent again after a reconnect, outbox.js); a new one otherwise.
+  async send(to, text, isOpen = () => true, { confirmed = false, id = '' } = {}) {
     if (this.#busy || !text.trim()) return [];
     const d = this.#destination(to, text);
     if (!d) return sendError('Start with @name or @all, or choose who reads it beside “To”.');
@@ -189,7 +190,7 @@ export class Session {
     }
     this.#busy = true;
     try {
-      return await this.#encrypt(all, name, d.text, isOpen);
+      return await this.#encrypt(all, name, d.text, isOpen, id || this.#newId());
     } catch (e) {
       return sendError('Could not encrypt the message: ' + (e && e.message ? e.message : e));
     } finally {
@@ -478,12 +479,11 @@ export class Session {
     return max;
   }
 
-  async #encrypt(all, to, text, isOpen) {
+  async #encrypt(all, to, text, isOpen, id) {
     const C = this.#c;
     const plain = this.#plaintext(to, text);
     const sig = C.b64(await C.sign(this.#keys, plain));
     const frames = [];
-    const id = this.#newId();
     if (all) {
       const { iv, ct } = await C.aesEncrypt(this.#group, plain);
       frames.push(P.aesMessage(this.#me, id, C.b64(iv), C.b64(ct), sig));
