@@ -77,13 +77,14 @@ function start() {
     e.returnValue = ''; // older browsers ask only when it is set
   });
   U.focusName();
-  Store.load().then(
-    (s) => (s ? useStored(s) : generateKeys()),
-    (e) => {
+  // The keys: those this device remembers, or new ones (made while the name is typed).
+  generated = Store.load()
+    .catch((e) => {
       console.warn('remembered identity unreadable', e);
-      generateKeys();
-    },
-  );
+      return null;
+    })
+    .then((s) => (s ? useStored(s) : generateKeys()));
+  generated.catch(() => {});
 }
 
 // This device remembers me: the same keys and name as last time, no key generation.
@@ -91,10 +92,10 @@ function useStored(s) {
   stored = s;
   remembered = true;
   watch.replaceVerified(s.verified);
-  generated = Promise.resolve(s.keys);
   U.keygen('done', `Remembered keys. Key ID ${s.keys.keyid.slice(0, 12)}`);
   U.remembered(`This device remembers you as ${s.name} (Key ID ${s.keys.keyid.slice(0, 12)}).`);
   U.setName(s.name);
+  return s.keys;
 }
 
 function generateKeys() {
@@ -115,6 +116,7 @@ function generateKeys() {
     },
   );
   generated.catch(() => {});
+  return generated;
 }
 
 async function loadCustom(fp, fq) {
