@@ -291,10 +291,11 @@ const show = {
   'user-left': (o) => U.notice(`${o.name} left`),
   message: (o) => {
     const trust = o.kind === 'other' ? watch.status(o.from, listed.get(o.from)) : '';
-    U.message({ kind: o.kind, admin: o.admin, who: `${o.from}${o.console ? ' (console)' : ''} → ${label(o.to)}`, reply: o.reply, text: o.text, trust });
+    U.message({ kind: o.kind, admin: o.admin, who: `${o.from}${o.console ? ' (console)' : ''} → ${label(o.to)}`, reply: o.reply, text: o.text, legacy: o.legacy, trust });
     notifier.message(o);
   },
   dropped: (o) => console.warn(`message from ${o.from} dropped: ${o.reason}`),
+  flagged: (o) => U.flagged(o.text),
   outgoing: (o) => {
     outbox.sending(o.id, o.to, o.text);
     if (U.shown(o.id)) U.status(o.id, 'sending', 'sending…');
@@ -313,7 +314,7 @@ const show = {
     U.status(o.id, 'failed', 'Not delivered: ' + o.reason, () => putBack(o));
     autoPutBack(o);
   },
-  'copy-undelivered': (o) => U.status(o.id, 'note', `(the console copy was not delivered: ${o.reason})`),
+  'copy-undelivered': (o) => U.status(o.id, 'note', `(the ${o.what === 'legacy' ? 'copy for 0.9 clients' : 'console copy'} was not delivered: ${o.reason})`),
   confirm: (o) => askBeforeSending(o),
   // Still in the outbox while the page reconnects by itself: sent again, with its id.
   unconfirmed: (o) => (retrying ? U.status(o.id, 'waiting', 'waiting for the connection…') : U.status(o.id, 'failed', 'Not confirmed: the connection closed before the server answered.', () => putBack(o))),

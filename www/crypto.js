@@ -244,3 +244,73 @@ export async function aesEncrypt(groupKey, bytes) {
 export async function aesDecrypt(groupKey, iv, ct) {
   return new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv, tagLength: 128 }, groupKey, ct));
 }
+
+// ---- Version 2 (docs/PROTOCOL.md, "Version 2") -------------------------------------------
+
+const GCM_IV = 12;
+
+export const randomBytes = (n) => crypto.getRandomValues(new Uint8Array(n));
+
+// A 32-byte AES-256-GCM key from its raw bytes.
+export async function importSecret(raw) {
+  if (raw.length !== 32) throw new Error('bad key size');
+  return subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+}
+
+// AES-256-GCM with a fresh 12-byte IV; `aad` optional.
+export async function gcmSeal(key, bytes, aad) {
+  const iv = randomBytes(GCM_IV);
+  const p = { name: 'AES-GCM', iv, tagLength: 128 };
+  if (aad) p.additionalData = aad;
+  return { iv, ct: new Uint8Array(await subtle.encrypt(p, key, bytes)) };
+}
+
+export async function gcmOpen(key, iv, ct, aad) {
+  if (iv.length !== GCM_IV) throw new Error('bad iv');
+  const p = { name: 'AES-GCM', iv, tagLength: 128 };
+  if (aad) p.additionalData = aad;
+  return new Uint8Array(await subtle.decrypt(p, key, ct));
+}
+
+// The member key of config v2: RSA-OAEP-wrapped for my key.
+export async function unwrapMemberKey(keys, b64wrapped) {
+  return importSecret(await rsaDecrypt(keys, unb64(b64wrapped)));
+}
+
+// The AAD that binds a wrapped group key to its epoch and to its recipient.
+export const groupKeyAad = (epoch, name) => utf8(`dyspatcher group key v2\n${epoch}\n${name}`);
+
+export async function unwrapGroupKey(memberKey, epoch, name, ivB64, keyB64) {
+  return importSecret(await gcmOpen(memberKey, unb64(ivB64), unb64(keyB64), groupKeyAad(epoch, name)));
+}
+
+// `u16be(length of S) ‖ S ‖ body`.
+export function sealPayload(sig, body) {
+  const out = new Uint8Array(2 + sig.length + body.length);
+  out[0] = sig.length >> 8;
+  out[1] = sig.length & 0xff;
+  out.set(sig, 2);
+  out.set(body, 2 + sig.length);
+  return out;
+}
+
+// { sig, body } of a sealed payload; throws when it is shorter than its length says.
+export function openPayload(bytes) {
+  if (bytes.length < 2) throw new Error('short payload');
+  const n = (bytes[0] << 8) | bytes[1];
+  if (bytes.length < 2 + n) throw new Error('short payload');
+  return { sig: bytes.subarray(2, 2 + n), body: bytes.subarray(2 + n) };
+}
+
+// What an envelope's signature covers: a fixed prefix keeps it from passing for a join
+// proof or a 0.9 message.
+function envelopeSigned(envelope) {
+  const prefix = utf8('dyspatcher message v2\n');
+  const out = new Uint8Array(prefix.length + envelope.length);
+  out.set(prefix);
+  out.set(envelope, prefix.length);
+  return out;
+}
+
+export const signEnvelope = (keys, envelope) => sign(keys, envelopeSigned(envelope));
+export const verifyEnvelope = (peer, sig, envelope) => verify(peer, sig, envelopeSigned(envelope));

@@ -17,9 +17,12 @@ export function nameProblem(name) {
   return '';
 }
 
-// `prove`: the page proves it holds the private key (a chat-challenge comes back).
+export const KEYID_RE = /^[0-9a-f]{64}$/;
+
+// `prove`: the page proves it holds the private key (a chat-challenge comes back); `v: 2`
+// asks for version 2 (a server that does not know it answers as 0.9 did).
 export const join = (user, spkiB64) =>
-  JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-join', publickey: spkiB64, prove: true } });
+  JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-join', publickey: spkiB64, prove: true, v: 2 } });
 
 export const proof = (user, signature) =>
   JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-proof', signature } });
@@ -29,6 +32,25 @@ export const rsaMessage = (user, to, id, ciphertext, signature) =>
 
 export const aesMessage = (user, id, iv, ciphertext, signature) =>
   JSON.stringify({ cmd: 'message', user, data: { algo: 'aes', iv, ciphertext, signature, id } });
+
+// ---- version 2 ----------------------------------------------------------------------------
+
+export const getKeys = (user, keyids) => JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-getkeys', keyids } });
+
+// A 1:1 message: `wrapped`, `iv`, `ciphertext` in base64.
+export const oneMessage = (user, to, id, { wrapped, iv, ciphertext }) =>
+  JSON.stringify({ cmd: 'message', user, data: { v: 2, to, id, wrapped, iv, ciphertext } });
+
+// To everybody under the group key of `epoch`; `legacy`: the copy for 0.9 clients.
+export const allMessage = (user, id, epoch, { iv, ciphertext }, legacy = false) =>
+  JSON.stringify({ cmd: 'message', user, data: { v: 2, to: 'all', ...(legacy ? { legacy: true } : {}), id, epoch, iv, ciphertext } });
+
+// One entry of chat-users, or a join of chat-presence without its first element:
+// [name, keyid, "0.9"?] -> { name, keyid, legacy }, or null when it is not one.
+export function userEntry(a) {
+  if (!Array.isArray(a) || typeof a[0] !== 'string' || !a[0] || typeof a[1] !== 'string' || !KEYID_RE.test(a[1])) return null;
+  return { name: a[0], keyid: a[1], legacy: a[2] === '0.9' };
+}
 
 // Parse a server frame; null when it is not one.
 export function parse(text) {

@@ -17,7 +17,9 @@
 //   users { users, all }              the people to list, and whether @all is offered
 //   user-joined / user-left { name }
 //   message { kind, from, console, to, admin, reply, text }   a verified message to show
-//   dropped { from, reason }          a message that failed verification, not shown
+//   dropped { from, reason }          a 0.9 message that failed verification, not shown
+//   flagged { from, text }            (version 2) a message claiming a sender that failed a
+//                                     check: not shown; `text` says so, to show in its place
 //   outgoing { id, to, text, admin }  my message, sent: show it as "sending…"
 //   confirm { to, named, namedTo, asNamed, asChosen }   not sent: the text starts with
 //                                     @named, not the chosen `to`; ask, then send one of
@@ -26,12 +28,31 @@
 //   ack { id }                        the server accepted my message `id`
 //   undelivered { id, to, text, reason }   it refused it
 //   unconfirmed { id, to, text }      the connection closed before the server answered
-//   copy-undelivered { id, reason }   the console copy of message `id` was not delivered
+//   copy-undelivered { id, what, reason }   a copy of message `id` was not delivered:
+//                                     `what` 'console' (the console's) or 'legacy' (0.9 clients')
+//
+// Version 2 (docs/PROTOCOL.md, "Version 2") is asked for at every join; a server that
+// answers with a 0.9 config is spoken to in 0.9. In version 2 the users list has names and
+// Key IDs only: a public key is fetched (chat-getkeys) when a message to write or to check
+// needs it, and what needs it waits in #wanted until the answer comes. A message shown
+// carries `legacy: true` when it came from a 0.9 client (its signature binds no recipient,
+// time or id).
 //
 // Cryptography comes in through `crypto` (the functions of crypto.js), so the same
 // code runs on the page's WebCrypto and on node's.
 
 import * as P from './protocol.js';
+import * as E from './envelope.js';
+import { SeenIds } from './seen.js';
+
+// The replay window: a message whose time is further than this from my clock is not shown.
+export const REPLAY_WINDOW_MS = 10 * 60 * 1000;
+// Messages waiting for the key of one sender (or one recipient): beyond it they are
+// flagged at once, so a flood cannot queue without end before the key comes.
+export const MAX_WAITING_PER_KEY = 256;
+// Keys of 0.9 users are fetched as soon as they are listed (a 0.9 1:1 message's size
+// depends on its key, and their frames reach everybody): at most this many per frame.
+const KEYS_PER_FRAME = 64;
 
 const notice = (text, level = '') => ({ type: 'notice', text, level });
 const sendError = (text) => [{ type: 'send-error', text }];
@@ -59,13 +80,26 @@ export class Session {
   #mine = new Set(); // signatures of my messages to all: the server echoes them back
   #busy = false; // a message is being encrypted
   #host = '';
+  #now;
+  // version 2
+  #v2 = false;
+  #maxText = 65536;
+  #member = null; // the member key (AES-GCM) of this session
+  #epoch = 0; // the highest epoch whose group key I have
+  #groupKeys = new Map(); // epoch -> group key: the highest and the one before it
+  #peers = new Map(); // Key ID -> peer (crypto.js importPeer), checked against its Key ID
+  #wanted = new Map(); // Key ID asked for -> [ async (peer or null) => outputs ]
+  #waitEpoch = []; // resends of refused stale messages: [{ epoch, run(key, epoch) }]
+  #seen = new SeenIds(REPLAY_WINDOW_MS);
 
   // `host`: the host[:port] the socket connects to (the page's own), which a proof of
   // the key is bound to.
-  constructor(crypto, { newId = P.newId, host = '' } = {}) {
+  // `now`: the clock (milliseconds since 1970), for envelopes' times and the replay window.
+  constructor(crypto, { newId = P.newId, host = '', now = Date.now } = {}) {
     this.#c = crypto;
     this.#newId = newId;
     this.#host = host;
+    this.#now = now;
   }
 
   get state() {
@@ -95,23 +129,33 @@ export class Session {
   // none, 'all', or a name in any letter case), `text` the box's text. With no recipient
   // chosen, a text starting with "@name " still names its own (as typed in 0.9).
 
-  // Bytes left in one encrypted 1:1 message for the text (negative: too long), or null
-  // when that is not known (no recipient, @all, not joined).
+  // Bytes left for the text (negative: too long), or null when that is not known (no
+  // recipient, not joined, a 0.9 recipient whose key has not come yet, or @all with a
+  // 0.9 server). Version 2: the text's UTF-8 up to max-text; a 0.9 recipient: one
+  // encrypted 0.9 message.
   room(to, text) {
     const d = this.#destination(to, text);
-    if (this.#state.name !== 'joined' || !d || !d.text || d.to.toLowerCase() === 'all') return null;
-    const name = this.#resolve(d.to);
+    if (this.#state.name !== 'joined' || !d || !d.text) return null;
+    const all = d.to.toLowerCase() === 'all';
+    const name = all ? 'all' : this.#resolve(d.to);
     if (!name) return null;
+    if (this.#v2 && (all || !this.#users.get(name).legacy)) return this.#maxText - this.#c.utf8(d.text).length;
+    if (all || !this.#peerOf(name)) return null;
     return this.#maxBytes(name) - this.#plaintext(name, d.text).length;
   }
 
   // room() in characters, as people count: how many more characters of the kind already
-  // typed still fit, or (negative) exactly how many to take off the end; null as room().
+  // typed still fit, or (negative) exactly how many to take off the end; null as room(),
+  // and in version 2 while the text is far from the limit (an eighth of it left or more).
   charactersLeft(to, text) {
     const bytes = this.room(to, text);
     if (bytes === null) return null;
-    const chars = [...this.#destination(to, text).text];
-    const size = (c) => this.#c.utf8(JSON.stringify(c)).length - 2; // as it is in the plaintext
+    const d = this.#destination(to, text);
+    const v2 = this.#v2 && (d.to.toLowerCase() === 'all' || !this.#users.get(this.#resolve(d.to)).legacy);
+    if (v2 && bytes >= this.#maxText / 8) return null;
+    const chars = [...d.text];
+    // As it counts: its UTF-8 (version 2), or as it is in the 0.9 JSON plaintext.
+    const size = v2 ? (c) => this.#c.utf8(c).length : (c) => this.#c.utf8(JSON.stringify(c)).length - 2;
     if (bytes >= 0) {
       const perChar = chars.reduce((n, c) => n + size(c), 0) / chars.length;
       return Math.floor(bytes / Math.max(1, perChar));
@@ -172,14 +216,17 @@ export class Session {
     let name = 'all';
     if (all) {
       if (!this.#allAllowed()) return sendError('Messages to @all are disabled on this server: write to one person.');
-      if (!this.#group) return sendError('No group key from the server: @all is unavailable.');
+      if (this.#v2 ? !this.#groupKeys.has(this.#epoch) : !this.#group) return sendError('No group key from the server: @all is unavailable.');
     } else {
       name = this.#resolve(d.to);
       if (!name) return sendError(`Unknown destination: nobody called "${d.to}" is connected.`);
       if (name === this.#me && !this.#isAdmin) return sendError('That is you: choose somebody else.');
-      const bytes = this.#plaintext(name, d.text).length;
-      const max = this.#maxBytes(name);
-      if (bytes > max) return sendError(`Too long for one encrypted message: ${bytes} bytes, at most ${max} for ${name}. Shorten it by ${bytes - max} bytes or send it in parts.`);
+      const tooLong = this.#peerOf(name) && this.#tooLong09(name, d.text);
+      if ((!this.#v2 || this.#users.get(name).legacy) && tooLong) return sendError(tooLong);
+    }
+    if (this.#v2 && (all || !this.#users.get(name).legacy)) {
+      const bytes = this.#c.utf8(d.text).length;
+      if (bytes > this.#maxText) return sendError(`Too long: ${bytes} bytes of text, at most ${this.#maxText}. Shorten it by ${bytes - this.#maxText} bytes or send it in parts.`);
     }
     if (!confirmed) {
       const n = this.#named(name, d.text);
@@ -190,7 +237,8 @@ export class Session {
     }
     this.#busy = true;
     try {
-      return await this.#encrypt(all, name, d.text, isOpen, id || this.#newId());
+      const mid = id || this.#newId();
+      return await (this.#v2 ? this.#sendV2(all, name, d.text, isOpen, mid) : this.#encrypt(all, name, d.text, isOpen, mid));
     } catch (e) {
       return sendError('Could not encrypt the message: ' + (e && e.message ? e.message : e));
     } finally {
@@ -247,6 +295,8 @@ export class Session {
     const out = [];
     for (const [id, p] of this.#pending) if (!p.copy) out.push({ type: 'unconfirmed', id, to: p.to, text: p.text });
     this.#pending.clear();
+    this.#wanted.clear();
+    this.#waitEpoch = [];
     const user = this.#everJoined ? this.#me : this.#name;
     let reason;
     // Refused although this key was the administrator's last time: the server has another.
@@ -264,7 +314,7 @@ export class Session {
 
   async #frame(f) {
     if (f.cmd === 'config') return this.#config(f.data);
-    if (f.cmd === 'message') return this.#message(f.data);
+    if (f.cmd === 'message') return this.#v2 && f.data.v === 2 ? this.#messageV2(f.data) : this.#message(f.data);
     if (f.cmd !== 'signal') return [];
     const d = f.data;
     switch (d.code) {
@@ -281,6 +331,14 @@ export class Session {
         const name = this.#everJoined ? this.#me : this.#name;
         return [{ type: 'send', frame: P.proof(name, signature) }];
       }
+      case 'chat-groupkey':
+        return this.#groupKey(d);
+      case 'chat-users':
+        return this.#v2 && Array.isArray(d.users) ? this.#usersV2(d.users) : [];
+      case 'chat-presence':
+        return this.#v2 && Array.isArray(d.changes) ? this.#presence(d.changes) : [];
+      case 'chat-key':
+        return this.#keyArrived(d);
       case 'chat-userslist': {
         const list = P.usersList(d);
         if (list.length) this.#admin = list[0].name;
@@ -304,8 +362,9 @@ export class Session {
       case 'chat-undelivered': {
         const p = this.#settle(d.id);
         if (!p) return [];
+        if (d.why === 'stale-epoch' && Number.isSafeInteger(d.epoch) && p.resend && !p.resent) return this.#resendStale(d.id, p, d.epoch);
         const reason = typeof d.reason === 'string' && d.reason ? d.reason : 'the server did not deliver it';
-        if (p.copy) return [{ type: 'copy-undelivered', id: p.message, reason }];
+        if (p.copy) return [{ type: 'copy-undelivered', id: p.message, what: p.copy, reason }];
         return [{ type: 'undelivered', id: p.message, to: p.to, text: p.text, reason }];
       }
     }
@@ -319,13 +378,40 @@ export class Session {
   }
 
   async #config(d) {
+    if (this.#state.name === 'joined' && !this.#v2) return this.#rekey09(d);
+    if (this.#state.name !== 'joining') return [];
     this.#me = typeof d.user === 'string' && d.user ? d.user : this.#name;
     this.#isAdmin = d['is-admin'] === true;
     this.#disableAll = d['disable-all'] === true;
-    try {
-      this.#group = await this.#c.importGroupKey(d.aeskey);
-    } catch {
-      this.#group = null;
+    this.#v2 = d.v === 2;
+    this.#group = null;
+    this.#member = null;
+    this.#epoch = 0;
+    this.#groupKeys.clear();
+    this.#users.clear();
+    let keyProblem = '';
+    if (this.#v2) {
+      this.#maxText = Number.isSafeInteger(d['max-text']) && d['max-text'] > 0 ? d['max-text'] : 65536;
+      this.#peers.set(this.#keys.keyid, await this.#c.importPeer(this.#keys.spkiB64));
+      try {
+        this.#member = await this.#c.unwrapMemberKey(this.#keys, d.memberkey);
+      } catch {
+        keyProblem = 'The server sent no member key this page can read: messages to @all cannot be read or sent.';
+      }
+      this.#admin = typeof d.admin === 'string' ? d.admin : '';
+      const ak = d.adminkey;
+      if (ak && typeof ak.text === 'string') {
+        try {
+          const peer = await this.#c.importPeer(ak.text);
+          if (peer.keyid === ak.hash) this.#peers.set(peer.keyid, peer);
+        } catch { /* fetched when needed */ }
+      }
+    } else {
+      try {
+        this.#group = await this.#c.importGroupKey(d.aeskey);
+      } catch {
+        keyProblem = 'The server sent no usable group key: messages to @all cannot be read or sent.';
+      }
     }
     const again = this.#everJoined;
     this.#everJoined = true;
@@ -335,8 +421,17 @@ export class Session {
     if (again) out.push(notice(`Reconnected as ${me}.`));
     if (d.keyid && d.keyid !== mine) out.push(notice(`Warning: the server reports Key ID ${String(d.keyid).slice(0, 12)} for you, not ${mine.slice(0, 12)}.`, 'warn'));
     if (this.#isAdmin) out.push(notice(`You are the administrator (${me}) on the web. Messages typed on the console show here as copies.`));
-    if (!this.#group) out.push(notice('The server sent no usable group key: messages to @all cannot be read or sent.', 'warn'));
+    if (keyProblem) out.push(notice(keyProblem, 'warn'));
     return out;
+  }
+
+  // A 0.9 server's config again, once joined: the group key changed (0.9 rooms never do
+  // this; kept for a server that rotates 0.9 keys).
+  async #rekey09(d) {
+    try {
+      this.#group = await this.#c.importGroupKey(d.aeskey);
+    } catch { /* the old one stays */ }
+    return [];
   }
 
   // A warning when the administrator's key is not the one listed before (a server
@@ -358,8 +453,15 @@ export class Session {
     } catch {
       return false;
     }
-    this.#users.set(name, { keyid: peer.keyid, peer, bad: !!hash && hash !== peer.keyid });
+    this.#peers.set(peer.keyid, peer);
+    this.#users.set(name, { keyid: peer.keyid, bad: !!hash && hash !== peer.keyid, legacy: false });
     return true;
+  }
+
+  // The public key of a listed user, when known.
+  #peerOf(name) {
+    const u = this.#users.get(name);
+    return (u && this.#peers.get(u.keyid)) || null;
   }
 
   // One's own entry is listed only for the administrator on the web (it is the console).
@@ -367,7 +469,7 @@ export class Session {
     const users = [];
     for (const [name, u] of this.#users) {
       if (name === this.#me && name !== this.#admin) continue;
-      users.push({ name, keyid: u.keyid, bad: u.bad, admin: name === this.#admin, self: name === this.#me });
+      users.push({ name, keyid: u.keyid, bad: u.bad, admin: name === this.#admin, self: name === this.#me, ...(u.legacy ? { legacy: true } : {}) });
     }
     return { type: 'users', users, all: !(this.#disableAll && !this.#isAdmin) };
   }
@@ -395,12 +497,18 @@ export class Session {
     }
     if (!m || typeof m.from !== 'string' || typeof m.message !== 'string' || typeof m.to !== 'string') return [];
     const sender = this.#users.get(m.from);
-    if (!sender) return [{ type: 'dropped', from: m.from, reason: 'unknown sender' }];
+    if (!sender) return [this.#v2 ? this.#flag(m.from) : { type: 'dropped', from: m.from, reason: 'unknown sender' }];
+    // Version 2: the 0.9 client's key is fetched when its first message comes.
+    return this.#withKey(sender.keyid, (peer) => this.#shown09(d, plain, m, peer));
+  }
+
+  async #shown09(d, plain, m, peer) {
+    const C = this.#c;
     let ok = false;
     try {
-      ok = await C.verify(sender.peer, C.unb64(d.signature), plain);
+      ok = !!peer && (await C.verify(peer, C.unb64(d.signature), plain));
     } catch { /* bad base64 */ }
-    if (!ok) return [{ type: 'dropped', from: m.from, reason: 'bad signature' }];
+    if (!ok) return [this.#v2 ? this.#flag(m.from) : { type: 'dropped', from: m.from, reason: 'bad signature' }];
     if (d.algo === 'aes' && m.to !== 'all') return [];
     const me = this.#me;
     const admin = this.#admin;
@@ -426,6 +534,7 @@ export class Session {
       admin: m.from === admin || m.to === admin,
       reply: fromConsole ? (m.to === me ? '' : m.to) : m.from,
       text: m.message,
+      ...(this.#v2 ? { legacy: true } : {}),
     }];
   }
 
@@ -474,7 +583,7 @@ export class Session {
 
   // The web administrator's 1:1 message also goes to the console: it must fit both keys.
   #maxBytes(to) {
-    let max = this.#c.oaepMax(this.#users.get(to).peer.bits);
+    let max = this.#c.oaepMax(this.#peerOf(to).bits);
     if (this.#isAdmin && to !== this.#admin) max = Math.min(max, this.#c.oaepMax(this.#keys.bits));
     return max;
   }
@@ -488,20 +597,334 @@ export class Session {
       const { iv, ct } = await C.aesEncrypt(this.#group, plain);
       frames.push(P.aesMessage(this.#me, id, C.b64(iv), C.b64(ct), sig));
     } else {
-      frames.push(P.rsaMessage(this.#me, to, id, C.b64(await C.rsaEncrypt(this.#users.get(to).peer, plain)), sig));
+      frames.push(P.rsaMessage(this.#me, to, id, C.b64(await C.rsaEncrypt(this.#peerOf(to), plain)), sig));
     }
     let copyId = '';
     if (!all && this.#isAdmin && to !== this.#admin) {
       copyId = this.#newId();
-      const console = this.#users.get(this.#admin).peer;
+      const console = this.#peerOf(this.#admin);
       frames.push(P.rsaMessage(this.#me, this.#admin, copyId, C.b64(await C.rsaEncrypt(console, plain)), sig));
     }
     if (this.#state.name !== 'joined' || !isOpen()) return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
     if (all) this.#mine.add(sig);
     this.#pending.set(id, { message: id, to, text, copy: false });
-    if (copyId) this.#pending.set(copyId, { message: id, to, text, copy: true });
+    if (copyId) this.#pending.set(copyId, { message: id, to, text, copy: 'console' });
     const out = frames.map((frame) => ({ type: 'send', frame }));
     out.push({ type: 'outgoing', id, to, text, admin: to === this.#admin || this.#isAdmin });
     return out;
+  }
+
+  // Why `text` does not fit one 0.9 message to `to`, or ''.
+  #tooLong09(to, text) {
+    const bytes = this.#plaintext(to, text).length;
+    const max = this.#maxBytes(to);
+    if (bytes <= max) return '';
+    const old = this.#v2 ? ` (${to} uses an old 0.9 client, which reads one encrypted block only)` : '';
+    return `Too long for one encrypted message${old}: ${bytes} bytes, at most ${max} for ${to}. Shorten it by ${bytes - max} bytes or send it in parts.`;
+  }
+
+  // ---- version 2: keys ---------------------------------------------------------------
+
+  // Runs `use(peer)` with the key of `keyid` when it is known; otherwise asks the server
+  // for it and runs `use` when the answer comes (with null when it does not have it).
+  async #withKey(keyid, use) {
+    const peer = this.#peers.get(keyid);
+    if (peer || !this.#v2) return use(peer || null);
+    return this.#want([keyid], use);
+  }
+
+  // Asks for the keys not yet asked for; `use` (if any) waits for the first.
+  #want(keyids, use) {
+    const ask = [];
+    for (const k of keyids) {
+      if (this.#peers.has(k)) continue;
+      let waits = this.#wanted.get(k);
+      if (!waits) {
+        this.#wanted.set(k, (waits = []));
+        ask.push(k);
+      }
+      if (use && k === keyids[0]) {
+        if (waits.length >= MAX_WAITING_PER_KEY) return use(null);
+        waits.push(use);
+      }
+    }
+    const out = [];
+    for (let i = 0; i < ask.length; i += KEYS_PER_FRAME) out.push({ type: 'send', frame: P.getKeys(this.#me, ask.slice(i, i + KEYS_PER_FRAME)) });
+    return out;
+  }
+
+  // A chat-key answer: kept only when its DER has the Key ID asked for.
+  async #keyArrived(d) {
+    const waits = this.#wanted.get(d.keyid);
+    if (!waits) return [];
+    this.#wanted.delete(d.keyid);
+    let peer = null;
+    if (d.missing !== true && typeof d.publickey === 'string') {
+      try {
+        peer = await this.#c.importPeer(d.publickey);
+      } catch { /* not a key */ }
+      if (peer && peer.keyid !== d.keyid) peer = null;
+    }
+    if (peer) this.#peers.set(peer.keyid, peer);
+    const out = [];
+    for (const use of waits) {
+      try {
+        out.push(...(await use(peer)));
+      } catch { /* one message that could not be made or read: the others still go */ }
+    }
+    return out;
+  }
+
+  // ---- version 2: the room -------------------------------------------------------------
+
+  #usersV2(list) {
+    this.#users.clear();
+    for (const a of list) {
+      const u = P.userEntry(a);
+      if (u) this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy });
+    }
+    if (list.length && P.userEntry(list[0])) this.#admin = list[0][0];
+    return [...this.#adminKeyChange(), this.#usersView(), ...this.#want09()];
+  }
+
+  #presence(changes) {
+    const out = [];
+    for (const c of changes) {
+      if (!Array.isArray(c)) continue;
+      if (c[0] === 'join') {
+        const u = P.userEntry(c.slice(1));
+        if (!u || u.name === this.#admin) continue;
+        this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy });
+        if (u.name !== this.#me) out.push({ type: 'user-joined', name: u.name });
+      } else if (c[0] === 'left' && typeof c[1] === 'string' && this.#users.has(c[1]) && c[1] !== this.#admin) {
+        this.#users.delete(c[1]);
+        out.push({ type: 'user-left', name: c[1] });
+      }
+    }
+    return [this.#usersView(), ...out, ...this.#want09()];
+  }
+
+  // The keys of the 0.9 users not known yet.
+  #want09() {
+    const keyids = [];
+    for (const [name, u] of this.#users) if (u.legacy && name !== this.#me) keyids.push(u.keyid);
+    return this.#want(keyids, null);
+  }
+
+  #has09() {
+    for (const [name, u] of this.#users) if (u.legacy && name !== this.#me) return true;
+    return false;
+  }
+
+  // The Key ID of `name` as listed (the administrator's also from the config).
+  #keyidOf(name) {
+    const u = this.#users.get(name);
+    return u ? u.keyid : null;
+  }
+
+  // A group key, wrapped with my member key for this epoch and my name.
+  async #groupKey(d) {
+    if (!this.#v2 || !this.#member || !Number.isSafeInteger(d.epoch) || d.epoch < 1 || d.epoch < this.#epoch) return [];
+    let key;
+    try {
+      key = await this.#c.unwrapGroupKey(this.#member, d.epoch, this.#me, d.iv, d.key);
+    } catch {
+      return [notice('A new group key from the server could not be read: messages to @all may fail.', 'warn')];
+    }
+    this.#groupKeys.set(d.epoch, key);
+    this.#epoch = d.epoch;
+    for (const e of [...this.#groupKeys.keys()]) if (e < d.epoch - 1) this.#groupKeys.delete(e);
+    // Messages refused as stale go again under this key, with their ids.
+    const waiting = this.#waitEpoch.filter((w) => w.epoch <= d.epoch);
+    this.#waitEpoch = this.#waitEpoch.filter((w) => w.epoch > d.epoch);
+    const out = [];
+    for (const w of waiting) out.push(...(await w.run(key, d.epoch)));
+    return out;
+  }
+
+  // ---- version 2: receiving ------------------------------------------------------------
+
+  // In place of a message that failed a check: said, never shown as genuine. A name that
+  // is not one (anything may be claimed) is not repeated.
+  #flag(claimed, why = 'could not be verified') {
+    const who = typeof claimed === 'string' && /^[A-Za-z0-9]{1,15}$/.test(claimed) ? claimed : 'someone';
+    return { type: 'flagged', from: who, text: `A message claiming to be from ${who} ${why} and is not shown.` };
+  }
+
+  // The checks of "Receiving: what a client checks, in this order".
+  async #messageV2(d) {
+    const C = this.#c;
+    const from = typeof d.from === 'string' ? d.from : '';
+    if (!from) return [];
+    const all = d.to === 'all';
+    let sig, body;
+    try {
+      let sealed;
+      if (all) {
+        const key = this.#groupKeys.get(d.epoch);
+        if (!key) throw new Error('no key of that epoch');
+        sealed = await C.gcmOpen(key, C.unb64(d.iv), C.unb64(d.ciphertext));
+      } else {
+        sealed = await E.unhybrid(C, this.#keys, d);
+      }
+      ({ sig, body } = C.openPayload(sealed));
+    } catch {
+      const who = /^[A-Za-z0-9]{1,15}$/.test(from) ? from : 'someone';
+      return [{ type: 'flagged', from: who, text: `A message from ${who} could not be decrypted.` }];
+    }
+    if (all && d.legacy === true) return this.#legacyIn(from, sig, body);
+    const e = E.parse(C, body);
+    if (!e) return [this.#flag(from)];
+    if (e.from !== from) return [this.#flag(e.from)];
+    const keyid = this.#keyidOf(e.from);
+    if (!keyid) return [this.#flag(e.from)];
+    return this.#withKey(keyid, (peer) => this.#checked(peer, d, e, sig, body));
+  }
+
+  async #checked(peer, d, e, sig, body) {
+    let ok = false;
+    try {
+      ok = !!peer && (await this.#c.verifyEnvelope(peer, sig, body));
+    } catch { /* not a signature */ }
+    if (!ok) return [this.#flag(e.from)];
+    const me = this.#me;
+    const all = d.to === 'all';
+    const addressed = all ? e.to === 'all' && e.epoch === d.epoch : e.to === me || e.from === me;
+    if (!addressed) return [this.#flag(e.from, 'was addressed to someone else')];
+    const now = this.#now();
+    if (Math.abs(e.time - now) > REPLAY_WINDOW_MS) {
+      return [notice(`A message from ${e.from} is not shown: its time is more than 10 minutes off this device's clock (an old message sent again, or a clock set wrong).`, 'warn')];
+    }
+    if (this.#seen.replay(e.from, e.id, now)) return [];
+    if (e.kind !== 'text') return [];
+    const admin = this.#admin;
+    const fromConsole = e.from === me; // the administrator's console, copied to me on the web
+    return [{
+      type: 'message',
+      kind: fromConsole ? 'mine' : 'other',
+      from: e.from,
+      console: fromConsole,
+      to: e.to,
+      admin: e.from === admin || e.to === admin,
+      reply: fromConsole ? (e.to === me ? '' : e.to) : e.from,
+      text: e.text,
+    }];
+  }
+
+  // To all from a 0.9 client, relayed by the server under the group key: its 0.9
+  // plaintext and signature, checked as in 0.9.
+  async #legacyIn(from, sig, body) {
+    const m = E.parseLegacy(this.#c, body);
+    if (!m) return [this.#flag(from)];
+    if (m.from !== from) return [this.#flag(m.from)];
+    const keyid = this.#keyidOf(from);
+    if (!keyid) return [this.#flag(from)];
+    return this.#withKey(keyid, async (peer) => {
+      let ok = false;
+      try {
+        ok = !!peer && (await this.#c.verify(peer, sig, body));
+      } catch { /* not a signature */ }
+      if (!ok) return [this.#flag(from)];
+      if (m.to !== 'all') return [this.#flag(from, 'was addressed to someone else')];
+      const admin = this.#admin;
+      return [{ type: 'message', kind: 'other', from, console: false, to: 'all', admin: from === admin, reply: from, text: m.message, legacy: true }];
+    });
+  }
+
+  // ---- version 2: sending --------------------------------------------------------------
+
+  async #sendV2(all, to, text, isOpen, id) {
+    const outgoing = { type: 'outgoing', id, to, text, admin: to === this.#admin || this.#isAdmin };
+    if (all) {
+      const epoch = this.#epoch;
+      const key = this.#groupKeys.get(epoch);
+      const frames = [await this.#allFrame(id, text, key, epoch)];
+      let legacyId = '';
+      if (this.#has09()) {
+        legacyId = this.#newId();
+        frames.push(await this.#legacyFrame(legacyId, text, key, epoch));
+      }
+      if (this.#state.name !== 'joined' || !isOpen()) return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
+      this.#pending.set(id, { message: id, to, text, copy: '', resend: (k, e) => this.#allFrame(id, text, k, e) });
+      if (legacyId) this.#pending.set(legacyId, { message: id, to, text, copy: 'legacy', resend: (k, e) => this.#legacyFrame(legacyId, text, k, e) });
+      return [...frames.map((frame) => ({ type: 'send', frame })), outgoing];
+    }
+    const u = this.#users.get(to);
+    if (u.legacy) {
+      // A 0.9 client reads the 0.9 frame only (whose size its key bounds).
+      this.#pending.set(id, { message: id, to, text, copy: '' });
+      const sent = await this.#withKey(u.keyid, async (peer) => {
+        if (!peer) return this.#failed(id, `${to} is not connected`);
+        const tooLong = this.#tooLong09(to, text);
+        if (tooLong) return this.#failed(id, tooLong);
+        return this.#frames09(id, to, text);
+      });
+      if (!isOpen()) {
+        this.#pending.delete(id);
+        return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
+      }
+      return [outgoing, ...sent]; // shown first: an undelivered among `sent` marks it
+    }
+    // The web administrator's message also goes to the console, wrapped for the
+    // administrator's key; the envelope names the person written to.
+    const copyId = this.#isAdmin && to !== this.#admin ? this.#newId() : '';
+    this.#pending.set(id, { message: id, to, text, copy: '' });
+    if (copyId) this.#pending.set(copyId, { message: id, to, text, copy: 'console' });
+    const out = await this.#withKey(u.keyid, async (peer) => {
+      if (!peer) return this.#failed(id, `${to} is not connected`);
+      const frames = [await this.#oneFrame(id, to, to, text, peer)];
+      const console = copyId && this.#peerOf(this.#admin);
+      if (console) frames.push(await this.#oneFrame(copyId, this.#admin, to, text, console));
+      return frames.map((frame) => ({ type: 'send', frame }));
+    });
+    if (this.#state.name !== 'joined' || !isOpen()) {
+      this.#pending.delete(id);
+      this.#pending.delete(copyId);
+      return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
+    }
+    return [outgoing, ...out];
+  }
+
+  // A message waiting for a key that did not come (or did not fit): not sent.
+  #failed(id, reason) {
+    const p = this.#settle(id);
+    for (const [k, q] of this.#pending) if (q.message === id) this.#pending.delete(k);
+    return p ? [{ type: 'undelivered', id, to: p.to, text: p.text, reason }] : [];
+  }
+
+  // The frame of a 1:1 message `id` sent to `frameTo` (the recipient, or the console for
+  // its copy), whose envelope names `to`.
+  async #oneFrame(id, frameTo, to, text, peer) {
+    const sealed = await E.seal(this.#c, this.#keys, { from: this.#me, to, id, time: this.#now(), epoch: this.#epoch, text });
+    return P.oneMessage(this.#me, frameTo, id, await E.hybrid(this.#c, peer, sealed));
+  }
+
+  async #allFrame(id, text, key, epoch) {
+    const sealed = await E.seal(this.#c, this.#keys, { from: this.#me, to: 'all', id, time: this.#now(), epoch, text });
+    return P.allMessage(this.#me, id, epoch, await E.underGroupKey(this.#c, key, sealed));
+  }
+
+  async #legacyFrame(id, text, key, epoch) {
+    const sealed = await E.sealLegacy(this.#c, this.#keys, this.#me, text);
+    return P.allMessage(this.#me, id, epoch, await E.underGroupKey(this.#c, key, sealed), true);
+  }
+
+  // The 0.9 1:1 frame to a 0.9 client.
+  async #frames09(id, to, text) {
+    const C = this.#c;
+    const plain = this.#plaintext(to, text);
+    const sig = C.b64(await C.sign(this.#keys, plain));
+    return [{ type: 'send', frame: P.rsaMessage(this.#me, to, id, C.b64(await C.rsaEncrypt(this.#peerOf(to), plain)), sig) }];
+  }
+
+  // Refused as sent under an old epoch: sealed again under the key of `epoch` (now, or
+  // when it comes) and sent again with the same id, once.
+  async #resendStale(id, p, epoch) {
+    p.resent = true;
+    this.#pending.set(id, p);
+    const run = async (key, e) => [{ type: 'send', frame: await p.resend(key, e) }];
+    if (epoch <= this.#epoch && this.#groupKeys.has(this.#epoch)) return run(this.#groupKeys.get(this.#epoch), this.#epoch);
+    this.#waitEpoch.push({ epoch, run });
+    return [];
   }
 }

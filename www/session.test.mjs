@@ -85,7 +85,7 @@ test('join: connecting, the join frame with my key on open, then joined on confi
 
   const open = await s.opened(conn);
   assert.equal(one(open, 'state').state.name, 'joining');
-  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'alice', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64, prove: true } }]);
+  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'alice', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64, prove: true, v: 2 } }]);
 
   const welcome = await s.received(conn, config('alice', KEYS.alice));
   assert.deepEqual(one(welcome, 'state').state, { name: 'joined', me: 'alice', keyid: vectors.keys.alice.keyid, again: false });
@@ -361,7 +361,7 @@ test('admin on the web: console copies show as mine from the console; my 1:1 goe
   assert.deepEqual(await openRsa(toConsole, KEYS.admin, KEYS.admin), sent);
   assert.equal(one(out, 'outgoing').admin, true);
 
-  assert.deepEqual(await feed(signal('chat-undelivered', { id: toConsole.data.id, reason: 'the console is busy' })), [{ type: 'copy-undelivered', id: toErin.data.id, reason: 'the console is busy' }]);
+  assert.deepEqual(await feed(signal('chat-undelivered', { id: toConsole.data.id, reason: 'the console is busy' })), [{ type: 'copy-undelivered', id: toErin.data.id, what: 'console', reason: 'the console is busy' }]);
   assert.deepEqual(await feed(signal('chat-ack', { id: toErin.data.id })), [{ type: 'ack', id: toErin.data.id }]);
 });
 
@@ -403,7 +403,7 @@ test('reconnect: a new connection with the same keys; the old one is ignored; jo
   assert.deepEqual(await t.closed(old), [], 'the old connection closing');
   const open = await t.opened(conn);
   assert.equal(one(open, 'state').state.name, 'joining');
-  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'dave', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64, prove: true } }]);
+  assert.deepEqual(sentFrames(open), [{ cmd: 'signal', user: 'dave', data: { code: 'chat-join', publickey: vectors.keys.alice.spki_b64, prove: true, v: 2 } }]);
   const back = await t.received(conn, config('dave', KEYS.alice));
   assert.deepEqual(one(back, 'state').state, { name: 'joined', me: 'dave', keyid: vectors.keys.alice.keyid, again: true });
   assert.deepEqual(notices(back), ['Reconnected as dave.']);

@@ -341,7 +341,8 @@ export function renderUsers({ users, all }) {
     const b = el('button', 'pick', u.name);
     b.type = 'button';
     if (u.admin) b.append(el('span', 'badge', u.self ? 'your console' : 'administrator'));
-    b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}`);
+    if (u.legacy) b.append(el('span', 'badge old', '0.9 client'));
+    b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}${u.legacy ? ', on an old 0.9 client' : ''}`);
     if (u.trust) b.append(trustMark(u.trust));
     const k = el('button', 'kid');
     k.type = 'button';
@@ -414,8 +415,17 @@ export function notice(text, kind = '') {
   return append(li);
 }
 
-// m: { id, kind: 'mine'|'other', admin, who, reply, text, status }; `id` (my messages)
-// lets status() find the item again.
+// In place of a message that failed verification: a line saying so, never its text.
+export function flagged(text) {
+  const li = el('li', 'flagged');
+  li.setAttribute('role', 'alert');
+  li.append(time(), el('span', '', text));
+  return append(li);
+}
+
+// m: { id, kind: 'mine'|'other', admin, who, reply, text, status, legacy }; `id` (my
+// messages) lets status() find the item again; `legacy`: from a 0.9 client, whose
+// signature binds no recipient, time or id.
 export function message(m) {
   const li = el('li', `msg ${m.kind}${m.admin ? ' admin' : ''}`);
   if (m.id) li.dataset.id = m.id;
@@ -429,8 +439,15 @@ export function message(m) {
   meta.append(who);
   if (m.trust) meta.append(trustMark(m.trust));
   meta.append(time());
+  if (m.legacy) {
+    const mark = el('span', 'legacy', '0.9 client');
+    mark.title = 'Sent from an old 0.9 client: its signature does not say whom it was for or when it was sent.';
+    meta.append(mark);
+  }
   if (m.status !== undefined) meta.append(el('span', 'status', m.status));
-  li.append(meta, el('p', 'text', m.text));
+  const p = el('p', 'text', m.text);
+  p.dir = 'auto'; // a message in a right-to-left script reads from the right
+  li.append(meta, p);
   if (document.hidden && m.kind === 'other') document.title = titleWith(++unread, title);
   return append(li);
 }
