@@ -99,3 +99,13 @@ test('refusals stop the retries; a dropped or unreachable connection does not', 
   assert.equal(stopsRetries({ kind: 'unreachable', text: '' }), false);
   for (const kind of ['refused', 'admin-key', 'notice']) assert.equal(stopsRetries({ kind, text: '' }), true, kind);
 });
+
+test('by default the real timers run it', async () => {
+  let attempts = 0;
+  const r = new Reconnector({ attempt: () => attempts++, show: () => {}, random: () => 0 });
+  assert.equal(r.lost(), 750);
+  assert.equal(r.waiting, true);
+  r.now();
+  assert.equal(attempts, 1);
+  r.stop();
+});

@@ -17,6 +17,12 @@ export function stopsRetries(reason) {
   return !reason || !['unreachable', 'closed'].includes(reason.kind);
 }
 
+const realClock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id),
+  now: () => Date.now(),
+};
+
 export class Reconnector {
   #attempt;
   #show;
@@ -27,7 +33,7 @@ export class Reconnector {
   #tick = null;
   #due = 0;
 
-  constructor({ attempt, show, clock = globalThis, random = Math.random }) {
+  constructor({ attempt, show, clock = realClock, random = Math.random }) {
     this.#attempt = attempt;
     this.#show = show;
     this.#clock = clock;
