@@ -363,11 +363,11 @@ function showState(st) {
 // The countdown to the next attempt, or (not waiting) nothing: the attempt shows itself.
 function showRetry(v) {
   if (!v.waiting) return;
-  const queued = outbox.size ? ` ${outbox.size} ${outbox.size === 1 ? 'message waits' : 'messages wait'} to be sent.` : ' What you write meanwhile is sent once reconnected.';
+
   // Still unreachable after a few attempts: perhaps a new self-signed certificate to accept.
   const certUrl = location.protocol === 'https:' && retry.failures >= 3 ? 'https://' + location.host + '/' : '';
-  U.banner(`Connection lost. Reconnecting in ${v.seconds} s…${queued}`, certUrl, 'Now', false);
-  U.setState('connecting', `Reconnecting in ${v.seconds} s…`);
+  U.banner(`Connection lost. Reconnecting in ${v.seconds} s… What you write meanwhile is sent once reconnected.`, certUrl, 'Now', false);
+  U.setState('connecting', 'Reconnecting…');
 }
 
 // Said once: how to start, and that the generated keys live in this tab only.

@@ -575,7 +575,15 @@ export function share(link, qr) {
   a.href = a.textContent = link;
   const img = $('share-qr');
   img.hidden = !qr;
-  if (qr && img.getAttribute('src') !== qr) img.src = qr;
+  $('share-noqr').hidden = !!qr;
+  if (qr && img.getAttribute('src') !== qr) {
+    // A server without the QR route: the link alone, said plainly, no broken image.
+    img.addEventListener('error', () => {
+      img.hidden = true;
+      $('share-noqr').hidden = false;
+    }, { once: true });
+    img.src = qr;
+  }
 }
 
 // The certificate fingerprint of the link (colon-separated pairs), or '' for none.

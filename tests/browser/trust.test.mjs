@@ -276,6 +276,10 @@ forEachEngine((t) => {
             assert.ok(i < 100, 'the QR code loads');
             await sleep(50);
           }
+        } else {
+          // A server without /qr.svg (before the console-trust branch): no broken image.
+          await a.locator('#share-noqr').waitFor();
+          assert.equal(await a.locator('#share-qr').isVisible(), false);
         }
         await a.screenshot({ path: artifact(t.engine, `trust-share-dark-${name}.png`) });
         await a.locator('#share').click();
