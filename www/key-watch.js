@@ -4,6 +4,10 @@
 // key is shown as that person: it may be the same person on another device, or someone
 // else under that name. A public key alone is no identity; a compared one is.
 
+// Names remembered as seen in this tab: a server listing ever more names cannot grow this
+// page's memory without end (the oldest seen is forgotten first; verified keys are kept).
+export const MAX_SEEN = 4096;
+
 export class KeyWatch {
   #seen = new Map(); // name -> Key ID last listed
   #verified; // name -> Key ID marked verified
@@ -21,7 +25,9 @@ export class KeyWatch {
       if (!name || !keyid) continue;
       const verified = this.#verified.get(name);
       const before = this.#seen.get(name) ?? verified;
+      this.#seen.delete(name); // re-inserted: the most recently seen last
       this.#seen.set(name, keyid);
+      if (this.#seen.size > MAX_SEEN) this.#seen.delete(this.#seen.keys().next().value);
       if (verified === keyid) this.#changed.delete(name);
       if (!before || before === keyid) continue;
       const wasVerified = verified !== undefined && verified !== keyid;

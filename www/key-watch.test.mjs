@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyWatch } from './key-watch.js';
+import { KeyWatch, MAX_SEEN } from './key-watch.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -49,4 +49,12 @@ test('the verified key coming back is verified again; unverify removes the mark'
   w.unverify('alex');
   assert.equal(w.status('alex', A), '');
   assert.deepEqual([...w.verified], []);
+});
+
+test('the names seen are bounded: the oldest is forgotten first', () => {
+  const w = new KeyWatch();
+  w.listed([{ name: 'first', keyid: A }]);
+  w.listed(Array.from({ length: MAX_SEEN }, (_, i) => ({ name: `u${i}`, keyid: B })));
+  assert.deepEqual(w.listed([{ name: 'first', keyid: C }]), [], 'forgotten: no longer compared');
+  assert.equal(w.listed([{ name: 'u5', keyid: C }]).length, 1, 'the recent ones still are');
 });
