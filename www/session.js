@@ -204,8 +204,9 @@ export class Session {
   // Sends `text` to `to` (as recipient()). `isOpen` tells whether the socket can still
   // send: it is asked before and after the (slow) encryption. A text that itself starts
   // with another @name than the recipient is not sent unless `confirmed`: the person may
-  // believe it goes there (a confirm output says so).
-  async send(to, text, isOpen = () => true, { confirmed = false } = {}) {
+  // believe it goes there (a confirm output says so). `id`: the message's id when it was
+  // written before (sent again after a reconnect, outbox.js); a new one otherwise.
+  async send(to, text, isOpen = () => true, { confirmed = false, id = '' } = {}) {
     if (this.#busy || !text.trim()) return [];
     const d = this.#destination(to, text);
     if (!d) return sendError('Start with @name or @all, or choose who reads it beside “To”.');
@@ -236,7 +237,8 @@ export class Session {
     }
     this.#busy = true;
     try {
-      return await (this.#v2 ? this.#sendV2(all, name, d.text, isOpen) : this.#encrypt(all, name, d.text, isOpen));
+      const mid = id || this.#newId();
+      return await (this.#v2 ? this.#sendV2(all, name, d.text, isOpen, mid) : this.#encrypt(all, name, d.text, isOpen, mid));
     } catch (e) {
       return sendError('Could not encrypt the message: ' + (e && e.message ? e.message : e));
     } finally {
@@ -586,12 +588,11 @@ export class Session {
     return max;
   }
 
-  async #encrypt(all, to, text, isOpen) {
+  async #encrypt(all, to, text, isOpen, id) {
     const C = this.#c;
     const plain = this.#plaintext(to, text);
     const sig = C.b64(await C.sign(this.#keys, plain));
     const frames = [];
-    const id = this.#newId();
     if (all) {
       const { iv, ct } = await C.aesEncrypt(this.#group, plain);
       frames.push(P.aesMessage(this.#me, id, C.b64(iv), C.b64(ct), sig));
@@ -832,8 +833,7 @@ export class Session {
 
   // ---- version 2: sending --------------------------------------------------------------
 
-  async #sendV2(all, to, text, isOpen) {
-    const id = this.#newId();
+  async #sendV2(all, to, text, isOpen, id) {
     const outgoing = { type: 'outgoing', id, to, text, admin: to === this.#admin || this.#isAdmin };
     if (all) {
       const epoch = this.#epoch;
