@@ -16,8 +16,11 @@ import { Notifier } from './notifications.js';
 import { comparisonCode } from './comparison.js';
 import * as Store from './identity-store.js';
 import * as Share from './share.js';
+import { Transfers, rowOf, sizeText, MAX_FILE_BYTES } from './files.js';
+import * as F from './file-view.js';
 
 const session = new Session(C, { host: location.host });
+const transfers = new Transfers(C, { me: () => session.me }); // files sent and received
 let ws = null; // the current socket
 let keys = null; // my key set (crypto.js), once chosen
 let generated = null; // promise of generated keys
@@ -60,6 +63,7 @@ function start() {
         ? keys.pkcs8 && U.download(`${session.me}-private.pem`, C.pem('PRIVATE KEY', keys.pkcs8))
         : U.download(`${session.me}-public.pem`, C.pem('PUBLIC KEY', keys.spki)),
   });
+  F.init(attachFiles);
   const fp = Share.fingerprint(location.hash);
   U.certificate(fp ? Share.fingerprintPairs(fp) : '');
   if (!C.available()) {
@@ -221,6 +225,7 @@ function watchUsers(users) {
   for (const c of watch.listed(users.filter((u) => !u.self))) {
     if (c.name === session.me) continue;
     const verified = c.wasVerified ? ' You had verified the old one: the mark is removed.' : '';
+    transfers.keyChanged(c.name).then(applyFiles);
     U.keyChange(c.name, `⚠ ${c.name} now has a different key (Key ID ${c.after.slice(0, 12)}, before ${c.before.slice(0, 12)}). It may be ${c.name} on another device, or someone else using that name.${verified} Compare codes again before trusting them.`);
   }
 }
@@ -314,11 +319,86 @@ const show = {
     U.status(o.id, 'failed', 'Not delivered: ' + o.reason, () => putBack(o));
     autoPutBack(o);
   },
+  'file-offered': (o) => o.old && F.note(rowOf('out', o.tid), 'People on old 0.9 clients do not get files.', 'warn'),
+  'file-accepted': (o) => transfers.accepted(o.tid).then(applyFiles),
+  'file-refused': (o) => transfers.refused(o.tid, o.reason).then(applyFiles),
+  'file-offer': (o) => transfers.offer(o.from, o.to, o.admin, o.file).then(applyFiles),
+  'file-chunk': (o) => transfers.chunk(o.data).then(applyFiles),
+  'file-cancel': (o) => transfers.cancelled(o.data).then(applyFiles),
+  'file-window': (o) => transfers.window(o.tid, o.acked).then(applyFiles),
+  'file-status': (o) => transfers.status(o.tid, o.to, o.state, o.reason).then(applyFiles),
+  'files-closed': () => transfers.closed().then(applyFiles),
   'copy-undelivered': (o) => U.status(o.id, 'note', `(the ${o.what === 'legacy' ? 'copy for 0.9 clients' : 'console copy'} was not delivered: ${o.reason})`),
   confirm: (o) => askBeforeSending(o),
   // Still in the outbox while the page reconnects by itself: sent again, with its id.
   unconfirmed: (o) => (retrying ? U.status(o.id, 'waiting', 'waiting for the connection…') : U.status(o.id, 'failed', 'Not confirmed: the connection closed before the server answered.', () => putBack(o))),
 };
+
+// ---- files ---------------------------------------------------------------------------------
+
+// What files.js answers: frames for the socket and the transfers' lines.
+function applyFiles(outputs) {
+  for (const o of outputs) {
+    switch (o.type) {
+      case 'send':
+        if (socketOpen()) ws.send(o.frame);
+        break;
+      case 'file-incoming':
+        F.row({ row: o.row, dir: 'in', who: `${o.from} → ${label(o.to)}`, name: o.name, size: o.size, admin: o.admin, cancel: () => transfers.cancel('in', o.tid, o.from).then(applyFiles) });
+        notifier.message({ kind: 'other', from: o.from, to: o.to });
+        break;
+      case 'file-refused-offer':
+        U.notice(o.text, 'warn');
+        break;
+      case 'file-progress':
+        F.progress(o.row, o.done, o.total, o.text);
+        break;
+      case 'file-note':
+        F.note(o.row, o.text, o.level);
+        break;
+      case 'file-sent':
+        F.sent(o.row, o.text);
+        break;
+      case 'file-complete':
+        F.complete(o.row, o);
+        break;
+      case 'file-failed':
+        F.failed(o.row, o.text);
+        break;
+    }
+  }
+}
+
+// Files picked, dropped or pasted: to the recipient chosen beside “To”, exactly (a file
+// never goes to a wider audience than the person sees chosen), one after the other.
+async function attachFiles(list) {
+  U.sendError('');
+  if (session.state.name !== 'joined' || !socketOpen()) return U.sendError('Not connected: files can be sent once connected again.');
+  const r = session.recipient(to);
+  if (r.kind === 'none') return U.sendError('Choose who gets the file beside “To” first, then attach it.');
+  if (r.kind === 'unknown') return U.sendError(`Nobody called "${r.typed}" is connected: the file was not sent.`);
+  const dest = r.kind === 'all' ? 'all' : r.to;
+  for (const file of list) await sendFile(dest, file);
+}
+
+async function sendFile(dest, file) {
+  const name = file.name || 'pasted image';
+  if (file.size > MAX_FILE_BYTES) return U.sendError(`${name} is too large for this page (${sizeText(file.size)}; at most ${sizeText(MAX_FILE_BYTES)}).`);
+  let p;
+  try {
+    p = await transfers.prepare({ to: dest, name, type: file.type, bytes: new Uint8Array(await file.arrayBuffer()) });
+  } catch (e) {
+    return U.sendError(`${name} could not be read: ${e && e.message ? e.message : e}`);
+  }
+  const outputs = await session.sendFile(dest, p.file, p.clear, socketOpen);
+  const err = outputs.find((o) => o.type === 'send-error');
+  if (err) {
+    await transfers.refused(p.tid, err.text);
+    return U.sendError(err.text);
+  }
+  F.row({ row: rowOf('out', p.tid), dir: 'out', who: `you → ${label(dest)}`, name: p.file.name, size: p.file.size, admin: false, cancel: () => transfers.cancel('out', p.tid).then(applyFiles) });
+  apply(outputs);
+}
 
 function label(to) {
   if (to === 'all') return 'all';

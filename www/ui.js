@@ -369,7 +369,7 @@ export function markUsersOffline() {
   $('users-count').textContent = '(offline)';
 }
 
-function time() {
+export function timeElement() {
   const d = new Date();
   const t = el('time', '', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
   t.dateTime = d.toISOString();
@@ -397,10 +397,14 @@ function follow(log) {
   });
 }
 
+export const keepLogEnd = () => keepEnd();
+
 function keepEnd() {
   const log = $('log');
   if (following) log.scrollTop = log.scrollHeight;
 }
+
+export const appendToLog = (li) => append(li);
 
 function append(li) {
   $('log').append(li);
@@ -411,7 +415,7 @@ function append(li) {
 
 export function notice(text, kind = '') {
   const li = el('li', 'notice' + (kind ? ' ' + kind : ''));
-  li.append(time(), el('span', '', text));
+  li.append(timeElement(), el('span', '', text));
   return append(li);
 }
 
@@ -419,7 +423,7 @@ export function notice(text, kind = '') {
 export function flagged(text) {
   const li = el('li', 'flagged');
   li.setAttribute('role', 'alert');
-  li.append(time(), el('span', '', text));
+  li.append(timeElement(), el('span', '', text));
   return append(li);
 }
 
@@ -438,7 +442,7 @@ export function message(m) {
   } else who.disabled = true;
   meta.append(who);
   if (m.trust) meta.append(trustMark(m.trust));
-  meta.append(time());
+  meta.append(timeElement());
   if (m.legacy) {
     const mark = el('span', 'legacy', '0.9 client');
     mark.title = 'Sent from an old 0.9 client: its signature does not say whom it was for or when it was sent.';
