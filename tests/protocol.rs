@@ -194,7 +194,7 @@ fn routed_one_to_one_reaches_only_its_recipient() {
     );
     alice.send(&later.frame);
     match alice.expect(|e| matches!(e, ClientEvent::Undelivered { .. }), WAIT) {
-        ClientEvent::Undelivered { id, to, reason } => {
+        ClientEvent::Undelivered { id, to, reason, .. } => {
             assert_eq!((id, to.as_deref()), (later.id, Some("bobby")));
             assert!(reason.contains("bobby is not connected"), "{reason}");
         }

@@ -82,6 +82,17 @@ impl Client {
         client
     }
 
+    /// [`Client::join`] for a version-2 session: the config, then the group key and
+    /// `chat-users` (read, the group key among the pending events).
+    pub fn join_v2(url: &str, name: &str, keys: impl Into<Arc<KeyPair>>) -> Client {
+        let mut client = Client::connect_as(url, name, keys);
+        client.session.set_version(2);
+        client.send_join();
+        client.expect(|e| matches!(e, ClientEvent::Config { .. }), WAIT);
+        client.expect(|e| matches!(e, ClientEvent::UsersList(_)), WAIT);
+        client
+    }
+
     /// The usual pair: `alice` and `bobby` (the vector keys) joined at `url`, alice having
     /// seen bobby arrive, so that each can write to the other.
     pub fn alice_and_bobby(url: &str) -> (Client, Client) {
@@ -112,8 +123,12 @@ impl Client {
         self.ws.send(message)
     }
 
-    /// A routed 1:1 message with an `id`; returns the id.
+    /// A routed 1:1 message with an `id`; returns the id. Version 2: fetches the
+    /// recipient's key first if needed.
     pub fn say_to(&mut self, to: &str, text: &str) -> String {
+        if self.session.version() == 2 && self.session.user(to).is_some_and(|u| u.key.is_none()) {
+            self.fetch_key(to);
+        }
         let out = self
             .session
             .message_to(to, text)
@@ -122,14 +137,54 @@ impl Client {
         out.id
     }
 
-    /// A message to everybody with an `id`; returns the id.
+    /// A message to everybody with an `id` (version 2: and its legacy copy, if any);
+    /// returns the id.
     pub fn say_all(&mut self, text: &str) -> String {
         let out = self
             .session
             .message_to_all(text)
             .unwrap_or_else(|e| panic!("{}: message to all: {e}", self.name()));
-        self.send(&out.frame);
+        for frame in out.frames() {
+            self.send(frame);
+        }
         out.id
+    }
+
+    /// Version 2: asks for `name`'s key and waits for it; the other events that come
+    /// meanwhile stay pending.
+    pub fn fetch_key(&mut self, name: &str) {
+        let Some(request) = self.session.key_request(name) else {
+            return;
+        };
+        self.send(&request);
+        let hash = self.session.user(name).map(|u| u.hash.clone());
+        self.expect_keeping(
+            |e| matches!(e, ClientEvent::KeyArrived { key_id, .. } if Some(key_id) == hash.as_ref()),
+            WAIT,
+        );
+    }
+
+    /// Like [`Client::expect`], but the events skipped stay pending, in order.
+    pub fn expect_keeping(
+        &mut self,
+        matches: impl Fn(&ClientEvent) -> bool,
+        timeout: Duration,
+    ) -> ClientEvent {
+        let deadline = Instant::now() + timeout;
+        let mut skipped = Vec::new();
+        let found = loop {
+            match self.recv_event(deadline.saturating_duration_since(Instant::now())) {
+                Some(event) if matches(&event) => break event,
+                Some(event) => skipped.push(event),
+                None => self.fail(&format!(
+                    "the expected event did not come within {timeout:?}"
+                )),
+            }
+        };
+        for event in skipped.into_iter().rev() {
+            self.pending.push_front(event);
+        }
+        found
     }
 
     /// The next text frame as received, without interpreting it; `None` on timeout
@@ -197,13 +252,22 @@ impl Client {
         }
     }
 
-    /// Interprets a frame; a challenge is answered at once, as our page does.
+    /// Interprets a frame; a challenge is answered at once, as our page does, and so
+    /// are the frames a version-2 session asks to send (key requests, resends).
     fn take_frame(&mut self, frame: &str) {
         for event in self.session.handle(frame) {
-            if let ClientEvent::Challenge { nonce } = &event {
-                let proof = self.session.proof_frame(&self.proof_host, nonce);
+            let answer = match &event {
+                ClientEvent::Challenge { nonce } => {
+                    Some(self.session.proof_frame(&self.proof_host, nonce))
+                }
+                ClientEvent::NeedKeys { frame } | ClientEvent::Resend { frame, .. } => {
+                    Some(frame.clone())
+                }
+                _ => None,
+            };
+            if let Some(answer) = answer {
                 // The server may have closed meanwhile; the close is read next.
-                let _ = self.try_send(Message::text(proof));
+                let _ = self.try_send(Message::text(answer));
             }
             self.history.push(event.clone());
             self.pending.push_back(event);
@@ -249,6 +313,17 @@ impl Client {
             |e| {
                 matches!(e, ClientEvent::Message { from: f, text: t, verified: true, .. }
                     if f == from && t == text)
+            },
+            timeout,
+        )
+    }
+
+    /// Version 2: waits for a verified message from `from` with exactly `text`.
+    pub fn expect_v2_text(&mut self, from: &str, text: &str, timeout: Duration) -> ClientEvent {
+        self.expect(
+            |e| {
+                matches!(e, ClientEvent::V2Message { envelope, verified: true }
+                    if envelope.from == from && envelope.text == text)
             },
             timeout,
         )

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use dyspatcher_crypto::KeyPair;
 
-/// `alice`, `bob` or `admin` (tests/vectors/NAME.pkcs8.pem), loaded once.
+/// `alice`, `bob`, `admin` (4096 bits) or `small2048` (tests/vectors/NAME.pkcs8.pem),
+/// loaded once.
 pub fn keys(name: &str) -> Arc<KeyPair> {
     assert!(
-        ["alice", "bob", "admin"].contains(&name),
-        "keys({name:?}): only alice, bob and admin have vector keys; use pool_key(n)"
+        ["alice", "bob", "admin", "small2048"].contains(&name),
+        "keys({name:?}): only alice, bob, admin and small2048 have vector keys; use pool_key(n)"
     );
     cached(name, || {
         let path = format!(

@@ -13,7 +13,9 @@ mod net;
 mod server;
 
 pub use client::{Client, CloseInfo};
-pub use dyspatcher_client::{Algo, ClientEvent, ClientSession, DropReason, User};
+pub use dyspatcher_client::{
+    Algo, ClientError, ClientEvent, ClientSession, DropReason, FlagReason, User,
+};
 pub use keys::{keys, pool_key, pool_keys};
 pub use net::connect_from_elsewhere;
 pub use server::{Server, strip_ansi};

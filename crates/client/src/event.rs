@@ -2,6 +2,8 @@
 
 use dyspatcher_crypto::PublicIdentity;
 
+use super::envelope::Envelope;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algo {
     /// 1:1: RSA-OAEP with the recipient's key.
@@ -25,8 +27,11 @@ pub struct User {
     pub name: String,
     /// The Key ID the server sent (`publickey.hash`).
     pub hash: String,
-    /// The key parsed from `publickey.text`; `None` if it is not a usable RSA key.
+    /// The key parsed from `publickey.text`; `None` if it is not a usable RSA key, or,
+    /// in version 2, until it was fetched (`chat-getkeys`).
     pub key: Option<PublicIdentity>,
+    /// Version 2: the server marks the user as on a 0.9 client (`"0.9"`).
+    pub old_client: bool,
 }
 
 impl User {
@@ -53,6 +58,28 @@ pub enum DropReason {
     UnknownSender(String),
     /// The signature does not verify with the key of the plaintext's `from`.
     BadSignature(String),
+    /// Version 2: no group key of the frame's epoch (neither the current nor the previous).
+    NoKeyForEpoch(u64),
+    /// Version 2: the envelope's `time` is more than the replay window off our clock
+    /// (positive: in our future).
+    OutOfWindow { skew_ms: i64 },
+    /// Version 2: a `(from, id)` already seen within the replay window.
+    Replay { id: String },
+    /// Version 2: an envelope `kind` this version does not know (ignored, as the spec says).
+    UnknownKind(String),
+    /// Version 2: too many frames already wait for their sender's key.
+    TooManyWaiting,
+}
+
+/// Why a version-2 message claiming a sender is flagged and not shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagReason {
+    /// The signature does not verify with the claimed sender's key.
+    BadSignature,
+    /// The envelope's `from` is not the sender the server registered (`relay_from`).
+    NotFromRelay { relay_from: String },
+    /// Signed for someone else (`to`), or for all in another epoch than the frame's.
+    AddressedElsewhere { to: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +111,10 @@ pub enum ClientEvent {
         id: String,
         to: Option<String>,
         reason: String,
+        /// Version 2: the machine-readable cause (`stale-epoch`, `not-connected`, ...).
+        why: Option<String>,
+        /// Version 2, with `why` = `stale-epoch`: the current epoch.
+        epoch: Option<u64>,
     },
     /// A message decrypted, and verified unless verification is off.
     Message {
@@ -103,6 +134,29 @@ pub enum ClientEvent {
     },
     /// A message frame that could not be read or trusted.
     Dropped { algo: Algo, reason: DropReason },
+    /// Version 2: a `chat-groupkey` opened; `epoch` is now the current one.
+    GroupKey { epoch: u64 },
+    /// Version 2: a message that passed every check of the spec, in its order.
+    /// `verified` is false only with verification off ([`crate::ClientSession::set_verify`]).
+    V2Message { envelope: Envelope, verified: bool },
+    /// Version 2: a message claiming to be from `claimed_from` that must not be shown.
+    Flagged {
+        claimed_from: String,
+        why: FlagReason,
+    },
+    /// Version 2: a message frame relayed `from` that was dropped (undecryptable, a
+    /// replay, out of the window, ...).
+    V2Dropped { from: String, reason: DropReason },
+    /// Version 2: the session needs public keys; send `frame` (a `chat-getkeys`). Frames
+    /// that wait for these keys are taken up when the keys arrive.
+    NeedKeys { frame: String },
+    /// Version 2: a public key arrived and matched its Key ID.
+    KeyArrived { key_id: String, name: String },
+    /// Version 2: no connected user has this key.
+    KeyMissing { key_id: String },
+    /// Version 2: a message to all refused as `stale-epoch`, sealed again under the
+    /// current epoch with the same `id`: send `frame`.
+    Resend { id: String, frame: String },
     /// A frame that is not a server frame of the protocol.
     Ignored { reason: String },
 }

@@ -14,8 +14,13 @@ pub enum ClientError {
     UnknownRecipient(String),
     /// No group key yet: the config has not arrived.
     NoGroupKey,
-    /// The plaintext does not fit one RSA-OAEP block of the recipient's key.
+    /// The plaintext does not fit one RSA-OAEP block of the recipient's key (version 2:
+    /// the text is longer than `max-text`).
     TooLong { len: usize, max: usize },
+    /// Version 2: the recipient's key has not been fetched yet: send
+    /// [`crate::ClientSession::key_request`]'s frame, wait for
+    /// [`crate::ClientEvent::KeyArrived`], then try again.
+    KeyNotFetched(String),
 }
 
 impl fmt::Display for ClientError {
@@ -23,6 +28,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::UnknownRecipient(name) => write!(f, "{name} is not in the users list"),
             ClientError::NoGroupKey => write!(f, "no group key yet (no config received)"),
+            ClientError::KeyNotFetched(name) => write!(f, "{name}'s key is not fetched yet"),
             ClientError::TooLong { len, max } => {
                 write!(
                     f,
@@ -40,6 +46,16 @@ impl std::error::Error for ClientError {}
 pub struct Outgoing {
     pub id: String,
     pub frame: String,
+    /// Version 2, to all with 0.9 users listed: the legacy copy for them (its own `id`),
+    /// to send after `frame`.
+    pub legacy: Option<String>,
+}
+
+impl Outgoing {
+    /// `frame`, then the legacy copy if any.
+    pub fn frames(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.frame.as_str()).chain(self.legacy.as_deref())
+    }
 }
 
 impl AsRef<str> for Outgoing {

@@ -2,26 +2,48 @@
 //! frames it sends.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use super::epochs::Epochs;
 use super::event::{Algo, ClientEvent, DropReason, User};
+use super::key_cache::KeyCache;
+use super::replay_guard::ReplayGuard;
 use super::seal::{ClientError, Outgoing, frame, plaintext, seal_aes, seal_rsa};
+use super::v2_send::SentToAll;
 use dyspatcher_crypto::{
     GroupKey, KeyPair, PublicIdentity, b64_decode, b64_encode, join_proof_message,
 };
 
+/// The largest envelope `text` until a version-2 config says otherwise.
+pub const DEFAULT_MAX_TEXT: usize = 65_536;
+
 pub struct ClientSession {
-    name: String,
-    keys: Arc<KeyPair>,
-    is_admin: bool,
-    disable_all: bool,
-    key_id: Option<String>,
-    group: Option<GroupKey>,
-    users: Vec<User>,
-    verify: bool,
-    proves: bool,
-    next_id: u64,
+    pub(crate) name: String,
+    pub(crate) keys: Arc<KeyPair>,
+    pub(crate) is_admin: bool,
+    pub(crate) disable_all: bool,
+    pub(crate) key_id: Option<String>,
+    pub(crate) group: Option<GroupKey>,
+    pub(crate) users: Vec<User>,
+    pub(crate) verify: bool,
+    pub(crate) proves: bool,
+    pub(crate) next_id: u64,
+    /// 1 (0.9 and its extensions) or 2.
+    pub(crate) version: u8,
+    /// Whether a config arrived.
+    pub(crate) configured: bool,
+    /// A fixed wall clock (ms since 1970); `None`: the system clock.
+    pub(crate) clock: Option<u64>,
+    pub(crate) admin_name: Option<String>,
+    pub(crate) max_text: usize,
+    pub(crate) epochs: Epochs,
+    pub(crate) key_cache: KeyCache,
+    pub(crate) replay: ReplayGuard,
+    pub(crate) sent_to_all: SentToAll,
+    /// Version 2: also send a legacy copy of messages to all when 0.9 users are listed.
+    pub(crate) legacy_copies: bool,
 }
 
 impl std::fmt::Debug for ClientSession {
@@ -52,7 +74,76 @@ impl ClientSession {
             verify: true,
             proves: true,
             next_id: 0,
+            version: 1,
+            configured: false,
+            clock: None,
+            admin_name: None,
+            max_text: DEFAULT_MAX_TEXT,
+            epochs: Epochs::default(),
+            key_cache: KeyCache::default(),
+            replay: ReplayGuard::default(),
+            sent_to_all: SentToAll::default(),
+            legacy_copies: true,
         }
+    }
+
+    /// A session that speaks version 2 (docs/PROTOCOL.md, "Version 2"): `"v":2` in its
+    /// join, so it proves its key too.
+    pub fn new_v2(name: &str, keys: impl Into<Arc<KeyPair>>) -> Self {
+        let mut session = Self::new(name, keys);
+        session.set_version(2);
+        session
+    }
+
+    /// 1 (0.9 with the ⊕ extensions, the default of [`ClientSession::new`]) or 2. Set
+    /// it before the join. Version 2 implies proving the key.
+    pub fn set_version(&mut self, version: u8) {
+        self.version = if version >= 2 { 2 } else { 1 };
+        if self.version == 2 {
+            self.proves = true;
+            let own = self.keys.public().clone();
+            self.key_cache.insert(own);
+        }
+    }
+
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// Fixes the wall clock (milliseconds since 1970-01-01 UTC) that envelopes are
+    /// stamped and checked with; `None` goes back to the system clock (the default).
+    pub fn set_clock(&mut self, now_ms: Option<u64>) {
+        self.clock = now_ms;
+    }
+
+    /// The session's wall clock, in milliseconds since 1970-01-01 UTC.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        })
+    }
+
+    /// Version 2: with 0.9 users in the room, a message to all is also sent as a legacy
+    /// copy for them (on by default; see [`Outgoing::legacy`]).
+    pub fn set_legacy_copies(&mut self, on: bool) {
+        self.legacy_copies = on;
+    }
+
+    /// Version 2: the current group-key epoch, once a `chat-groupkey` opened.
+    pub fn epoch(&self) -> Option<u64> {
+        self.epochs.current().map(|(e, _)| e)
+    }
+
+    /// Version 2: the administrator's name, from the config.
+    pub fn admin_name(&self) -> Option<&str> {
+        self.admin_name.as_deref()
+    }
+
+    /// The largest text a message may carry (version 2: the config's `max-text`).
+    pub fn max_text(&self) -> usize {
+        self.max_text
     }
 
     /// The name asked for, then the name as registered once the config arrived.
@@ -83,7 +174,7 @@ impl ClientSession {
 
     /// Whether the config has arrived.
     pub fn joined(&self) -> bool {
-        self.group.is_some()
+        self.configured
     }
 
     /// The users list, kept up to date by `chat-join` and `chat-left`.
@@ -122,6 +213,9 @@ impl ClientSession {
         let mut data = json!({"code": "chat-join", "publickey": self.keys.public().spki_b64()});
         if self.proves {
             data["prove"] = Value::Bool(true);
+        }
+        if self.version == 2 {
+            data["v"] = 2.into();
         }
         frame("signal", &self.name, data)
     }
@@ -165,7 +259,12 @@ impl ClientSession {
     }
 
     /// A routed 1:1 message: rsa with ⊕ `to` and ⊕ `id`.
+    /// Version 2: a hybrid 1:1 message (to a 0.9 user: the routed rsa frame), or
+    /// [`ClientError::KeyNotFetched`] with the `chat-getkeys` frame to send first.
     pub fn message_to(&mut self, to: &str, text: &str) -> Result<Outgoing, ClientError> {
+        if self.version == 2 {
+            return self.message_to_v2(to, text);
+        }
         let mut data = self.rsa_data(to, text)?;
         let id = self.next_id();
         data.insert("to".into(), to.into());
@@ -173,18 +272,24 @@ impl ClientSession {
         Ok(Outgoing {
             id,
             frame: self.message_frame(data),
+            legacy: None,
         })
     }
 
     /// A message to everybody with ⊕ `id`. The frame may be built long before it is
-    /// sent, and sent more than once.
+    /// sent, and sent more than once. Version 2: under the current epoch, with a legacy
+    /// copy in [`Outgoing::legacy`] when 0.9 users are listed.
     pub fn message_to_all(&mut self, text: &str) -> Result<Outgoing, ClientError> {
+        if self.version == 2 {
+            return self.message_to_all_v2(text);
+        }
         let mut data = self.aes_data(text)?;
         let id = self.next_id();
         data.insert("id".into(), id.clone().into());
         Ok(Outgoing {
             id,
             frame: self.message_frame(data),
+            legacy: None,
         })
     }
 
@@ -198,24 +303,43 @@ impl ClientSession {
         Ok(self.message_frame(self.aes_data(text)?))
     }
 
-    fn recipient_key(&self, to: &str) -> Result<&PublicIdentity, ClientError> {
-        self.user(to)
-            .and_then(|u| u.key.as_ref())
-            .ok_or_else(|| ClientError::UnknownRecipient(to.to_owned()))
+    pub(crate) fn recipient_key(&self, to: &str) -> Result<&PublicIdentity, ClientError> {
+        let user = self
+            .user(to)
+            .ok_or_else(|| ClientError::UnknownRecipient(to.to_owned()))?;
+        match &user.key {
+            Some(key) => Ok(key),
+            None if self.version == 2 => Err(ClientError::KeyNotFetched(to.to_owned())),
+            None => Err(ClientError::UnknownRecipient(to.to_owned())),
+        }
+    }
+
+    /// The key that signed a message claiming to be from `from`: our own, a listed
+    /// user's, or (version 2) one to fetch first.
+    pub(crate) fn sender_key(&self, from: &str) -> Result<&PublicIdentity, Unread> {
+        match self.user(from) {
+            Some(User { key: Some(key), .. }) => Ok(key),
+            Some(user) if self.version == 2 => Err(Unread::WaitForKey(user.hash.clone())),
+            // Our own message to everybody comes back to us too.
+            None if from == self.name => Ok(self.keys.public()),
+            _ => Err(DropReason::UnknownSender(from.to_owned()).into()),
+        }
     }
 
     // ---- frames received ----
 
     /// What one server frame means. Never panics, whatever the text.
+    /// Version 2 may answer with several events, among them frames to send
+    /// ([`ClientEvent::NeedKeys`], [`ClientEvent::Resend`]).
     pub fn handle(&mut self, text: &str) -> Vec<ClientEvent> {
-        let event = match self.interpret(text) {
-            Ok(event) => event,
-            Err(reason) => ClientEvent::Ignored { reason },
-        };
-        vec![event]
+        let mut events = Vec::new();
+        if let Err(reason) = self.interpret(text, &mut events) {
+            events.push(ClientEvent::Ignored { reason });
+        }
+        events
     }
 
-    fn interpret(&mut self, text: &str) -> Result<ClientEvent, String> {
+    fn interpret(&mut self, text: &str, events: &mut Vec<ClientEvent>) -> Result<(), String> {
         let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         let Value::Object(mut object) = value else {
             return Err("not a JSON object".into());
@@ -226,11 +350,33 @@ impl ClientSession {
             return Err("no data object".into());
         };
         match cmd.as_str() {
-            "config" => self.config(&data),
-            "signal" => self.signal(&user, &data),
-            "message" => self.message(&data),
-            other => Err(format!("unknown cmd {other:?}")),
+            "config" if data.get("v").and_then(Value::as_u64) == Some(2) => {
+                events.push(self.config_v2(&data)?);
+            }
+            "config" => events.push(self.config(&data)?),
+            "signal" => match str_field(&data, "code")? {
+                "chat-groupkey" => {
+                    events.push(self.group_key_v2(&data)?);
+                    self.resend_ready(events);
+                }
+                "chat-users" => self.users_v2(&data, events)?,
+                "chat-presence" => self.presence_v2(&data, events)?,
+                "chat-key" => self.key_v2(&data, events)?,
+                "chat-undelivered" => self.undelivered(&data, events)?,
+                "chat-ack" => {
+                    let id = str_field(&data, "id")?.to_owned();
+                    self.sent_to_all.acked(&id);
+                    events.push(ClientEvent::Ack { id });
+                }
+                _ => events.push(self.signal(&user, &data)?),
+            },
+            "message" if data.get("v").and_then(Value::as_u64) == Some(2) => {
+                self.message_v2(text, &data, events)?;
+            }
+            "message" => self.message(text, &data, events)?,
+            other => return Err(format!("unknown cmd {other:?}")),
         }
+        Ok(())
     }
 
     fn config(&mut self, data: &Map<String, Value>) -> Result<ClientEvent, String> {
@@ -242,6 +388,7 @@ impl ClientSession {
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or("aeskey is not 32 bytes of base64")?;
         self.group = Some(GroupKey::from_bytes(raw));
+        self.configured = true;
         self.name.clone_from(&name);
         self.is_admin = is_admin;
         self.disable_all = disable_all;
@@ -290,29 +437,53 @@ impl ClientSession {
                 nonce: str_field(data, "nonce")?.to_owned(),
             }),
             "notice" => Ok(ClientEvent::Notice(str_field(data, "notice")?.to_owned())),
-            "chat-ack" => Ok(ClientEvent::Ack {
-                id: str_field(data, "id")?.to_owned(),
-            }),
-            "chat-undelivered" => Ok(ClientEvent::Undelivered {
-                id: str_field(data, "id")?.to_owned(),
-                to: data.get("to").and_then(Value::as_str).map(str::to_owned),
-                reason: str_field(data, "reason")?.to_owned(),
-            }),
             other => Err(format!("unknown signal code {other:?}")),
         }
     }
 
-    fn message(&self, data: &Map<String, Value>) -> Result<ClientEvent, String> {
+    /// `chat-undelivered`; with `why: stale-epoch` a message to all we still hold is
+    /// sealed again under the current epoch (or once its key arrives).
+    fn undelivered(
+        &mut self,
+        data: &Map<String, Value>,
+        events: &mut Vec<ClientEvent>,
+    ) -> Result<(), String> {
+        let id = str_field(data, "id")?.to_owned();
+        let why = data.get("why").and_then(Value::as_str).map(str::to_owned);
+        let epoch = data.get("epoch").and_then(Value::as_u64);
+        events.push(ClientEvent::Undelivered {
+            id: id.clone(),
+            to: data.get("to").and_then(Value::as_str).map(str::to_owned),
+            reason: str_field(data, "reason")?.to_owned(),
+            why: why.clone(),
+            epoch,
+        });
+        match (why.as_deref(), epoch) {
+            (Some("stale-epoch"), Some(epoch)) => self.stale(&id, epoch, events),
+            _ => self.sent_to_all.acked(&id),
+        }
+        Ok(())
+    }
+
+    fn message(
+        &mut self,
+        text: &str,
+        data: &Map<String, Value>,
+        events: &mut Vec<ClientEvent>,
+    ) -> Result<(), String> {
         let algo = match str_field(data, "algo")? {
             "rsa" => Algo::Rsa,
             "aes" => Algo::Aes,
             other => return Err(format!("unknown algo {other:?}")),
         };
         let id = data.get("id").and_then(Value::as_str).map(str::to_owned);
-        Ok(match self.open(algo, data) {
-            Ok(event) => event(id),
-            Err(reason) => ClientEvent::Dropped { algo, reason },
-        })
+        match self.open(algo, data) {
+            Ok(event) => events.push(event(id)),
+            Err(Unread::Drop(reason)) => events.push(ClientEvent::Dropped { algo, reason }),
+            // Version 2: the sender's key was not fetched yet.
+            Err(Unread::WaitForKey(key_id)) => self.wait_for_key(&key_id, text, events),
+        }
+        Ok(())
     }
 
     /// Decrypts, parses and verifies; the event still lacks the `id`.
@@ -320,7 +491,7 @@ impl ClientSession {
         &self,
         algo: Algo,
         data: &Map<String, Value>,
-    ) -> Result<impl FnOnce(Option<String>) -> ClientEvent, DropReason> {
+    ) -> Result<impl FnOnce(Option<String>) -> ClientEvent + use<>, Unread> {
         let ciphertext = b64_field(data, "ciphertext")?;
         let signature = b64_field(data, "signature")?;
         let plain = match algo {
@@ -328,7 +499,7 @@ impl ClientSession {
                 if let Some(Value::String(to)) = data.get("to")
                     && *to != self.name
                 {
-                    return Err(DropReason::NotForMe);
+                    return Err(DropReason::NotForMe.into());
                 }
                 self.keys.decrypt(&ciphertext).ok_or(DropReason::NotForMe)?
             }
@@ -341,25 +512,19 @@ impl ClientSession {
             }
         };
         let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&plain) else {
-            return Err(DropReason::BadPlaintext);
+            return Err(DropReason::BadPlaintext.into());
         };
         let (Some(from), Some(to), Some(text)) = (
             fields.get("from").and_then(Value::as_str),
             fields.get("to").and_then(Value::as_str),
             fields.get("message").and_then(Value::as_str),
         ) else {
-            return Err(DropReason::BadPlaintext);
+            return Err(DropReason::BadPlaintext.into());
         };
         let verified = if self.verify {
-            let key = match self.user(from) {
-                Some(user) => user.key.as_ref(),
-                // Our own message to everybody comes back to us too.
-                None if from == self.name => Some(self.keys.public()),
-                None => None,
-            }
-            .ok_or_else(|| DropReason::UnknownSender(from.to_owned()))?;
+            let key = self.sender_key(from)?;
             if !key.verify(&plain, &signature) {
-                return Err(DropReason::BadSignature(from.to_owned()));
+                return Err(DropReason::BadSignature(from.to_owned()).into());
             }
             true
         } else {
@@ -369,13 +534,13 @@ impl ClientSession {
         let copy = if fields.get("isWebAdminMsgCopy") == Some(&Value::Bool(true)) {
             // `message` is itself the JSON string {"message":..,"to":..}.
             let Ok(Value::Object(inner)) = serde_json::from_str::<Value>(&text) else {
-                return Err(DropReason::BadPlaintext);
+                return Err(DropReason::BadPlaintext.into());
             };
             let (Some(text), Some(to)) = (
                 inner.get("message").and_then(Value::as_str),
                 inner.get("to").and_then(Value::as_str),
             ) else {
-                return Err(DropReason::BadPlaintext);
+                return Err(DropReason::BadPlaintext.into());
             };
             Some((to.to_owned(), text.to_owned()))
         } else {
@@ -395,21 +560,36 @@ impl ClientSession {
     }
 }
 
-fn str_field<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
+/// Why a message frame was not read: dropped, or (version 2) waiting for a key.
+pub(crate) enum Unread {
+    Drop(DropReason),
+    WaitForKey(String),
+}
+
+impl From<DropReason> for Unread {
+    fn from(reason: DropReason) -> Self {
+        Unread::Drop(reason)
+    }
+}
+
+pub(crate) fn str_field<'a>(object: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {
     object
         .get(key)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("no string {key:?}"))
 }
 
-fn bool_field(object: &Map<String, Value>, key: &str) -> Result<bool, String> {
+pub(crate) fn bool_field(object: &Map<String, Value>, key: &str) -> Result<bool, String> {
     object
         .get(key)
         .and_then(Value::as_bool)
         .ok_or_else(|| format!("no boolean {key:?}"))
 }
 
-fn b64_field(object: &Map<String, Value>, key: &'static str) -> Result<Vec<u8>, DropReason> {
+pub(crate) fn b64_field(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Vec<u8>, DropReason> {
     object
         .get(key)
         .and_then(Value::as_str)
@@ -427,5 +607,6 @@ fn parse_user(name: &str, object: &Map<String, Value>) -> Result<User, String> {
         name: name.to_owned(),
         hash: str_field(key, "hash")?.to_owned(),
         key: PublicIdentity::from_spki_b64(str_field(key, "text")?).ok(),
+        old_client: false,
     })
 }

@@ -352,7 +352,9 @@ fn parses_every_server_frame() {
         ClientEvent::Undelivered {
             id: "m17".into(),
             to: Some("bob".into()),
-            reason: "bob is not connected".into()
+            reason: "bob is not connected".into(),
+            why: None,
+            epoch: None,
         }
     );
     // The users list is a JSON *string*; an array is not the protocol.
