@@ -319,7 +319,10 @@ const show = {
     U.status(o.id, 'failed', 'Not delivered: ' + o.reason, () => putBack(o));
     autoPutBack(o);
   },
-  'file-offered': (o) => o.old && F.note(rowOf('out', o.tid), 'People on old 0.9 clients do not get files.', 'warn'),
+  'file-offered': (o) => {
+    if (o.old) F.note(rowOf('out', o.tid), 'People on old 0.9 clients do not get files.', 'warn');
+    transfers.offered(o.tid, o.audience).then(applyFiles);
+  },
   'file-accepted': (o) => transfers.accepted(o.tid).then(applyFiles),
   'file-refused': (o) => transfers.refused(o.tid, o.reason).then(applyFiles),
   'file-offer': (o) => transfers.offer(o.from, o.to, o.admin, o.file).then(applyFiles),

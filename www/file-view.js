@@ -9,9 +9,11 @@ import { sizeText } from './files.js';
 // Received files kept as blob: URLs (their bytes stay in memory): beyond it the oldest is
 // let go, and its line says so.
 export const MAX_KEPT_FILES = 64;
+// Lines of transfers that can still be found (to add a recipient's outcome after the end).
+const MAX_ROWS = 256;
 
 const $ = (id) => document.getElementById(id);
-const rows = new Map(); // row -> { li, bar, state, cancel }
+const rows = new Map(); // row -> { li, bar, state, cancel, ended }, oldest first
 const kept = []; // [{ url, li }] oldest first
 
 function el(tag, cls, text) {
@@ -87,13 +89,18 @@ export function row({ row: key, dir, who, name, size, admin, cancel }) {
   c.setAttribute('aria-label', `Cancel ${name}`);
   c.addEventListener('click', cancel);
   li.append(meta, head, bar, state, c);
-  rows.set(key, { li, bar, state, cancel: c, name });
+  rows.delete(key);
+  rows.set(key, { li, bar, state, cancel: c, name, ended: false });
+  for (const k of rows.keys()) {
+    if (rows.size <= MAX_ROWS) break;
+    rows.delete(k);
+  }
   appendToLog(li);
 }
 
 export function progress(key, done, total, text) {
   const r = rows.get(key);
-  if (!r) return;
+  if (!r || r.ended) return;
   r.bar.max = Math.max(1, total);
   r.bar.value = total ? done : 1;
   r.state.textContent = text;
@@ -109,8 +116,8 @@ export function note(key, text, level = '') {
 
 function end(key, state, text) {
   const r = rows.get(key);
-  if (!r) return null;
-  rows.delete(key);
+  if (!r || r.ended) return null;
+  r.ended = true;
   r.cancel.remove();
   r.state.textContent = text;
   r.li.dataset.state = state;

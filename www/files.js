@@ -141,8 +141,19 @@ export class Transfers {
       const raw = C.randomBytes(32);
       const chunks = chunkCount(bytes.length);
       const file = { tid, name: sanitizeName(name), type: cleanType(type) || 'application/octet-stream', size: bytes.length, chunks, 'chunk-size': CHUNK_SIZE, sha256: await C.sha256hex(bytes), key: C.b64(raw) };
-      this.#out.set(tid, { tid, to, bytes, chunks, key: await C.importSecret(raw), next: 0, acked: 0, state: 'offered', from: this.#me() });
+      this.#out.set(tid, { tid, to, bytes, chunks, key: await C.importSecret(raw), next: 0, acked: 0, state: 'offered', from: this.#me(), audience: to === 'all' ? null : [to], outcomes: new Map() });
       return { tid, file, clear: { tid, size: bytes.length, chunks } };
+    });
+  }
+
+  // Who the offer went to, as this page saw the room (to all: the version-2 members but me
+  // and the console): the transfer is over for me once each has an outcome, since the
+  // server ends a transfer with its last recipient's file-status and no further window.
+  offered(tid, audience) {
+    return this.#run(() => {
+      const t = this.#out.get(tid);
+      if (t && t.to === 'all') t.audience = audience;
+      return [];
     });
   }
 
@@ -172,10 +183,6 @@ export class Transfers {
       const t = this.#out.get(tid);
       if (!t || t.state !== 'sending' || !Number.isSafeInteger(acked) || acked < t.acked || acked > t.chunks) return [];
       t.acked = acked;
-      if (acked === t.chunks) {
-        this.#out.delete(tid);
-        return [this.#outProgress(t), { type: 'file-sent', row: rowOf('out', tid), text: t.to === 'all' ? 'Sent: every recipient has it.' : `Sent: ${t.to} has it.` }];
-      }
       return [this.#outProgress(t), ...(await this.#fill(t))];
     });
   }
@@ -184,16 +191,25 @@ export class Transfers {
   status(tid, to, state, reason) {
     return this.#run(() => {
       const t = this.#out.get(tid);
+      if (!t || (state !== 'delivered' && state !== 'failed' && state !== 'cancelled')) return [];
       const who = typeof to === 'string' && /^[A-Za-z0-9]{1,15}$/.test(to) ? to : 'a recipient';
       const why = typeof reason === 'string' && reason ? reason : state === 'cancelled' ? `${who} cancelled the file.` : `the file was not delivered to ${who}.`;
-      if (state === 'delivered') return [{ type: 'file-note', row: rowOf('out', tid), dir: 'out', text: `Delivered to ${who}.`, level: '' }];
-      if (state !== 'failed' && state !== 'cancelled') return [];
-      // To one person: that person was the transfer.
-      if (t && t.to !== 'all') {
+      t.outcomes.set(who, state);
+      const row = rowOf('out', tid);
+      const done = t.audience && t.audience.every((n) => t.outcomes.has(n));
+      if (t.to !== 'all') {
+        // To one person: that person was the transfer.
+        if (!done) return [];
         this.#out.delete(tid);
-        return [failed(rowOf('out', tid), 'out', why)];
+        return [state === 'delivered' ? { type: 'file-sent', row, text: `Sent: ${who} has it.` } : failed(row, 'out', why)];
       }
-      return [{ type: 'file-note', row: rowOf('out', tid), dir: 'out', text: why, level: 'warn' }];
+      const out = [state === 'delivered' ? { type: 'file-note', row, dir: 'out', text: `Delivered to ${who}.`, level: '' } : { type: 'file-note', row, dir: 'out', text: why, level: 'warn' }];
+      if (done) {
+        this.#out.delete(tid);
+        const got = [...t.outcomes.values()].filter((v) => v === 'delivered').length;
+        out.push(got ? { type: 'file-sent', row, text: got === t.outcomes.size ? 'Sent: every recipient has it.' : `Sent to ${got} of ${t.outcomes.size}.` } : failed(row, 'out', 'Nobody received it.'));
+      }
+      return out;
     });
   }
 
@@ -212,7 +228,8 @@ export class Transfers {
 
   #outProgress(t) {
     const done = Math.min(t.bytes.length, t.acked * CHUNK_SIZE);
-    const text = t.acked === 0 ? 'Sending…' : `Sending… ${sizeText(done)} of ${sizeText(t.bytes.length)}`;
+    let text = t.acked === 0 ? 'Sending…' : `Sending… ${sizeText(done)} of ${sizeText(t.bytes.length)}`;
+    if (t.to === 'all' && t.acked > 0) text += ' (as far as the slowest recipient)';
     return { type: 'file-progress', row: rowOf('out', t.tid), dir: 'out', done, total: t.bytes.length, text };
   }
 

@@ -39,7 +39,8 @@ async function transfer(data, { name = 'notes.txt', type = 'text/plain', tamper 
     for (const a of frames(b)) {
       if (a.cmd !== 'file-ack') continue;
       acked = a.data.seq + 1;
-      const w = await alice.window(tid, acked);
+      // The last ack ends bobby's part: the server says so with a file-status, no window.
+      const w = acked === chunkCount(data.length) ? await alice.status(tid, 'bobby', 'delivered') : await alice.window(tid, acked);
       out.push(...of(w, 'file-sent'));
       wire.push(...frames(w));
     }
@@ -182,4 +183,16 @@ test('offers: malformed descriptions are refused', () => {
   for (const bad of [{ chunks: 2 }, { size: -1 }, { 'chunk-size': CHUNK_SIZE + 1 }, { tid: 'a b' }, { sha256: 'xyz' }, { size: 2 ** 40 }, { name: 5 }]) {
     assert.equal(parseOffer({ ...ok, ...bad }), null, JSON.stringify(bad));
   }
+});
+
+test('to all: over once each recipient the page saw has an outcome; each outcome is a line', async () => {
+  const alice = new Transfers(C, { me: () => 'alice' });
+  const p = await alice.prepare({ to: 'all', name: 'r', type: '', bytes: bytes(10) });
+  await alice.offered(p.tid, ['bobby', 'carol']);
+  await alice.accepted(p.tid);
+  const first = await alice.status(p.tid, 'bobby', 'delivered');
+  assert.deepEqual(first.map((o) => [o.type, o.text]), [['file-note', 'Delivered to bobby.']]);
+  const second = await alice.status(p.tid, 'carol', 'failed', 'carol left: the file was not delivered to carol.');
+  assert.deepEqual(second.map((o) => [o.type, o.text]), [['file-note', 'carol left: the file was not delivered to carol.'], ['file-sent', 'Sent to 1 of 2.']]);
+  assert.deepEqual(await alice.status(p.tid, 'dave', 'delivered'), [], 'over: a late status is ignored');
 });

@@ -132,6 +132,7 @@ async function sendThrough(a, b, to, bytes, { name = 'map.png', type = 'image/pn
   const tb = new Transfers(C, { me: () => b.s.me });
   const p = await ta.prepare({ to, name, type, bytes });
   let out = await a.s.sendFile(to, p.file, p.clear);
+  await ta.offered(p.tid, one(out, 'file-offered').audience);
   if (sent(out)[0].data.code === 'chat-getkeys') out = await a.feed(keyOf(b.s.me, KEYS[b.s.me])); // the recipient's key, fetched lazily
   const [offer] = sent(out);
   assert.deepEqual(offer.data.file, p.clear, 'the clear part for the server');
@@ -149,8 +150,9 @@ async function sendThrough(a, b, to, bytes, { name = 'map.png', type = 'image/pn
     const r = await tb.chunk(c.data);
     bOut.push(...r);
     for (const ack of sent(r)) {
-      const [w] = await a.feed(signal('file-window', { tid: p.tid, acked: ack.data.seq + 1 }));
-      const next = await ta.window(w.tid, w.acked);
+      const last = ack.data.seq + 1 === p.clear.chunks;
+      const [w] = await a.feed(last ? signal('file-status', { tid: p.tid, to: b.s.me, state: 'delivered' }) : signal('file-window', { tid: p.tid, acked: ack.data.seq + 1 }));
+      const next = last ? await ta.status(w.tid, w.to, w.state, w.reason) : await ta.window(w.tid, w.acked);
       aOut.push(...next);
       wire.push(...sent(next));
     }
@@ -174,7 +176,8 @@ test('files to all: under the group key, the same bytes at the recipient', async
   const alice = await joined('alice', KEYS.alice);
   const bob = await joined('bob', KEYS.bob);
   const bytes = random(70000);
-  const { bOut } = await sendThrough(alice, bob, 'all', bytes, { name: 'notes.pdf', type: 'application/pdf' });
+  const { bOut, aOut } = await sendThrough(alice, bob, 'all', bytes, { name: 'notes.pdf', type: 'application/pdf' });
+  assert.equal(one(aOut, 'file-sent').text, 'Sent: every recipient has it.', 'the audience was bob: his status ends it');
   const done = one(bOut, 'file-complete');
   assert.deepEqual(done.bytes, bytes);
   assert.equal(done.preview, '');

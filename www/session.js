@@ -31,7 +31,8 @@
 //   copy-undelivered { id, what, reason }   a copy of message `id` was not delivered:
 //                                     `what` 'console' (the console's) or 'legacy' (0.9 clients')
 // Files (version 2, docs/PROTOCOL.md "Version 2 — files"; the transfers are files.js'):
-//   file-offered { tid, to, old }     my offer went out (`old`: 0.9 users in the room get nothing)
+//   file-offered { tid, to, old, audience }   my offer went out (`old`: 0.9 users in the room
+//                                     get nothing; `audience`: the names it should reach)
 //   file-accepted { tid }             the server took it: the chunks may go
 //   file-refused { tid, reason }      it refused it, or it could not be sent
 //   file-offer { from, to, admin, file }   a verified offer to me (the envelope's `file`)
@@ -272,7 +273,7 @@ export class Session {
       if (this.#users.get(name).legacy) return sendError(`${name} uses an old 0.9 client, which cannot receive files.`);
     }
     const id = this.#newId();
-    const offered = { type: 'file-offered', tid: file.tid, to: name, old: all && this.#has09() };
+    const offered = { type: 'file-offered', tid: file.tid, to: name, old: all && this.#has09(), audience: all ? this.#fileAudience() : [name] };
     try {
       if (all) {
         const epoch = this.#epoch;
@@ -295,6 +296,14 @@ export class Session {
       this.#pending.delete(id);
       return sendError('Could not encrypt the file’s description: ' + (e && e.message ? e.message : e));
     }
+  }
+
+  // Who a file to all reaches as this page sees the room: the version-2 members but me and
+  // the administrator (whose console shows no files).
+  #fileAudience() {
+    const names = [];
+    for (const [name, u] of this.#users) if (!u.legacy && name !== this.#me && name !== this.#admin) names.push(name);
+    return names;
   }
 
   async #fileAllFrame(id, file, clear, key, epoch) {
