@@ -148,6 +148,7 @@ Limits (docs/LIMITS.md):
       --idle-timeout SECS    silence before a WebSocket is pinged, and again before it is
                              dropped (default 30)
       --kick-for SECS        how long /kick keeps a key out (default 600; /ban: the whole run)
+      --max-file-size MIB    largest file relayed, in MiB (default 25)
 
   -h, --help                 this help
   -V, --version              the version
@@ -260,6 +261,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
     if let Some(v) = text(&mut args, "--kick-for")? {
         let secs = parse_count("--kick-for", &v, 86_400 * 365)? as u64;
         limits.kick_for = std::time::Duration::from_secs(secs);
+    }
+    if let Some(v) = text(&mut args, "--max-file-size")? {
+        let mib = parse_count("--max-file-size", &v, 1024)? as u64;
+        limits.max_file_bytes = mib * 1024 * 1024;
+        // One file that size must fit the server-wide bound.
+        limits.max_file_bytes_in_flight = limits.max_file_bytes_in_flight.max(limits.max_file_bytes);
     }
 
     let tunnel = crate::tunnel::parse_options(&mut args)?;

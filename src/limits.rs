@@ -77,6 +77,28 @@ pub struct Limits {
     pub max_console_line: usize,
     /// How long a key that `/kick` disconnected is refused (`/ban`: for the whole run).
     pub kick_for: Duration,
+    /// Bytes of one file (`--max-file-size`). The server never holds a file whole; this
+    /// caps how long one transfer may occupy its recipients.
+    pub max_file_bytes: u64,
+    /// Raw bytes of one file chunk: its frame (base64, AES-GCM tag, JSON) stays under
+    /// `max_message_bytes`.
+    pub max_file_chunk_bytes: u64,
+    /// Chunks a sender may be ahead of the slowest recipient still in a transfer. The
+    /// window times a chunk frame stays well under `max_queued_bytes`.
+    pub file_window: u32,
+    /// Silence from a recipient that has chunks waiting for its ack before it is removed
+    /// from that transfer (never from the chat).
+    pub file_ack_timeout: Duration,
+    /// File-frame bytes one connection may send per second, and in a burst, apart from
+    /// its message budget; each file frame counts at least `file_frame_min_cost`.
+    pub file_bytes_per_second: f64,
+    pub file_byte_burst: f64,
+    pub file_frame_min_cost: usize,
+    /// Declared bytes of all transfers in progress, server-wide: new offers beyond it
+    /// are refused (`file-busy`).
+    pub max_file_bytes_in_flight: u64,
+    /// Transfers one connection may have in progress as their sender.
+    pub max_transfers_per_connection: usize,
 }
 
 impl Default for Limits {
@@ -113,6 +135,15 @@ impl Default for Limits {
             max_queued_bytes: 1024 * 1024,
             max_console_line: 16 * 1024,
             kick_for: Duration::from_secs(600),
+            max_file_bytes: 25 * 1024 * 1024,
+            max_file_chunk_bytes: 48 * 1024,
+            file_window: 4,
+            file_ack_timeout: Duration::from_secs(20),
+            file_bytes_per_second: 4.0 * 1024.0 * 1024.0,
+            file_byte_burst: 256.0 * 1024.0,
+            file_frame_min_cost: 1024,
+            max_file_bytes_in_flight: 64 * 1024 * 1024,
+            max_transfers_per_connection: 8,
         }
     }
 }

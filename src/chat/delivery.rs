@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use super::frames::{Algo, MessageData, Plaintext};
 use super::private_work::{Lane, PrivateOp, Sender, Task};
+use super::v2_frames::V2Data;
 use super::{Chat, ConnId, frames};
 use crate::console::ConsoleLine;
-use super::v2_frames::V2Data;
 use crate::crypto::{GROUP_IV_LEN, b64_decode, b64_encode, seal_payload};
 
 const NOT_FOR_ADMIN: &str =
@@ -72,7 +72,7 @@ impl Chat {
         if iv.len() != GROUP_IV_LEN || !self.signed_at_size(conn, &signature) {
             return self.undelivered(conn, &data, WRONG_SIZE);
         }
-        let Some(plain) = self.keys.legacy().decrypt(&iv, &ciphertext) else {
+        let Some((plain, stale)) = self.keys.legacy_decrypt(&iv, &ciphertext) else {
             return self.undelivered(
                 conn,
                 &data,
@@ -94,6 +94,13 @@ impl Chat {
         }
         let line = self.message_line(&text.from, member.is_web_admin, "all", &text.message);
         self.console(line);
+        let mut data = data;
+        if stale {
+            // Sent just before its client had the new key: the others have only that.
+            let (iv, ciphertext) = self.keys.legacy().encrypt(&plain);
+            data.iv = Some(b64_encode(&iv));
+            data.ciphertext = b64_encode(&ciphertext);
+        }
         let legacy = self.users.of_version(false);
         self.send(legacy, frames::relayed(&data));
         self.relay_legacy_to_v2(&text.from, &plain, &signature);
@@ -121,6 +128,7 @@ impl Chat {
             legacy: true,
             iv: b64_encode(&iv),
             ciphertext: b64_encode(&ciphertext),
+            file: None,
         };
         self.send(members, data.relayed_from(from));
     }

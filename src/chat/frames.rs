@@ -29,6 +29,8 @@ pub enum ClientFrame {
     MessageV2(V2Data),
     /// Version 2: the public keys of these Key IDs, please (not yet cut to the limit).
     GetKeys(Vec<String>),
+    /// Version 2: a file chunk, ack or cancel (`file_frames.rs`).
+    File(super::file_frames::FileFrame),
     Ignored(&'static str),
 }
 
@@ -90,6 +92,10 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
     };
     match cmd.as_str() {
         "signal" => parse_signal(raw.user, data),
+        "file-chunk" | "file-ack" | "file-cancel" => match super::file_frames::parse(&cmd, data) {
+            Some(file) => ClientFrame::File(file),
+            None => ClientFrame::Ignored("malformed file frame"),
+        },
         "message" => match parse_v2_data(&data) {
             Some(Ok(v2)) => ClientFrame::MessageV2(v2),
             Some(Err(())) => ClientFrame::Ignored("version-2 message without its fields"),

@@ -20,6 +20,8 @@ mod admin;
 mod bans;
 mod budgets;
 mod delivery;
+mod file_frames;
+mod file_relay;
 mod delivery_v2;
 mod envelope;
 mod epochs;
@@ -29,6 +31,7 @@ mod lazy_keys;
 mod presence;
 mod private_work;
 mod split;
+mod transfers;
 mod users;
 mod v2_frames;
 
@@ -40,12 +43,12 @@ use std::time::Instant;
 use crate::allow_list::AllowList;
 use crate::console::{ChatCommand, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
-use epochs::GroupKeys;
-use presence::Turn;
 use crate::limits::Limits;
 use crate::token_bucket::TokenBucket;
 use budgets::Remembered;
+use epochs::GroupKeys;
 use frames::{ClientFrame, FrameText};
+use presence::Turn;
 pub use private_work::{JobId, PrivateOp, PrivateResult};
 use private_work::{Lane, PrivateWork, Task};
 use users::Users;
@@ -106,6 +109,9 @@ pub enum Output {
         job: JobId,
         op: PrivateOp,
     },
+    /// Read this connection again: what paused it (a file chunk beyond the window)
+    /// is gone. Nothing if it is not paused.
+    Resume { conn: ConnId },
     /// The administrator asked the server to stop.
     Quit,
 }
@@ -178,6 +184,8 @@ pub struct Chat {
     /// 0.9 one-to-one frames not tried with the administrator's key for want of room,
     /// not yet reported on the console.
     untried: u64,
+    /// File transfers in progress (`transfers.rs`).
+    transfers: transfers::Transfers,
     out: VecDeque<Output>,
 }
 
@@ -238,6 +246,7 @@ impl Chat {
             challenges_made: 0,
             work: PrivateWork::default(),
             untried: 0,
+            transfers: transfers::Transfers::default(),
             out: VecDeque::new(),
         }
     }
@@ -263,9 +272,17 @@ impl Chat {
         let Some(member) = self.users.member_mut(conn) else {
             return Reading::Continue;
         };
-        match member.budgets.messages.ready_at(now) {
-            Some(at) if at > now => Reading::PauseUntil(at),
-            _ => Reading::Continue,
+        let messages = member.budgets.messages.ready_at(now).filter(|&at| at > now);
+        let files = self.transfers.budget_ready_at(conn, now);
+        // A chunk beyond the window waits: not read until Output::Resume, or at the
+        // latest after the ack timeout has removed whoever did not keep up.
+        let held = self
+            .transfers
+            .is_holding(conn)
+            .then(|| now + 2 * self.limits.file_ack_timeout);
+        match messages.into_iter().chain(files).chain(held).max() {
+            Some(at) => Reading::PauseUntil(at),
+            None => Reading::Continue,
         }
     }
 
@@ -286,7 +303,10 @@ impl Chat {
             self.out.push_back(Output::RefreshAdmission);
             return;
         }
-        if joined {
+        if joined && matches!(frame, ClientFrame::File(_)) {
+            // File frames have their own budget, in bytes.
+            self.transfers.charge(conn, text.len(), &self.limits, now);
+        } else if joined {
             let data = match &frame {
                 ClientFrame::Message(data) => Some(data),
                 _ => None,
@@ -304,6 +324,7 @@ impl Chat {
             ClientFrame::Message(data) if joined => self.message(conn, data),
             ClientFrame::MessageV2(data) if joined => self.message_v2(conn, data),
             ClientFrame::GetKeys(key_ids) if joined => self.get_keys(conn, key_ids),
+            ClientFrame::File(file) if joined => self.file_frame(conn, file, now),
             ClientFrame::Join { .. } | ClientFrame::Proof { .. } | ClientFrame::Ignored(_)
                 if joined => {}
             _ => self.close(conn, close_code::POLICY, "join first"),
@@ -318,6 +339,7 @@ impl Chat {
         if let Freshness::Asked(waiting) = &mut self.freshness {
             waiting.retain(|(c, _, _)| *c != conn);
         }
+        self.file_connection_gone(conn);
         self.leave(conn, why);
     }
 
@@ -339,7 +361,8 @@ impl Chat {
         } else {
             self.welcome_signatures.ready_at(self.clock)
         };
-        join.into_iter().chain(welcome).min()
+        let files = self.transfers.poll_timeout(&self.limits);
+        join.into_iter().chain(welcome).chain(files).min()
     }
 
     /// Timers: joins that never came, welcomes waiting for the welcome budget.
@@ -350,6 +373,7 @@ impl Chat {
             self.close(conn, close_code::POLICY, "no join in time");
         }
         self.start_waiting_welcomes(now);
+        self.file_timeouts(now);
     }
 
     /// A private-key job is done: what waited for it (and, in its lane, behind it) goes
@@ -499,3 +523,5 @@ impl Chat {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_tests;

@@ -117,6 +117,9 @@ impl Harness {
                 Output::Console(line) => self.console.push(line.text()),
                 Output::RefreshAdmission => self.chat.admission_refreshed(None),
                 Output::Quit => self.quit = true,
+                Output::Resume { conn } => {
+                    self.reading.insert(conn, Reading::Continue);
+                }
                 Output::PrivateKey { job, op } => match &mut self.held {
                     Some(held) => held.push((job, op)),
                     None => {

@@ -295,6 +295,17 @@ impl Connection {
         }
     }
 
+    /// Ends a pause early (see [`crate::chat::Output::Resume`]); `true` if it was paused.
+    pub fn resume(&mut self, now: Instant) -> bool {
+        if self.paused_until.take().is_none() {
+            return false;
+        }
+        // Silence is watched again from the end of the pause.
+        self.last_input = now;
+        self.ping_sent = false;
+        true
+    }
+
     /// Reads what the current phase reads: the handshake and request heads (answered
     /// here), up to `budget` WebSocket messages, or the input of a closing connection.
     pub fn read(

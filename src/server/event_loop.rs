@@ -518,6 +518,12 @@ impl Server {
                     self.chat.admission_refreshed(admission);
                 }
                 Output::PrivateKey { job, op } => self.private_keys.submit(job, op),
+                Output::Resume { conn } => {
+                    if self.conns.get_mut(conn).is_some_and(|c| c.resume(now)) {
+                        self.schedule(conn);
+                        self.backlog.push(conn);
+                    }
+                }
                 Output::Quit => self.quit_asked = true,
             }
         }

@@ -255,6 +255,15 @@ impl Client {
     /// Interprets a frame; a challenge is answered at once, as our page does, and so
     /// are the frames a version-2 session asks to send (key requests, resends).
     fn take_frame(&mut self, frame: &str) {
+        let events = self.handle_frame(frame);
+        self.pending.extend(events);
+    }
+
+    /// Interprets a frame as [`Client::recv_event`] does (answers included) and returns
+    /// its events instead of keeping them pending: for a test that reads raw frames
+    /// (file chunks) and events together.
+    pub fn handle_frame(&mut self, frame: &str) -> Vec<ClientEvent> {
+        let mut out = Vec::new();
         for event in self.session.handle(frame) {
             let answer = match &event {
                 ClientEvent::Challenge { nonce } => {
@@ -270,8 +279,9 @@ impl Client {
                 let _ = self.try_send(Message::text(answer));
             }
             self.history.push(event.clone());
-            self.pending.push_back(event);
+            out.push(event);
         }
+        out
     }
 
     /// The first event that matches, skipping others. Panics with what was received
@@ -406,6 +416,13 @@ impl Client {
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
         }
+    }
+
+    /// Forgets the frames and events recorded so far: a test moving megabytes keeps
+    /// only what it needs.
+    pub fn forget_recorded(&mut self) {
+        self.frames.clear();
+        self.history.clear();
     }
 
     pub fn socket(&mut self) -> &mut WebSocket<TcpStream> {

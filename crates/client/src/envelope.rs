@@ -23,6 +23,9 @@ pub struct Envelope {
     /// Absent for kinds other than `text` (a receiver ignores kinds it does not know).
     #[serde(default)]
     pub text: String,
+    /// Kind `file`: the file an offer announces (crate::file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::file::FileInfo>,
 }
 
 impl Envelope {
@@ -37,6 +40,7 @@ impl Envelope {
             epoch,
             kind: KIND_TEXT.to_owned(),
             text: text.to_owned(),
+            file: None,
         }
     }
 

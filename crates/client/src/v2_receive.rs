@@ -324,7 +324,7 @@ impl ClientSession {
                 },
             ));
         }
-        if envelope.kind != KIND_TEXT {
+        if envelope.kind != KIND_TEXT && !crate::file::is_file_offer(&envelope) {
             return Err(DropReason::UnknownKind(envelope.kind).into());
         }
         // 4 and 5. In the window, and not seen before.

@@ -6,9 +6,11 @@
 //! - [`GroupKey`]: the session's AES-256-GCM key for messages to everybody.
 //! - [`join_proof_message`]: what a joining client signs to prove its key.
 //! - [`SecretKey`]: version 2's AES-256-GCM keys (a message's, a member's, an epoch's).
+//! - [`sha256_hex`]: the digest a file offer carries.
 //! - [`seal_payload`] / [`open_payload`]: version 2's signed envelope inside its encryption.
 
 mod base64;
+mod digest;
 mod group_key;
 mod join_proof;
 mod key_pair;
@@ -18,6 +20,7 @@ mod sealed_payload;
 mod secret_key;
 
 pub use self::base64::{b64_decode, b64_encode};
+pub use digest::sha256_hex;
 pub use group_key::{GROUP_IV_LEN, GroupKey};
 pub use join_proof::join_proof_message;
 pub use key_pair::{KeyError, KeyPair, MAX_ADMIN_KEY_BITS, MIN_ADMIN_KEY_BITS};
