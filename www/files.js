@@ -173,7 +173,8 @@ export class Transfers {
       const t = this.#out.get(tid);
       if (!t) return [];
       this.#out.delete(tid);
-      return [failed(rowOf('out', tid), 'out', `Not sent: ${reason}`)];
+      // The server's reasons say "not sent" themselves.
+      return [failed(rowOf('out', tid), 'out', /not sent/i.test(reason) ? reason : `Not sent: ${reason}`)];
     });
   }
 
