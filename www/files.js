@@ -352,7 +352,7 @@ export class Transfers {
       const t = this.#in.get(k);
       if (!t) return [];
       this.#in.delete(k);
-      return [{ type: 'send', frame: frame('file-cancel', this.#me(), { tid, from }) }, failed(tid, 'in', 'Cancelled: you stopped this file.')];
+      return [{ type: 'send', frame: frame('file-cancel', this.#me(), { tid, from }) }, failed(rowOf('in', tid, from), 'in', 'Cancelled: you stopped this file.')];
     });
   }
 

@@ -134,6 +134,7 @@ test('cancel on either side: the frame the contract names, and the row fails', a
   await bob.offer('alice', 'bobby', false, q.file);
   const stop = await bob.cancel('in', q.tid, 'alice');
   assert.deepEqual(frames(stop)[0], { cmd: 'file-cancel', user: 'bobby', data: { tid: q.tid, from: 'alice' } });
+  assert.equal(of(stop, 'file-failed')[0].row, rowOf('in', q.tid, 'alice'));
   await alice.accepted(q.tid);
   const st = await alice.status(q.tid, 'bobby', 'cancelled', 'bobby cancelled the file.');
   assert.equal(of(st, 'file-failed')[0].text, 'bobby cancelled the file.');
