@@ -110,7 +110,7 @@ export function progress(key, done, total, text) {
 export function note(key, text, level = '') {
   const r = rows.get(key);
   if (!r) return;
-  r.li.append(el('p', 'fnote' + (level ? ' ' + level : ''), text));
+  r.state.before(el('p', 'fnote' + (level ? ' ' + level : ''), text)); // the outcomes, then the state
   keepLogEnd();
 }
 

@@ -150,6 +150,13 @@ forEachEngine((t) => {
     await fileRow(b, 'map.png').locator('img.preview').waitFor({ timeout: WAIT });
     await a.screenshot({ path: artifact(t.engine, 'file-dark-1280x800.png') });
     await b.screenshot({ path: artifact(t.engine, 'file-dark-360x640.png') });
+    // A large one in progress, then cancelled by its sender.
+    await attach(a, BIG);
+    await waitProgress(fileRow(b, 'survey.bin'));
+    await a.screenshot({ path: artifact(t.engine, 'file-progress-dark-1280x800.png') });
+    await b.screenshot({ path: artifact(t.engine, 'file-progress-dark-360x640.png') });
+    await fileRow(a, 'survey.bin').locator('button.fcancel').click();
+    await fileRow(b, 'survey.bin').locator('.fstate', { hasText: 'alice cancelled the file' }).waitFor({ timeout: WAIT });
     await noProblems(a, b);
   });
 
