@@ -192,6 +192,8 @@ test('files: refused by the server (cap) with its reason; never to oneself, the 
   const [offer] = sent(out);
   const r = one(await alice.feed(signal('chat-undelivered', { id: offer.data.id, why: 'file-too-large', reason: 'the file is over the 25 MiB cap' })), 'file-refused');
   assert.deepEqual(r, { type: 'file-refused', tid: p.tid, reason: 'the file is over the 25 MiB cap', why: 'file-too-large' });
+  const alone = await joined('alice', KEYS.alice, { list: [['ADMIN', KEYS.admin.keyid], ['alice', KEYS.alice.keyid]] });
+  assert.match(one(await alone.s.sendFile('all', p.file, p.clear), 'send-error').text, /Nobody else here/);
   for (const [to, why] of [['', /Choose who gets/], ['alice', /That is you/], ['ADMIN', /console cannot receive files/], ['carol', /0\.9 client/], ['nobody', /Nobody called/]]) {
     assert.match(one(await alice.s.sendFile(to, p.file, p.clear), 'send-error').text, why);
   }

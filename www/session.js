@@ -272,6 +272,7 @@ export class Session {
       if (name === this.#admin) return sendError('The administrator’s console cannot receive files: choose somebody else.');
       if (this.#users.get(name).legacy) return sendError(`${name} uses an old 0.9 client, which cannot receive files.`);
     }
+    if (all && this.#fileAudience().length === 0) return sendError('Nobody else here can receive files: the file was not sent.');
     const id = this.#newId();
     const offered = { type: 'file-offered', tid: file.tid, to: name, old: all && this.#has09(), audience: all ? this.#fileAudience() : [name] };
     try {
