@@ -348,13 +348,16 @@ export function renderUsers({ users, all }) {
     k.type = 'button';
     kidButton(k, u.keyid);
     k.setAttribute('aria-label', `Key ID of ${u.name}`);
-    li.append(b, k);
+    // The comparison panel's button comes first and narrow: the row's middle (where a
+    // click on the row lands) stays the name, which picks the person.
     if (!u.self) {
-      const c = el('button', 'compare ghost', u.trust === 'verified' ? 'Verified' : 'Compare');
+      const c = el('button', 'compare ghost', '⇄');
       c.type = 'button';
+      c.title = `Compare keys with ${u.name}`;
       c.setAttribute('aria-label', `Compare keys with ${u.name}`);
       li.append(c);
     }
+    li.append(b, k);
     if (u.bad) li.append(el('span', 'error', 'Key ID differs from the server’s!'));
     items.push(li);
   }
