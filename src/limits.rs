@@ -15,9 +15,14 @@ pub struct Limits {
     /// Time to complete a TLS handshake.
     pub handshake_timeout: Duration,
     /// Payload bytes of one WebSocket message (and of one frame). The largest legitimate
-    /// frame is a message to everybody with a long text; a join with an 8192-bit key is
-    /// under 2 KiB.
+    /// frame is a version-2 message with a text of `max_text_bytes`: base64 makes it
+    /// about 88 KiB, so 128 KiB leaves room for the JSON escapes of its text (up to ~45%
+    /// more). A join with an 8192-bit key is under 2 KiB.
     pub max_message_bytes: usize,
+    /// UTF-8 bytes of the text of one version-2 envelope (`max-text` in the v2 `config`).
+    pub max_text_bytes: usize,
+    /// Key IDs one `chat-getkeys` may ask for; the rest of that frame is ignored.
+    pub max_keyids_per_request: usize,
     /// Silence on a WebSocket before the server sends a ping.
     pub ping_after: Duration,
     /// Further silence after that ping before the connection is declared dead.
@@ -65,7 +70,8 @@ pub struct Limits {
     /// Messages from one connection waiting to be decrypted for the administrator.
     pub max_waiting_for_admin_per_sender: usize,
     /// Bytes queued for one reader beyond the frame it is being sent; past it the reader
-    /// is disconnected (never the sender, never everybody).
+    /// is disconnected (never the sender, never everybody). Holds eight frames of the
+    /// largest size: a few long messages arriving in one turn do not cut a reader.
     pub max_queued_bytes: usize,
     /// Bytes of one console line.
     pub max_console_line: usize,
@@ -80,7 +86,9 @@ impl Default for Limits {
             max_headers: 32,
             head_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
-            max_message_bytes: 64 * 1024,
+            max_message_bytes: 128 * 1024,
+            max_text_bytes: 64 * 1024,
+            max_keyids_per_request: 64,
             ping_after: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(30),
             join_timeout: Duration::from_secs(30),
@@ -102,7 +110,7 @@ impl Default for Limits {
             welcome_signature_burst: 20.0,
             max_private_jobs: 512,
             max_waiting_for_admin_per_sender: 20,
-            max_queued_bytes: 256 * 1024,
+            max_queued_bytes: 1024 * 1024,
             max_console_line: 16 * 1024,
             kick_for: Duration::from_secs(600),
         }

@@ -1,12 +1,16 @@
 //! The administrator at the console: commands, and messages signed with the
 //! administrator's key.
 
+use std::rc::Rc;
+
+use super::envelope::Envelope;
 use super::frames::{self, Algo, MessageData, Plaintext};
-use super::private_work::{Lane, PrivateOp, PrivateResult, Recipient, Task};
+use super::private_work::{Lane, PrivateOp, PrivateResult, Recipient, Task, Unsent};
 use super::split::split_to_fit;
+use super::v2_frames::V2Data;
 use super::{Admission, Chat, ConnId, Output};
 use crate::console::{ChatCommand, ConsoleLine, KeyExport};
-use crate::crypto::{PublicIdentity, b64_encode};
+use crate::crypto::{PublicIdentity, SecretKey, b64_encode, envelope_signed_bytes, seal_payload};
 
 impl Chat {
     pub(super) fn admin_command(&mut self, command: ChatCommand) {
@@ -151,18 +155,38 @@ impl Chat {
         copy: bool,
     ) {
         let admin = self.settings.admin_name.clone();
-        let Some(sealed) = self.seal_for(identity, &admin, to, text, copy) else {
-            return self.console(ConsoleLine::error(format!(
-                "{to}'s key is too small to carry even one character; not sent"
-            )));
-        };
-        let parts = sealed.len();
-        let web_admin = self.users.web_admin();
-        let mut sends = Vec::new();
-        for Sealed { frame, copy } in sealed {
-            sends.push((conn, frame));
-            if let (Some(copy), Some(web)) = (copy, web_admin) {
-                sends.push((web, copy));
+        let recipient_v2 = self.users.member(conn).is_some_and(|m| m.is_v2());
+        let web = self.users.web_admin().filter(|_| copy);
+        let web_v2 = web.and_then(|w| self.users.member(w)).map(|m| m.is_v2());
+        let mut out = Outgoing::default();
+        let mut parts = 1;
+        if recipient_v2 {
+            let (envelope, id) = self.admin_envelope(to, text);
+            let sig = out.v2_direct(Recipient::Conn(conn), identity, to, &envelope, &id, None);
+            if let (Some(web), Some(true)) = (web, web_v2) {
+                let admin_key = self.admin.public().clone();
+                out.v2_direct(Recipient::Conn(web), &admin_key, &admin, &envelope, &id, Some(sig));
+            }
+        } else {
+            // A 0.9 recipient: 0.9 frames, in as many parts as its key needs; the copy
+            // for a 0.9 web administrator in 0.9's form, for a version-2 one in its own.
+            let copy_09 = web_v2 == Some(false);
+            let Some(sealed) = self.seal_for(identity, &admin, to, text, copy_09) else {
+                return self.console(ConsoleLine::error(format!(
+                    "{to}'s key is too small to carry even one character; not sent"
+                )));
+            };
+            parts = sealed.len();
+            for Sealed { frame, copy } in sealed {
+                out.v09(Recipient::Conn(conn), frame);
+                if let (Some(copy), Some(web)) = (copy, web) {
+                    out.v09(Recipient::Conn(web), copy);
+                }
+            }
+            if let (Some(web), Some(true)) = (web, web_v2) {
+                let (envelope, id) = self.admin_envelope(to, text);
+                let admin_key = self.admin.public().clone();
+                out.v2_direct(Recipient::Conn(web), &admin_key, &admin, &envelope, &id, None);
             }
         }
         let mut line = self.message_line(&admin, false, to, text);
@@ -172,68 +196,152 @@ impl Chat {
                 format!(" (sent in {parts} parts)"),
             );
         }
-        self.sign_and_send(Lane::Console, sends, Some(line));
+        out.start(self, Lane::Console, Some(line));
     }
 
+    /// `@all` from the console: a 0.9 frame for the 0.9 clients, a version-2 one for
+    /// the others (each only if somebody of that version is there).
     fn admin_send_all(&mut self, text: &str) {
         let admin = self.settings.admin_name.clone();
-        let plain = Plaintext::new(&admin, "all", text).to_bytes();
-        let (iv, ciphertext) = self.group.encrypt(&plain);
-        let data = MessageData {
-            algo: Algo::Aes,
-            iv: Some(b64_encode(&iv)),
-            ciphertext: b64_encode(&ciphertext),
-            signature: String::new(),
-            to: None,
-            id: None,
-        };
+        let mut out = Outgoing::default();
+        if !self.users.of_version(false).is_empty() {
+            let plain = Plaintext::new(&admin, "all", text).to_bytes();
+            let (iv, ciphertext) = self.keys.legacy().encrypt(&plain);
+            let data = MessageData {
+                algo: Algo::Aes,
+                iv: Some(b64_encode(&iv)),
+                ciphertext: b64_encode(&ciphertext),
+                signature: String::new(),
+                to: None,
+                id: None,
+            };
+            out.v09(Recipient::Everybody, Unsigned { data, plain });
+        }
+        if !self.users.of_version(true).is_empty() {
+            let (envelope, id) = self.admin_envelope("all", text);
+            let epoch = self.keys.epoch();
+            out.v2_all(&envelope, &id, epoch);
+        }
         let line = self.message_line(&admin, false, "all", text);
-        let task = Task::Signed {
-            sends: vec![(Recipient::Everybody, data)],
-            line: Some(line),
-        };
-        self.start_work(Lane::Console, task, vec![PrivateOp::Sign(plain)]);
+        if out.ops.is_empty() {
+            return self.console(line);
+        }
+        out.start(self, Lane::Console, Some(line));
     }
 
-    /// Hands out the signatures of these frames; they are sent, in this order, once all
-    /// are signed (and after what went before in `lane`), then `line` is shown.
-    pub(super) fn sign_and_send(
-        &mut self,
-        lane: Lane,
-        sends: Vec<(ConnId, Unsigned)>,
-        line: Option<ConsoleLine>,
-    ) {
-        let (sends, ops) = sends
-            .into_iter()
-            .map(|(to, Unsigned { data, plain })| {
-                ((Recipient::Conn(to), data), PrivateOp::Sign(plain))
-            })
-            .unzip();
-        self.start_work(lane, Task::Signed { sends, line }, ops);
+    /// An envelope from the administrator, of the current epoch and wall-clock time,
+    /// and its id.
+    pub(super) fn admin_envelope(&mut self, to: &str, text: &str) -> (Rc<[u8]>, String) {
+        self.envelopes_made += 1;
+        let id = format!("{}-{}", self.envelope_id_prefix, self.envelopes_made);
+        let envelope = Envelope::text(
+            &self.settings.admin_name,
+            to,
+            id.clone(),
+            self.wall_ms,
+            self.keys.epoch(),
+            text,
+        );
+        (envelope.to_bytes().into(), id)
     }
 
     /// The signatures are there: the frames go out in order.
     pub(super) fn send_signed(
         &mut self,
-        sends: Vec<(Recipient, MessageData)>,
+        sends: Vec<(Recipient, Unsent)>,
         results: Vec<PrivateResult>,
         line: Option<ConsoleLine>,
     ) {
-        for ((to, mut data), result) in sends.into_iter().zip(results) {
-            let PrivateResult::Signature(signature) = result else {
-                continue;
+        let signature = |sig: usize| match results.get(sig) {
+            Some(PrivateResult::Signature(s)) => Some(s.clone()),
+            _ => None,
+        };
+        for (to, unsent) in sends {
+            // Kicked meanwhile (not yet told closed) is gone too.
+            let to = match to {
+                Recipient::Conn(conn) if self.users.member(conn).is_none() => Recipient::Gone,
+                other => other,
             };
-            data.signature = b64_encode(&signature);
-            match to {
-                // Kicked meanwhile (not yet told closed) is gone too.
-                Recipient::Conn(conn) if self.users.member(conn).is_some() => {
-                    self.send_one(conn, frames::relayed(&data))
+            if to == Recipient::Gone {
+                continue;
+            }
+            match unsent {
+                Unsent::V09 { mut data, sig } => {
+                    let Some(s) = signature(sig) else { continue };
+                    data.signature = b64_encode(&s);
+                    let frame = frames::relayed(&data);
+                    match to {
+                        Recipient::Conn(conn) => self.send_one(conn, frame),
+                        _ => {
+                            let all = self.users.of_version(false);
+                            self.send(all, frame);
+                        }
+                    }
                 }
-                Recipient::Everybody => {
-                    let everyone = self.users.everyone();
-                    self.send(everyone, frames::relayed(&data));
+                Unsent::V2Direct {
+                    envelope,
+                    id,
+                    identity,
+                    to: frame_to,
+                    sig,
+                } => {
+                    let (Some(s), Recipient::Conn(conn)) = (signature(sig), to) else {
+                        continue;
+                    };
+                    let Some(sealed) = seal_payload(&s, &envelope) else {
+                        continue;
+                    };
+                    let key = SecretKey::generate();
+                    let (iv, ciphertext) = key.encrypt(&sealed, b"");
+                    let Some(wrapped) = identity.encrypt(key.as_bytes()) else {
+                        continue;
+                    };
+                    let data = V2Data {
+                        v: 2,
+                        from: None,
+                        to: frame_to,
+                        id: Some(id),
+                        wrapped: Some(b64_encode(&wrapped)),
+                        epoch: None,
+                        legacy: false,
+                        iv: b64_encode(&iv),
+                        ciphertext: b64_encode(&ciphertext),
+                    };
+                    let frame = data.relayed_from(&self.settings.admin_name);
+                    self.send_one(conn, frame);
                 }
-                Recipient::Conn(_) | Recipient::Gone => {}
+                Unsent::V2All {
+                    envelope,
+                    id,
+                    epoch,
+                    sig,
+                } => {
+                    let Some(s) = signature(sig) else { continue };
+                    if epoch != self.keys.epoch() {
+                        self.console(ConsoleLine::warning(
+                            "the group key changed while that message was being signed: version-2 clients did not receive it; send it again",
+                        ));
+                        continue;
+                    }
+                    let Some(sealed) = seal_payload(&s, &envelope) else {
+                        continue;
+                    };
+                    let (iv, ciphertext) = self.keys.current().encrypt(&sealed, b"");
+                    let data = V2Data {
+                        v: 2,
+                        from: None,
+                        to: "all".into(),
+                        id: Some(id),
+                        wrapped: None,
+                        epoch: Some(epoch),
+                        legacy: false,
+                        iv: b64_encode(&iv),
+                        ciphertext: b64_encode(&ciphertext),
+                    };
+                    let frame = data.relayed_from(&self.settings.admin_name);
+                    let all = self.users.of_version(true);
+                    self.send(all, frame);
+                }
             }
         }
         if let Some(line) = line {
@@ -266,6 +374,78 @@ impl Chat {
             })
             .collect();
         Some(sealed)
+    }
+}
+
+/// The frames of one task of the administrator's and the signatures they need.
+#[derive(Default)]
+pub(super) struct Outgoing {
+    sends: Vec<(Recipient, Unsent)>,
+    ops: Vec<PrivateOp>,
+}
+
+impl Outgoing {
+    pub fn v09(&mut self, to: Recipient, Unsigned { data, plain }: Unsigned) {
+        let sig = self.ops.len();
+        self.ops.push(PrivateOp::Sign(plain));
+        self.sends.push((to, Unsent::V09 { data, sig }));
+    }
+
+    /// A version-2 1:1 frame for `identity`; `signed`: the result number of a
+    /// signature of this same envelope already asked for. Returns that number.
+    pub fn v2_direct(
+        &mut self,
+        to: Recipient,
+        identity: &PublicIdentity,
+        frame_to: &str,
+        envelope: &Rc<[u8]>,
+        id: &str,
+        signed: Option<usize>,
+    ) -> usize {
+        let sig = signed.unwrap_or_else(|| self.sign(envelope));
+        let unsent = Unsent::V2Direct {
+            envelope: envelope.clone(),
+            id: id.to_string(),
+            identity: identity.clone(),
+            to: frame_to.to_string(),
+            sig,
+        };
+        self.sends.push((to, unsent));
+        sig
+    }
+
+    pub fn v2_all(&mut self, envelope: &Rc<[u8]>, id: &str, epoch: u64) {
+        let sig = self.sign(envelope);
+        let unsent = Unsent::V2All {
+            envelope: envelope.clone(),
+            id: id.to_string(),
+            epoch,
+            sig,
+        };
+        self.sends.push((Recipient::Everybody, unsent));
+    }
+
+    fn sign(&mut self, envelope: &[u8]) -> usize {
+        self.ops
+            .push(PrivateOp::Sign(envelope_signed_bytes(envelope)));
+        self.ops.len() - 1
+    }
+
+    pub fn signatures(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Hands out the signatures; the frames are sent, in this order, once all are
+    /// signed (and after what went before in `lane`), then `line` is shown.
+    pub fn start(self, chat: &mut Chat, lane: Lane, line: Option<ConsoleLine>) {
+        if self.ops.is_empty() {
+            return;
+        }
+        let task = Task::Signed {
+            sends: self.sends,
+            line,
+        };
+        chat.start_work(lane, task, self.ops);
     }
 }
 

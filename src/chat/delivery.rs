@@ -16,7 +16,8 @@ use super::frames::{Algo, MessageData, Plaintext};
 use super::private_work::{Lane, PrivateOp, Sender, Task};
 use super::{Chat, ConnId, frames};
 use crate::console::ConsoleLine;
-use crate::crypto::{GROUP_IV_LEN, b64_decode};
+use super::v2_frames::V2Data;
+use crate::crypto::{GROUP_IV_LEN, b64_decode, b64_encode, seal_payload};
 
 const NOT_FOR_ADMIN: &str =
     "The message was not encrypted with the administrator's key: not delivered.";
@@ -26,6 +27,8 @@ const ALL_DISABLED: &str = "Messages to everybody are disabled on this server.";
 const BAD_SIGNATURE: &str = "The message's signature does not match your key: not delivered.";
 const NOT_YOURS: &str = "The message's sender is not you: not delivered.";
 const MALFORMED: &str = "The message is malformed (base64 fields expected): not delivered.";
+const V2_SENDS_V2: &str =
+    "A version-2 client sends its messages to everybody as version-2 frames: not delivered.";
 const WRONG_SIZE: &str =
     "The message's ciphertext or signature does not have the size its key gives: not delivered.";
 
@@ -55,6 +58,9 @@ impl Chat {
     }
 
     fn deliver_to_all(&mut self, conn: ConnId, data: MessageData) {
+        if self.users.member(conn).is_some_and(|m| m.is_v2()) {
+            return self.undelivered(conn, &data, V2_SENDS_V2);
+        }
         let decoded = (
             data.iv.as_deref().and_then(b64_decode),
             b64_decode(&data.ciphertext),
@@ -66,7 +72,7 @@ impl Chat {
         if iv.len() != GROUP_IV_LEN || !self.signed_at_size(conn, &signature) {
             return self.undelivered(conn, &data, WRONG_SIZE);
         }
-        let Some(plain) = self.group.decrypt(&iv, &ciphertext) else {
+        let Some(plain) = self.keys.legacy().decrypt(&iv, &ciphertext) else {
             return self.undelivered(
                 conn,
                 &data,
@@ -88,9 +94,35 @@ impl Chat {
         }
         let line = self.message_line(&text.from, member.is_web_admin, "all", &text.message);
         self.console(line);
-        let everyone = self.users.everyone();
-        self.send(everyone, frames::relayed(&data));
+        let legacy = self.users.of_version(false);
+        self.send(legacy, frames::relayed(&data));
+        self.relay_legacy_to_v2(&text.from, &plain, &signature);
         self.delivered(conn, &data);
+    }
+
+    /// A 0.9 message to all, for the version-2 members: its plaintext and signature as
+    /// the 0.9 client made them, sealed under the group key of the epoch.
+    fn relay_legacy_to_v2(&mut self, from: &str, plain: &[u8], signature: &[u8]) {
+        let members = self.users.of_version(true);
+        let Some(payload) = seal_payload(signature, plain) else {
+            return;
+        };
+        if members.is_empty() {
+            return;
+        }
+        let (iv, ciphertext) = self.keys.current().encrypt(&payload, b"");
+        let data = V2Data {
+            v: 2,
+            from: None,
+            to: "all".into(),
+            id: None,
+            wrapped: None,
+            epoch: Some(self.keys.epoch()),
+            legacy: true,
+            iv: b64_encode(&iv),
+            ciphertext: b64_encode(&ciphertext),
+        };
+        self.send(members, data.relayed_from(from));
     }
 
     fn deliver_to_user(&mut self, conn: ConnId, to: &str, data: MessageData) {
@@ -328,7 +360,7 @@ impl Chat {
 }
 
 /// A name from the network, cut short and stripped of anything odd, for a reason text.
-fn printable(name: &str) -> String {
+pub(super) fn printable(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .take(15)

@@ -6,21 +6,29 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::v2_frames::{V2Data, parse_key_ids, parse_v2_data};
+
 /// What a client frame asks for, once parsed. Anything the server does not act on is
 /// `Ignored`, never an error that could cost the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
-    /// `prove`: the client will prove it holds the key (⊕, our clients).
+    /// `prove`: the client will prove it holds the key (⊕, our clients); `v2`: it
+    /// asks for version 2 (`"v":2`).
     Join {
         name: String,
         public_key: String,
         prove: bool,
+        v2: bool,
     },
     /// ⊕ The signature answering a `chat-challenge`.
     Proof {
         signature: String,
     },
     Message(MessageData),
+    /// A version-2 message (`"v":2` in its data).
+    MessageV2(V2Data),
+    /// Version 2: the public keys of these Key IDs, please (not yet cut to the limit).
+    GetKeys(Vec<String>),
     Ignored(&'static str),
 }
 
@@ -82,17 +90,26 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
     };
     match cmd.as_str() {
         "signal" => parse_signal(raw.user, data),
-        "message" => match serde_json::from_value::<MessageData>(data) {
-            Ok(message) => ClientFrame::Message(message),
-            Err(_) => ClientFrame::Ignored("message without algo, ciphertext and signature"),
+        "message" => match parse_v2_data(&data) {
+            Some(Ok(v2)) => ClientFrame::MessageV2(v2),
+            Some(Err(())) => ClientFrame::Ignored("version-2 message without its fields"),
+            None => parse_message(data),
         },
         _ => ClientFrame::Ignored("unknown cmd"),
+    }
+}
+
+fn parse_message(data: Value) -> ClientFrame {
+    match serde_json::from_value::<MessageData>(data) {
+        Ok(message) => ClientFrame::Message(message),
+        Err(_) => ClientFrame::Ignored("message without algo, ciphertext and signature"),
     }
 }
 
 fn parse_signal(user: Value, data: Value) -> ClientFrame {
     match data.get("code").and_then(Value::as_str) {
         Some("chat-join") => {}
+        Some("chat-getkeys") => return ClientFrame::GetKeys(parse_key_ids(&data, usize::MAX)),
         Some("chat-proof") => {
             return match data.get("signature").and_then(Value::as_str) {
                 Some(signature) => ClientFrame::Proof {
@@ -108,6 +125,7 @@ fn parse_signal(user: Value, data: Value) -> ClientFrame {
             name,
             public_key: key.to_string(),
             prove: data.get("prove") == Some(&Value::Bool(true)),
+            v2: data.get("v") == Some(&json!(2)),
         },
         _ => ClientFrame::Ignored("join without a user name or a public key"),
     }
@@ -303,6 +321,7 @@ mod tests {
                 name: "alice".into(),
                 public_key: "AAAA".into(),
                 prove: false,
+                v2: false,
             }
         );
     }

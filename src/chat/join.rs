@@ -8,11 +8,14 @@ use sha2::{Digest, Sha256};
 
 use super::budgets::Budgets;
 use super::frames::FrameText;
-use super::private_work::Lane;
+use super::admin::Outgoing;
+use super::private_work::{Lane, Recipient};
 use super::users::{AwaitedProof, Member};
-use super::{Admission, Chat, ConnId, close_code, frames};
+use super::{Admission, Chat, ConnId, close_code, frames, v2_frames};
 use crate::console::ConsoleLine;
-use crate::crypto::{PublicIdentity, b64_decode, b64_encode, join_proof_message, key_id_of_der};
+use crate::crypto::{
+    PublicIdentity, SecretKey, b64_decode, b64_encode, join_proof_message, key_id_of_der,
+};
 use crate::names::is_valid_user_name;
 
 pub const ADMIN_ALREADY_CONNECTED: &str = "Admin is already connected via web interface";
@@ -24,6 +27,7 @@ pub const UNPROVEN_LISTED: &str = "Your client cannot prove it holds this key, a
 pub const UNPROVEN_ADMIN: &str = "Your client cannot prove it holds the administrator's key: join refused. The operator can allow such clients with --allow-unproven-admin.";
 pub const KEY_CONNECTED: &str = "This key is already connected.";
 pub const REPLACED: &str = "You joined from another place: this connection is closed.";
+pub const V2_NEEDS_PROOF: &str = "Version 2 needs a proof of the key: join refused.";
 
 impl Chat {
     pub(super) fn join(
@@ -32,6 +36,7 @@ impl Chat {
         name: String,
         public_key: &str,
         prove: bool,
+        v2: bool,
         now: Instant,
     ) {
         if self.users.is_proving(conn) {
@@ -80,19 +85,25 @@ impl Chat {
                 return;
             }
         };
+        if v2 && !prove {
+            self.send_one(conn, frames::notice(V2_NEEDS_PROOF));
+            self.refuse_join(conn, &name, "version 2 without a proof of the key");
+            return;
+        }
         if prove {
             let nonce = self.next_nonce();
             let awaited = AwaitedProof {
                 name,
                 identity,
                 nonce: nonce.clone(),
+                v2,
             };
             if self.users.await_proof(conn, awaited) {
                 self.send_one(conn, frames::challenge(&nonce));
             }
             return;
         }
-        self.decide_join(conn, name, identity, false, now);
+        self.decide_join(conn, name, identity, false, false, now);
     }
 
     /// The answer to a `chat-challenge`: the join goes on only if the signature is the
@@ -111,7 +122,8 @@ impl Chat {
             self.refuse_join(conn, &awaited.name, "no proof of the private key");
             return;
         }
-        self.decide_join(conn, awaited.name, awaited.identity, true, now);
+        let v2 = awaited.v2;
+        self.decide_join(conn, awaited.name, awaited.identity, true, v2, now);
     }
 
     /// Unpredictable without a clock or an RNG here: the secret is the shell's.
@@ -130,6 +142,7 @@ impl Chat {
         name: String,
         identity: PublicIdentity,
         proven: bool,
+        v2: bool,
         now: Instant,
     ) {
         let listed_name = match &self.admission {
@@ -223,22 +236,33 @@ impl Chat {
             return;
         };
         budgets.refused_joins = 0;
-        self.users
-            .join(conn, name.clone(), identity.clone(), is_web_admin, budgets);
-
-        let config = frames::config(
-            self.settings.disable_all && !is_web_admin,
-            &name,
+        let member_key = v2.then(SecretKey::generate);
+        self.users.join(
+            conn,
+            name.clone(),
+            identity.clone(),
             is_web_admin,
-            identity.key_id(),
-            &self.group_b64,
+            budgets,
+            member_key.clone(),
         );
-        self.send_one(conn, config);
-        let list = self.users_list_for(is_web_admin);
-        self.send_one(conn, list);
-        if self.settings.welcome.is_some() && !is_web_admin {
-            self.pending_welcomes.push_back(conn);
-            self.start_waiting_welcomes(now);
+
+        if let Some(member_key) = member_key {
+            self.welcome_v2(conn, &name, &identity, is_web_admin, &member_key);
+        } else {
+            let config = frames::config(
+                self.settings.disable_all && !is_web_admin,
+                &name,
+                is_web_admin,
+                identity.key_id(),
+                self.keys.legacy_b64(),
+            );
+            self.send_one(conn, config);
+            let list = self.users_list_for(is_web_admin);
+            self.send_one(conn, list);
+            if self.settings.welcome.is_some() && !is_web_admin {
+                self.pending_welcomes.push_back(conn);
+                self.start_waiting_welcomes(now);
+            }
         }
 
         if is_web_admin {
@@ -250,19 +274,54 @@ impl Chat {
             );
             return;
         }
-        let announce = frames::joined(&name, identity.key_id(), identity.spki_b64());
         let others: Vec<ConnId> = self
-            .audience_of_presence()
+            .audience_of_presence(false)
             .into_iter()
             .filter(|&c| c != conn)
             .collect();
-        self.send(others, announce);
+        if !others.is_empty() {
+            let announce = frames::joined(&name, identity.key_id(), identity.spki_b64());
+            self.send(others, announce);
+        }
+        self.turn.joined(&name, identity.key_id(), !v2);
         self.console(
             ConsoleLine::new()
                 .name(&name, false)
                 .plain(" joined, Key ID ")
                 .key_id(identity.key_id()),
         );
+    }
+
+    /// A version-2 join: the version-2 `config` with the member key, then the group
+    /// key of the epoch; the users list and the welcome follow at the end of the turn.
+    fn welcome_v2(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        identity: &PublicIdentity,
+        is_web_admin: bool,
+        member_key: &SecretKey,
+    ) {
+        // 32 bytes fit every key we accept (2048 bits carry 190).
+        let wrapped = identity
+            .encrypt(member_key.as_bytes())
+            .expect("a member key fits any accepted key");
+        let admin = self.admin.public();
+        let config = v2_frames::config(&v2_frames::ConfigV2 {
+            disable_all: self.settings.disable_all && !is_web_admin,
+            name,
+            is_admin: is_web_admin,
+            key_id: identity.key_id(),
+            admin_name: &self.settings.admin_name,
+            admin_key_id: admin.key_id(),
+            admin_spki: admin.spki_b64(),
+            member_key_b64: &b64_encode(&wrapped),
+            max_text: self.limits.max_text_bytes,
+        });
+        self.send_one(conn, config);
+        let key = self.keys.wrapped_for(name, member_key);
+        self.send_one(conn, key);
+        self.turn.v2_joiner(conn);
     }
 
     fn refuse_join(&mut self, conn: ConnId, name: &str, why: &str) {
@@ -285,13 +344,17 @@ impl Chat {
         frames::users_list(std::iter::once(self.admin_piece.clone()).chain(users))
     }
 
-    /// Who is told of users joining and leaving.
-    pub(super) fn audience_of_presence(&self) -> Vec<ConnId> {
-        if self.settings.only_admin {
+    /// Who is told of users joining and leaving: those of one version.
+    pub(super) fn audience_of_presence(&self, v2: bool) -> Vec<ConnId> {
+        let everyone = if self.settings.only_admin {
             self.users.web_admin().into_iter().collect()
         } else {
             self.users.everyone()
-        }
+        };
+        everyone
+            .into_iter()
+            .filter(|&c| self.users.member(c).is_some_and(|m| m.is_v2() == v2))
+            .collect()
     }
 
     /// Starts the welcomes that wait, in join order, while the welcome budget has a
@@ -314,13 +377,24 @@ impl Chat {
         let Some(member) = self.users.member(conn) else {
             return;
         };
-        let (name, identity) = (member.name.clone(), member.identity.clone());
+        let (name, identity, v2) = (member.name.clone(), member.identity.clone(), member.is_v2());
         let admin = self.settings.admin_name.clone();
+        if v2 {
+            // One version-2 message carries any welcome: one signature.
+            let (envelope, id) = self.admin_envelope(&name, &text);
+            let mut out = Outgoing::default();
+            out.v2_direct(Recipient::Conn(conn), &identity, &name, &envelope, &id, None);
+            self.welcome_signatures.take_many(out.signatures(), now);
+            return out.start(self, Lane::Conn(conn), None);
+        }
         match self.seal_for(&identity, &admin, &name, &text, false) {
             Some(sealed) => {
                 self.welcome_signatures.take_many(sealed.len(), now);
-                let sends = sealed.into_iter().map(|part| (conn, part.frame)).collect();
-                self.sign_and_send(Lane::Conn(conn), sends, None);
+                let mut out = Outgoing::default();
+                for part in sealed {
+                    out.v09(Recipient::Conn(conn), part.frame);
+                }
+                out.start(self, Lane::Conn(conn), None);
             }
             None => self.console(ConsoleLine::warning(format!(
                 "the welcome message does not fit {name}'s key; not sent"
@@ -368,8 +442,9 @@ impl Chat {
             );
             return;
         }
-        let audience = self.audience_of_presence();
+        let audience = self.audience_of_presence(false);
         self.send(audience, frames::left(&member.name));
+        self.turn.left(&member.name);
         self.console(
             ConsoleLine::new()
                 .name(&member.name, false)

@@ -11,16 +11,26 @@
 //! - `admin.rs`: what the administrator does from the console.
 //! - `bans.rs`: keys kicked (for a while) or banned (for the run).
 //! - `private_work.rs`: private-key jobs handed out, and what each one is for.
+//! - Version 2: `v2_frames.rs` (its JSON), `envelope.rs` (the signed envelope),
+//!   `epochs.rs` (the group keys and their rotation), `presence.rs` (the turn's batched
+//!   users list, presence and rotation), `lazy_keys.rs` (`chat-getkeys`),
+//!   `delivery_v2.rs` (routing version-2 messages).
 
 mod admin;
 mod bans;
 mod budgets;
 mod delivery;
+mod delivery_v2;
+mod envelope;
+mod epochs;
 pub mod frames;
 mod join;
+mod lazy_keys;
+mod presence;
 mod private_work;
 mod split;
 mod users;
+mod v2_frames;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -30,6 +40,8 @@ use std::time::Instant;
 use crate::allow_list::AllowList;
 use crate::console::{ChatCommand, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
+use epochs::GroupKeys;
+use presence::Turn;
 use crate::limits::Limits;
 use crate::token_bucket::TokenBucket;
 use budgets::Remembered;
@@ -127,10 +139,22 @@ pub struct Chat {
     /// The administrator's key: the chat reads its public half; its private operations
     /// are handed out as [`Output::PrivateKey`] jobs.
     admin: Arc<KeyPair>,
-    group: GroupKey,
-    group_b64: String,
+    /// The group keys: version 2's of the current epoch, and 0.9's.
+    keys: GroupKeys,
     /// The administrator's piece of the users list, always first.
     admin_piece: frames::Piece,
+    /// The administrator's `chat-key` frame (version 2).
+    admin_key_frame: FrameText,
+    /// What this turn leaves for its end: the batched users lists, presence, rotation
+    /// and key answers (`presence.rs`).
+    turn: Turn,
+    /// Wall-clock milliseconds since 1970 (the shell's, each turn): the time of the
+    /// envelopes the server makes.
+    wall_ms: u64,
+    /// The envelopes the server made, and a prefix of this run's, so that ids stay
+    /// unique across restarts.
+    envelopes_made: u64,
+    envelope_id_prefix: String,
     users: Users,
     /// Budgets of keys that left recently (`budgets.rs`).
     remembered: Remembered,
@@ -177,13 +201,31 @@ impl Chat {
             limits.welcome_signature_burst,
             now,
         );
+        let admin_key_frame = v2_frames::key(
+            admin.public().key_id(),
+            &settings.admin_name,
+            admin.public().spki_b64(),
+        )
+        .into();
+        let envelope_id_prefix = {
+            use sha2::{Digest, Sha256};
+            let hash = Sha256::new()
+                .chain_update(join_secret)
+                .chain_update(b"envelope ids")
+                .finalize();
+            hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+        };
         Self {
-            group_b64: group.to_b64(),
             settings,
             limits,
             admin,
-            group,
+            keys: GroupKeys::new(group),
             admin_piece,
+            admin_key_frame,
+            turn: Turn::default(),
+            wall_ms: 0,
+            envelopes_made: 0,
+            envelope_id_prefix,
             users: Users::default(),
             remembered: Remembered::default(),
             bans: bans::Bans::default(),
@@ -256,9 +298,12 @@ impl Chat {
                 name,
                 public_key,
                 prove,
-            } if !joined => self.join(conn, name, &public_key, prove, now),
+                v2,
+            } if !joined => self.join(conn, name, &public_key, prove, v2, now),
             ClientFrame::Proof { signature } if !joined => self.proof(conn, &signature, now),
             ClientFrame::Message(data) if joined => self.message(conn, data),
+            ClientFrame::MessageV2(data) if joined => self.message_v2(conn, data),
+            ClientFrame::GetKeys(key_ids) if joined => self.get_keys(conn, key_ids),
             ClientFrame::Join { .. } | ClientFrame::Proof { .. } | ClientFrame::Ignored(_)
                 if joined => {}
             _ => self.close(conn, close_code::POLICY, "join first"),
@@ -359,7 +404,20 @@ impl Chat {
             .collect()
     }
 
+    /// The wall clock, in milliseconds since 1970 UTC: the shell gives it each turn,
+    /// for the time of the envelopes the server makes (the chat has no clock).
+    pub fn set_wall_clock(&mut self, millis: u64) {
+        self.wall_ms = millis;
+    }
+
+    /// The next output. When the queue runs dry the turn's batched work is done first
+    /// (`presence.rs`: the users list for this turn's version-2 joiners, the presence
+    /// for the others, at most one rotation, the public keys asked for), so a shell
+    /// that drains the outputs once per turn gets it once per turn.
     pub fn poll_output(&mut self) -> Option<Output> {
+        if self.out.is_empty() {
+            self.end_of_turn();
+        }
         self.out.pop_front()
     }
 
@@ -422,6 +480,18 @@ impl Chat {
                     _ => None,
                 };
                 self.decrypted_for_admin(*sender, data, plain, &signature, trial);
+            }
+            Task::ForAdminV2 {
+                sender,
+                data,
+                iv,
+                ciphertext,
+            } => {
+                let key = match results.into_iter().next() {
+                    Some(PrivateResult::Plaintext(key)) => key,
+                    _ => None,
+                };
+                self.decrypted_for_admin_v2(*sender, data, key, &iv, &ciphertext);
             }
         }
     }

@@ -11,9 +11,11 @@
 //! the order they came; the administrator's console messages in the order typed.
 
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
 use super::ConnId;
 use super::frames::MessageData;
+use super::v2_frames::V2Data;
 use crate::console::ConsoleLine;
 use crate::crypto::{KeyPair, PublicIdentity};
 
@@ -69,17 +71,42 @@ pub struct Sender {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recipient {
     Conn(ConnId),
-    /// Whoever is connected when it is signed.
+    /// Whoever of its version is connected when it is signed.
     Everybody,
     /// Left meanwhile.
     Gone,
+}
+
+/// A frame of the administrator's waiting for its signature: result number `sig` of
+/// its task (frames of one task may share one: a version-2 copy of the same envelope).
+#[derive(Debug)]
+pub enum Unsent {
+    /// A 0.9 frame: the signature goes in its `signature`.
+    V09 { data: MessageData, sig: usize },
+    /// A version-2 1:1 frame: the envelope, sealed with its signature, is encrypted
+    /// under a fresh key wrapped for `identity`; `to` is the frame's `to`.
+    V2Direct {
+        envelope: Rc<[u8]>,
+        id: String,
+        identity: PublicIdentity,
+        to: String,
+        sig: usize,
+    },
+    /// A version-2 message to all, under the group key of `epoch` (sent only if that
+    /// epoch is still the current one once it is signed).
+    V2All {
+        envelope: Rc<[u8]>,
+        id: String,
+        epoch: u64,
+        sig: usize,
+    },
 }
 
 #[derive(Debug)]
 pub enum Task {
     /// Frames to sign, then send in this order; then the console line, if any.
     Signed {
-        sends: Vec<(Recipient, MessageData)>,
+        sends: Vec<(Recipient, Unsent)>,
         line: Option<ConsoleLine>,
     },
     /// A message that may be for the administrator, to decrypt, check and show. `trial`:
@@ -89,6 +116,14 @@ pub enum Task {
         data: MessageData,
         signature: Vec<u8>,
         trial: bool,
+    },
+    /// A version-2 message to the administrator: its key to unwrap, then its sealed
+    /// payload to open, check and show.
+    ForAdminV2 {
+        sender: Box<Sender>,
+        data: V2Data,
+        iv: Vec<u8>,
+        ciphertext: Vec<u8>,
     },
 }
 
@@ -102,7 +137,7 @@ impl Task {
                     }
                 }
             }
-            Task::ForAdmin { sender, .. } => {
+            Task::ForAdmin { sender, .. } | Task::ForAdminV2 { sender, .. } => {
                 if sender.conn == Some(conn) {
                     sender.conn = None;
                 }

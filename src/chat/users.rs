@@ -2,13 +2,15 @@
 //! administrator's web session. Each user keeps its piece of the users list, so a join
 //! shares those pieces rather than re-encoding (or copying) every key.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use super::ConnId;
 use super::budgets::Budgets;
 use super::frames;
-use crate::crypto::PublicIdentity;
+use super::v2_frames;
+use crate::crypto::{PublicIdentity, SecretKey};
 
 #[derive(Debug)]
 pub struct Member {
@@ -18,9 +20,38 @@ pub struct Member {
     /// Sent `to` or `id`: a client of ours, which understands the extension frames.
     pub uses_extensions: bool,
     pub budgets: Budgets,
+    /// The member key of a version-2 session (`None`: a 0.9 client).
+    pub member_key: Option<SecretKey>,
     seq: u64,
-    /// This user's piece of the users list (see `frames::users_list_piece`).
-    piece: frames::Piece,
+    /// This user's piece of the 0.9 users list (see `frames::users_list_piece`), made
+    /// when a 0.9 joiner first needs it: most of a big version-2 room never does.
+    piece: OnceCell<frames::Piece>,
+    /// This user's `chat-key` frame, made when somebody first asks for it.
+    key_frame: OnceCell<frames::FrameText>,
+}
+
+impl Member {
+    pub fn is_v2(&self) -> bool {
+        self.member_key.is_some()
+    }
+
+    pub fn piece(&self) -> frames::Piece {
+        self.piece
+            .get_or_init(|| {
+                let id = &self.identity;
+                frames::users_list_piece(&self.name, id.key_id(), id.spki_b64(), false)
+            })
+            .clone()
+    }
+
+    pub fn key_frame(&self) -> frames::FrameText {
+        self.key_frame
+            .get_or_init(|| {
+                let id = &self.identity;
+                v2_frames::key(id.key_id(), &self.name, id.spki_b64()).into()
+            })
+            .clone()
+    }
 }
 
 /// A join that offered a proof of the key, waiting for the `chat-proof`.
@@ -30,6 +61,8 @@ pub struct AwaitedProof {
     pub identity: PublicIdentity,
     /// The base64 nonce of the `chat-challenge` sent.
     pub nonce: String,
+    /// The join asked for version 2.
+    pub v2: bool,
 }
 
 #[derive(Debug)]
@@ -160,10 +193,10 @@ impl Users {
         identity: PublicIdentity,
         is_web_admin: bool,
         budgets: Budgets,
+        member_key: Option<SecretKey>,
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let piece = frames::users_list_piece(&name, identity.key_id(), identity.spki_b64(), false);
         self.by_key.insert(identity.key_id().to_string(), conn);
         if is_web_admin {
             self.web_admin = Some(conn);
@@ -177,8 +210,10 @@ impl Users {
             is_web_admin,
             uses_extensions: false,
             budgets,
+            member_key,
             seq,
-            piece,
+            piece: OnceCell::new(),
+            key_frame: OnceCell::new(),
         };
         self.forget_slot(conn);
         self.slots.insert(conn, Slot::Joined(Box::new(member)));
@@ -228,7 +263,15 @@ impl Users {
 
     /// The users' pieces of the users list, in join order.
     pub fn pieces(&self) -> impl Iterator<Item = frames::Piece> + '_ {
-        self.users().map(|(_, m)| m.piece.clone())
+        self.users().map(|(_, m)| m.piece())
+    }
+
+    /// Every joined connection of one version (the web administrator included).
+    pub fn of_version(&self, v2: bool) -> Vec<ConnId> {
+        self.everyone()
+            .into_iter()
+            .filter(|&c| self.member(c).is_some_and(|m| m.is_v2() == v2))
+            .collect()
     }
 }
 

@@ -217,6 +217,7 @@ impl Server {
                 return Err(err);
             }
             now = Instant::now();
+            self.chat.set_wall_clock(wall_clock_millis());
             self.handle_events(&events, now);
             self.handle_timeouts(now);
             self.settle(now);
@@ -710,4 +711,12 @@ impl Server {
             }
         }
     }
+}
+
+/// Milliseconds since 1970 UTC, for the envelopes the chat makes (0 if the clock is
+/// before 1970).
+fn wall_clock_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -1,0 +1,85 @@
+//! The group keys: the version-2 key of the current epoch, which members receive
+//! wrapped with their member key, and the 0.9 key, which 0.9 clients receive in clear
+//! in `config`. Both change together at a rotation (someone left); they are distinct,
+//! so a 0.9 client never holds the version-2 key.
+
+use crate::crypto::{GroupKey, SecretKey, b64_encode, group_key_aad};
+
+use super::v2_frames;
+
+pub struct GroupKeys {
+    epoch: u64,
+    current: SecretKey,
+    legacy: GroupKey,
+    legacy_b64: String,
+}
+
+impl GroupKeys {
+    /// Epoch 1, with `legacy` as the 0.9 key.
+    pub fn new(legacy: GroupKey) -> Self {
+        Self {
+            epoch: 1,
+            current: SecretKey::generate(),
+            legacy_b64: legacy.to_b64(),
+            legacy,
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The version-2 key of the current epoch.
+    pub fn current(&self) -> &SecretKey {
+        &self.current
+    }
+
+    /// The 0.9 group key, and its base64 for `config`.
+    pub fn legacy(&self) -> &GroupKey {
+        &self.legacy
+    }
+
+    pub fn legacy_b64(&self) -> &str {
+        &self.legacy_b64
+    }
+
+    /// A new epoch: new random keys for both versions.
+    pub fn rotate(&mut self) {
+        self.epoch += 1;
+        self.current = SecretKey::generate();
+        self.legacy = GroupKey::generate();
+        self.legacy_b64 = self.legacy.to_b64();
+    }
+
+    /// The `chat-groupkey` frame of the current epoch for the member called `name`,
+    /// wrapped with its member key. One AES-GCM of 32 bytes and one string.
+    pub fn wrapped_for(&self, name: &str, member_key: &SecretKey) -> String {
+        let aad = group_key_aad(self.epoch, name);
+        let (iv, key) = member_key.encrypt(self.current.as_bytes(), &aad);
+        v2_frames::group_key(self.epoch, &b64_encode(&iv), &b64_encode(&key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::b64_decode;
+    use serde_json::Value;
+
+    #[test]
+    fn a_wrapped_key_opens_only_with_its_member_key_and_name() {
+        let mut keys = GroupKeys::new(GroupKey::generate());
+        let old_legacy = keys.legacy_b64().to_string();
+        keys.rotate();
+        assert_eq!(keys.epoch(), 2);
+        assert_ne!(keys.legacy_b64(), old_legacy);
+        let member = SecretKey::generate();
+        let frame: Value = serde_json::from_str(&keys.wrapped_for("alice", &member)).unwrap();
+        let iv = b64_decode(frame["data"]["iv"].as_str().unwrap()).unwrap();
+        let key = b64_decode(frame["data"]["key"].as_str().unwrap()).unwrap();
+        let opened = member.decrypt(&iv, &key, &group_key_aad(2, "alice"));
+        assert_eq!(opened.as_deref(), Some(&keys.current().as_bytes()[..]));
+        assert_eq!(member.decrypt(&iv, &key, &group_key_aad(2, "bob")), None);
+        assert_eq!(SecretKey::generate().decrypt(&iv, &key, &group_key_aad(2, "alice")), None);
+    }
+}
