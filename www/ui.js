@@ -343,7 +343,7 @@ export function renderUsers({ users, all }) {
     if (u.admin) b.append(el('span', 'badge', u.self ? 'your console' : 'administrator'));
     if (u.legacy) b.append(el('span', 'badge old', '0.9 client'));
     b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}${u.legacy ? ', on an old 0.9 client' : ''}`);
-    if (u.trust) b.append(trustMark(u.trust));
+    if (u.trust) b.append(trustMark(u.trust, true));
     const k = el('button', 'kid');
     k.type = 'button';
     kidButton(k, u.keyid);
@@ -500,9 +500,11 @@ export function banner(text, certUrl, button = 'Reconnect', focus = true) {
 // ---- trust: key changes, verification, this device ------------------------------------
 
 // ✓ for a key compared and marked verified; ⚠ for a name whose verified key was replaced.
-function trustMark(trust) {
+// `short` (the users list, where room is scarce): ✓ alone for a verified key.
+function trustMark(trust, short = false) {
   const verified = trust === 'verified';
-  const m = el('span', `trust ${trust}`, verified ? '✓ verified' : '⚠ new key');
+  const m = el('span', `trust ${trust}`, verified ? (short ? '✓' : '✓ verified') : '⚠ new key');
+  if (verified && short) m.setAttribute('aria-label', 'verified');
   m.title = verified ? 'You compared the codes with this person and marked the key verified' : 'This name had another key when you verified it: compare the codes again';
   return m;
 }
