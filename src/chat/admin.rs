@@ -165,7 +165,14 @@ impl Chat {
             let sig = out.v2_direct(Recipient::Conn(conn), identity, to, &envelope, &id, None);
             if let (Some(web), Some(true)) = (web, web_v2) {
                 let admin_key = self.admin.public().clone();
-                out.v2_direct(Recipient::Conn(web), &admin_key, &admin, &envelope, &id, Some(sig));
+                out.v2_direct(
+                    Recipient::Conn(web),
+                    &admin_key,
+                    &admin,
+                    &envelope,
+                    &id,
+                    Some(sig),
+                );
             }
         } else {
             // A 0.9 recipient: 0.9 frames, in as many parts as its key needs; the copy
@@ -186,7 +193,14 @@ impl Chat {
             if let (Some(web), Some(true)) = (web, web_v2) {
                 let (envelope, id) = self.admin_envelope(to, text);
                 let admin_key = self.admin.public().clone();
-                out.v2_direct(Recipient::Conn(web), &admin_key, &admin, &envelope, &id, None);
+                out.v2_direct(
+                    Recipient::Conn(web),
+                    &admin_key,
+                    &admin,
+                    &envelope,
+                    &id,
+                    None,
+                );
             }
         }
         let mut line = self.message_line(&admin, false, to, text);

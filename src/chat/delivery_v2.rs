@@ -24,9 +24,11 @@ const ALL_DISABLED: &str = "Messages to everybody are disabled on this server.";
 const MALFORMED: &str = "The message is malformed: not delivered.";
 const NOT_YOURS: &str =
     "The message's envelope or signature is not yours for this recipient: not delivered.";
-const BAD_SIZE: &str = "The message's wrapped key or IV does not have the size its key gives: not delivered.";
+const BAD_SIZE: &str =
+    "The message's wrapped key or IV does not have the size its key gives: not delivered.";
 const NOT_FOR_ADMIN: &str =
     "The message's key was not wrapped with the administrator's key: not delivered.";
+const TOO_LONG: &str = "The message's text is longer than this server takes: not delivered.";
 const ADMIN_QUEUE_FULL: &str = "Too many messages to the administrator are waiting to be read: this one was not delivered. Send it again in a moment.";
 
 /// The smallest AES-GCM ciphertext of a sealed payload: its tag and length prefix.
@@ -42,16 +44,16 @@ impl Chat {
             return if data.legacy {
                 self.legacy_copy_to_all(conn, data)
             } else {
-                self.to_all_v2(conn, data)
+                self.deliver_to_all_v2(conn, data)
             };
         }
         if data.to == self.settings.admin_name {
-            return self.to_admin_v2(conn, data);
+            return self.deliver_to_admin_v2(conn, data);
         }
-        self.to_user_v2(conn, data)
+        self.deliver_to_user_v2(conn, data)
     }
 
-    fn to_user_v2(&mut self, conn: ConnId, data: V2Data) {
+    fn deliver_to_user_v2(&mut self, conn: ConnId, data: V2Data) {
         let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
         if self.settings.only_admin && !sender_is_admin {
             return self.undelivered_v2(conn, &data, ONLY_ADMIN, Why::OnlyAdmin);
@@ -88,7 +90,7 @@ impl Chat {
         self.delivered_v2(conn, &data);
     }
 
-    fn to_admin_v2(&mut self, conn: ConnId, data: V2Data) {
+    fn deliver_to_admin_v2(&mut self, conn: ConnId, data: V2Data) {
         let decoded = (
             data.wrapped.as_deref().and_then(b64_decode),
             b64_decode(&data.iv),
@@ -179,7 +181,7 @@ impl Chat {
         }
     }
 
-    fn to_all_v2(&mut self, conn: ConnId, data: V2Data) {
+    fn deliver_to_all_v2(&mut self, conn: ConnId, data: V2Data) {
         let Some(iv_ct) = self.open_to_all(conn, &data) else {
             return;
         };
@@ -196,6 +198,13 @@ impl Chat {
         let epoch = self.keys.epoch();
         if envelope.from != member.name || envelope.to != "all" || envelope.epoch != epoch {
             return self.undelivered_v2(conn, &data, NOT_YOURS, Why::NotYours);
+        }
+        if envelope
+            .text
+            .as_ref()
+            .is_some_and(|t| t.len() > self.limits.max_text_bytes)
+        {
+            return self.undelivered_v2(conn, &data, TOO_LONG, Why::Malformed);
         }
         let from = member.name.clone();
         let line = self.message_line(&from, member.is_web_admin, "all", &envelope.shown());
@@ -274,7 +283,8 @@ impl Chat {
         }
         let payload = self.keys.current().decrypt(&iv, &ciphertext, b"");
         if payload.is_none() {
-            let reason = "The message was not encrypted with the group key of its epoch: not delivered.";
+            let reason =
+                "The message was not encrypted with the group key of its epoch: not delivered.";
             self.undelivered_v2(conn, data, reason, Why::Malformed);
         }
         payload
@@ -292,7 +302,10 @@ impl Chat {
         } else {
             printable(&data.to)
         };
-        self.send_one(conn, v2_frames::undelivered(data.valid_id(), &to, reason, why));
+        self.send_one(
+            conn,
+            v2_frames::undelivered(data.valid_id(), &to, reason, why),
+        );
     }
 
     fn refused_v2(&mut self, sender: &Sender, data: &V2Data, reason: &str, why: Why) {

@@ -43,7 +43,10 @@ impl Envelope {
     pub fn shown(&self) -> String {
         match (&self.text, self.kind.as_str()) {
             (Some(text), "text") => text.clone(),
-            _ => format!("(a message of kind {:?})", self.kind.chars().take(32).collect::<String>()),
+            _ => format!(
+                "(a message of kind {:?})",
+                self.kind.chars().take(32).collect::<String>()
+            ),
         }
     }
 }

@@ -12,6 +12,10 @@ pub struct GroupKeys {
     current: SecretKey,
     legacy: GroupKey,
     legacy_b64: String,
+    /// The 0.9 key before the last rotation: 0.9 clients have no epochs, so a message
+    /// encrypted just before its `config` arrived is still read (and relayed under the
+    /// current key).
+    previous_legacy: Option<GroupKey>,
 }
 
 impl GroupKeys {
@@ -22,6 +26,7 @@ impl GroupKeys {
             current: SecretKey::generate(),
             legacy_b64: legacy.to_b64(),
             legacy,
+            previous_legacy: None,
         }
     }
 
@@ -47,8 +52,19 @@ impl GroupKeys {
     pub fn rotate(&mut self) {
         self.epoch += 1;
         self.current = SecretKey::generate();
-        self.legacy = GroupKey::generate();
+        let previous = std::mem::replace(&mut self.legacy, GroupKey::generate());
+        self.previous_legacy = Some(previous);
         self.legacy_b64 = self.legacy.to_b64();
+    }
+
+    /// Decrypts a 0.9 `aes` frame: with the current 0.9 key, or the previous one
+    /// (then `true`: the frame must be encrypted again for those who have the new key).
+    pub fn legacy_decrypt(&self, iv: &[u8], ciphertext: &[u8]) -> Option<(Vec<u8>, bool)> {
+        if let Some(plain) = self.legacy.decrypt(iv, ciphertext) {
+            return Some((plain, false));
+        }
+        let plain = self.previous_legacy.as_ref()?.decrypt(iv, ciphertext)?;
+        Some((plain, true))
     }
 
     /// The `chat-groupkey` frame of the current epoch for the member called `name`,
@@ -80,6 +96,9 @@ mod tests {
         let opened = member.decrypt(&iv, &key, &group_key_aad(2, "alice"));
         assert_eq!(opened.as_deref(), Some(&keys.current().as_bytes()[..]));
         assert_eq!(member.decrypt(&iv, &key, &group_key_aad(2, "bob")), None);
-        assert_eq!(SecretKey::generate().decrypt(&iv, &key, &group_key_aad(2, "alice")), None);
+        assert_eq!(
+            SecretKey::generate().decrypt(&iv, &key, &group_key_aad(2, "alice")),
+            None
+        );
     }
 }

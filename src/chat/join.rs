@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use super::admin::Outgoing;
 use super::budgets::Budgets;
 use super::frames::FrameText;
-use super::admin::Outgoing;
 use super::private_work::{Lane, Recipient};
 use super::users::{AwaitedProof, Member};
 use super::{Admission, Chat, ConnId, close_code, frames, v2_frames};
@@ -383,7 +383,14 @@ impl Chat {
             // One version-2 message carries any welcome: one signature.
             let (envelope, id) = self.admin_envelope(&name, &text);
             let mut out = Outgoing::default();
-            out.v2_direct(Recipient::Conn(conn), &identity, &name, &envelope, &id, None);
+            out.v2_direct(
+                Recipient::Conn(conn),
+                &identity,
+                &name,
+                &envelope,
+                &id,
+                None,
+            );
             self.welcome_signatures.take_many(out.signatures(), now);
             return out.start(self, Lane::Conn(conn), None);
         }

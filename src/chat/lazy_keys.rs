@@ -16,10 +16,7 @@ impl Chat {
         if !self.users.member(conn).is_some_and(|m| m.is_v2()) {
             return;
         }
-        for key_id in key_ids
-            .into_iter()
-            .take(self.limits.max_keyids_per_request)
-        {
+        for key_id in key_ids.into_iter().take(self.limits.max_keyids_per_request) {
             if is_key_id(&key_id) {
                 self.turn.ask_key(key_id, conn);
             }
@@ -45,7 +42,11 @@ impl Chat {
                 self.send(sees_all, frame);
                 continue;
             }
-            let frame = match self.users.by_key(&key_id).and_then(|c| self.users.member(c)) {
+            let frame = match self
+                .users
+                .by_key(&key_id)
+                .and_then(|c| self.users.member(c))
+            {
                 Some(member) => member.key_frame(),
                 None => {
                     sees_all.append(&mut sees_admin);

@@ -40,12 +40,12 @@ use std::time::Instant;
 use crate::allow_list::AllowList;
 use crate::console::{ChatCommand, ConsoleLine};
 use crate::crypto::{GroupKey, KeyPair};
-use epochs::GroupKeys;
-use presence::Turn;
 use crate::limits::Limits;
 use crate::token_bucket::TokenBucket;
 use budgets::Remembered;
+use epochs::GroupKeys;
 use frames::{ClientFrame, FrameText};
+use presence::Turn;
 pub use private_work::{JobId, PrivateOp, PrivateResult};
 use private_work::{Lane, PrivateWork, Task};
 use users::Users;
@@ -499,3 +499,5 @@ impl Chat {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_tests;

@@ -44,6 +44,11 @@ impl Member {
             .clone()
     }
 
+    #[cfg(test)]
+    pub fn has_piece(&self) -> bool {
+        self.piece.get().is_some()
+    }
+
     pub fn key_frame(&self) -> frames::FrameText {
         self.key_frame
             .get_or_init(|| {

@@ -34,7 +34,9 @@ pub struct V2Data {
 impl V2Data {
     /// The client's message id, if it is one we can echo safely.
     pub fn valid_id(&self) -> Option<&str> {
-        self.id.as_deref().filter(|id| super::frames::is_valid_id(id))
+        self.id
+            .as_deref()
+            .filter(|id| super::frames::is_valid_id(id))
     }
 
     /// A copy of the fields for a relay, `from` the server's word.
@@ -147,7 +149,9 @@ pub fn users(entries: &str) -> String {
 /// `chat-presence` from changes written by [`push_join_change`] / [`push_left_change`],
 /// comma-separated.
 pub fn presence(changes: &str) -> String {
-    format!(r#"{{"cmd":"signal","user":"","data":{{"code":"chat-presence","changes":[{changes}]}}}}"#)
+    format!(
+        r#"{{"cmd":"signal","user":"","data":{{"code":"chat-presence","changes":[{changes}]}}}}"#
+    )
 }
 
 pub fn push_join_change(out: &mut String, name: &str, key_id: &str, is_0_9: bool) {
@@ -217,7 +221,8 @@ impl Why {
 }
 
 pub fn undelivered(id: Option<&str>, to: &str, reason: &str, why: Why) -> String {
-    let mut data = json!({"code": "chat-undelivered", "to": to, "reason": reason, "why": why.code()});
+    let mut data =
+        json!({"code": "chat-undelivered", "to": to, "reason": reason, "why": why.code()});
     if let Some(id) = id {
         data["id"] = Value::String(id.to_string());
     }
@@ -246,7 +251,11 @@ mod tests {
         );
         assert!(parse_v2_data(&json!({"algo":"aes"})).is_none());
         assert!(parse_v2_data(&json!({"v":2,"to":"all"})).unwrap().is_err());
-        assert!(parse_v2_data(&json!({"v":2,"to":5,"iv":"","ciphertext":""})).unwrap().is_err());
+        assert!(
+            parse_v2_data(&json!({"v":2,"to":5,"iv":"","ciphertext":""}))
+                .unwrap()
+                .is_err()
+        );
     }
 
     #[test]
@@ -256,14 +265,23 @@ mod tests {
         entries.push(',');
         push_user_entry(&mut entries, "carol", "cd", true);
         let v: Value = serde_json::from_str(&users(&entries)).unwrap();
-        assert_eq!(v["data"]["users"], json!([["ADMIN", "ab"], ["carol", "cd", "0.9"]]));
+        assert_eq!(
+            v["data"]["users"],
+            json!([["ADMIN", "ab"], ["carol", "cd", "0.9"]])
+        );
         let mut changes = String::new();
         push_join_change(&mut changes, "dave", "ef", false);
         push_left_change(&mut changes, "bob");
         let v: Value = serde_json::from_str(&presence(&changes)).unwrap();
-        assert_eq!(v["data"]["changes"], json!([["join", "dave", "ef"], ["left", "bob"]]));
+        assert_eq!(
+            v["data"]["changes"],
+            json!([["join", "dave", "ef"], ["left", "bob"]])
+        );
         let v: Value = serde_json::from_str(&group_key(7, "aXY=", "a2V5")).unwrap();
-        assert_eq!(v["data"], json!({"code":"chat-groupkey","epoch":7,"iv":"aXY=","key":"a2V5"}));
+        assert_eq!(
+            v["data"],
+            json!({"code":"chat-groupkey","epoch":7,"iv":"aXY=","key":"a2V5"})
+        );
         let v: Value =
             serde_json::from_str(&undelivered(Some("m1"), "all", "r", Why::StaleEpoch(3))).unwrap();
         assert_eq!(v["data"]["why"], "stale-epoch");
