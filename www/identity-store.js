@@ -23,8 +23,14 @@ const finished = (tx) =>
   });
 
 // The database, or null when it does not exist and `create` is false: opening must not
-// create it, or merely loading the page would leave an (empty) database behind.
-function open(idb, create) {
+// create it, or merely loading the page would leave an (empty) database behind. Where the
+// engine lists its databases, one not listed is not opened at all (WebKit keeps a
+// database whose creation was aborted); elsewhere the creation is aborted.
+async function open(idb, create) {
+  if (!create && typeof idb.databases === 'function') {
+    const names = (await idb.databases()).map((d) => d.name);
+    if (!names.includes(DB)) return null;
+  }
   return new Promise((resolve, reject) => {
     const req = idb.open(DB, VERSION);
     let aborted = false;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as C from './crypto.js';
 import * as E from './envelope.js';
-import { Session, REPLAY_WINDOW_MS } from './session.js';
+import { Session, REPLAY_WINDOW_MS, MAX_FRAME_BYTES, MAX_WAITING_PER_KEY } from './session.js';
 
 const vectorFile = (name) => readFileSync(new URL(`../tests/vectors/${name}`, import.meta.url), 'utf8');
 const KEYS = {
@@ -184,6 +184,12 @@ test('v2 length: up to max-text bytes of UTF-8; past it, a clear refusal; the co
   const over = '漢'.repeat(21846); // 65,538 bytes
   assert.equal(alice.s.charactersLeft('bob', over), -1);
   assert.deepEqual(await alice.s.send('bob', over), [{ type: 'send-error', text: 'Too long: 65538 bytes of text, at most 65536. Shorten it by 2 bytes or send it in parts.' }]);
+  // Within max-text, but its escapes would make the frame larger than the server takes.
+  const quotes = await alice.s.send('all', '"'.repeat(60000));
+  assert.match(one(quotes, 'send-error').text, /^Too long once encrypted: its quotes, backslashes and control characters take 60000 more bytes/);
+  // The largest plain text fits: its frame is under MAX_FRAME_BYTES.
+  const [f] = sent(await alice.s.send('all', 'y'.repeat(65536)));
+  assert.ok(f && C.utf8(JSON.stringify(f)).length <= MAX_FRAME_BYTES, 'the frame fits');
 });
 
 // ---- receiving: the checks ------------------------------------------------------------------
@@ -371,4 +377,14 @@ test('v2 web administrator: my 1:1 goes to the console too, its envelope naming 
   const copy = await handMade(envelope({ from: 'ADMIN', to: 'alice', id: 'c1', text: 'typed on the console' }), KEYS.admin, KEYS.admin);
   const shown = one(await web.feed(copy), 'message');
   assert.deepEqual(shown, { type: 'message', kind: 'mine', from: 'ADMIN', console: true, to: 'alice', admin: true, reply: 'alice', text: 'typed on the console' });
+});
+
+test('v2 limits: at most MAX_WAITING_PER_KEY messages wait for one sender\'s key; the next is flagged at once', async () => {
+  const bob = await joined('bob', KEYS.bob);
+  const f = await handMade(envelope(), KEYS.alice, KEYS.bob);
+  for (let i = 0; i < MAX_WAITING_PER_KEY; i++) assert.deepEqual(ofType(await bob.feed(f), 'flagged'), []);
+  assert.equal(one(await bob.feed(f), 'flagged').from, 'alice');
+  // When the key comes, the waiting ones are checked: the first shown, the same id again a replay.
+  const out = await bob.feed(keyOf('alice', KEYS.alice));
+  assert.equal(ofType(out, 'message').length, 1);
 });

@@ -59,6 +59,10 @@ export const REPLAY_WINDOW_MS = 10 * 60 * 1000;
 // Messages waiting for the key of one sender (or one recipient): beyond it they are
 // flagged at once, so a flood cannot queue without end before the key comes.
 export const MAX_WAITING_PER_KEY = 256;
+// The server's largest frame (max_message_bytes, docs/LIMITS.md): a text of max-text bytes
+// fits unless the JSON escapes of its envelope (quotes, backslashes, control characters)
+// grow it by more than about 45%; such a text is refused before anything is sent.
+export const MAX_FRAME_BYTES = 128 * 1024;
 // Keys of 0.9 users are fetched as soon as they are listed (a 0.9 1:1 message's size
 // depends on its key, and their frames reach everybody): at most this many per frame.
 const KEYS_PER_FRAME = 64;
@@ -236,6 +240,11 @@ export class Session {
     if (this.#v2 && (all || !this.#users.get(name).legacy)) {
       const bytes = this.#c.utf8(d.text).length;
       if (bytes > this.#maxText) return sendError(`Too long: ${bytes} bytes of text, at most ${this.#maxText}. Shorten it by ${bytes - this.#maxText} bytes or send it in parts.`);
+      const frame = this.#frameBytes(name, d.text);
+      if (frame > MAX_FRAME_BYTES) {
+        const escaped = this.#c.utf8(JSON.stringify(d.text)).length - 2 - bytes;
+        return sendError(`Too long once encrypted: its quotes, backslashes and control characters take ${escaped} more bytes in the message, which is ${frame - MAX_FRAME_BYTES} bytes over what the server takes. Shorten it or send it in parts.`);
+      }
     }
     if (!confirmed) {
       const n = this.#named(name, d.text);
@@ -968,6 +977,16 @@ export class Session {
       return sendError('The connection closed: nothing was sent. Reconnect, then press Send again.');
     }
     return [outgoing, ...out];
+  }
+
+  // The largest size the frame of `text` to `to` ('all' or a version-2 user) can have: its
+  // envelope, my signature and the GCM tag in base64, a wrapped key (at most 8192 bits),
+  // and the JSON around them.
+  #frameBytes(to, text) {
+    const C = this.#c;
+    const e = C.utf8(JSON.stringify({ v: 2, from: this.#me, to, id: 'x'.repeat(64), time: this.#now(), epoch: this.#epoch, kind: 'text', text })).length;
+    const b64 = (n) => 4 * Math.ceil(n / 3);
+    return b64(2 + Math.ceil(this.#keys.bits / 8) + e + 16) + b64(1024) + 512;
   }
 
   // A message waiting for a key that did not come (or did not fit): not sent.

@@ -343,18 +343,21 @@ export function renderUsers({ users, all }) {
     if (u.admin) b.append(el('span', 'badge', u.self ? 'your console' : 'administrator'));
     if (u.legacy) b.append(el('span', 'badge old', '0.9 client'));
     b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}${u.legacy ? ', on an old 0.9 client' : ''}`);
-    if (u.trust) b.append(trustMark(u.trust));
+    if (u.trust) b.append(trustMark(u.trust, true));
     const k = el('button', 'kid');
     k.type = 'button';
     kidButton(k, u.keyid);
     k.setAttribute('aria-label', `Key ID of ${u.name}`);
-    li.append(b, k);
+    // The comparison panel's button comes first and narrow: the row's middle (where a
+    // click on the row lands) stays the name, which picks the person.
     if (!u.self) {
-      const c = el('button', 'compare ghost', u.trust === 'verified' ? 'Verified' : 'Compare');
+      const c = el('button', 'compare ghost', '⇄');
       c.type = 'button';
+      c.title = `Compare keys with ${u.name}`;
       c.setAttribute('aria-label', `Compare keys with ${u.name}`);
       li.append(c);
     }
+    li.append(b, k);
     if (u.bad) li.append(el('span', 'error', 'Key ID differs from the server’s!'));
     items.push(li);
   }
@@ -501,9 +504,11 @@ export function banner(text, certUrl, button = 'Reconnect', focus = true) {
 // ---- trust: key changes, verification, this device ------------------------------------
 
 // ✓ for a key compared and marked verified; ⚠ for a name whose verified key was replaced.
-function trustMark(trust) {
+// `short` (the users list, where room is scarce): ✓ alone for a verified key.
+function trustMark(trust, short = false) {
   const verified = trust === 'verified';
-  const m = el('span', `trust ${trust}`, verified ? '✓ verified' : '⚠ new key');
+  const m = el('span', `trust ${trust}`, verified ? (short ? '✓' : '✓ verified') : '⚠ new key');
+  if (verified && short) m.setAttribute('aria-label', 'verified');
   m.title = verified ? 'You compared the codes with this person and marked the key verified' : 'This name had another key when you verified it: compare the codes again';
   return m;
 }

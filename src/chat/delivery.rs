@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::frames::{Algo, MessageData, Plaintext};
 use super::private_work::{Lane, PrivateOp, Sender, Task};
-use super::v2_frames::V2Data;
+use super::v2_frames::{self, V2Data, Why};
 use super::{Chat, ConnId, frames};
 use crate::console::ConsoleLine;
 use crate::crypto::{GROUP_IV_LEN, b64_decode, b64_encode, seal_payload};
@@ -59,7 +59,7 @@ impl Chat {
 
     fn deliver_to_all(&mut self, conn: ConnId, data: MessageData) {
         if self.users.member(conn).is_some_and(|m| m.is_v2()) {
-            return self.undelivered(conn, &data, V2_SENDS_V2);
+            return self.undelivered(conn, &data, V2_SENDS_V2, Why::Malformed);
         }
         let decoded = (
             data.iv.as_deref().and_then(b64_decode),
@@ -67,30 +67,31 @@ impl Chat {
             b64_decode(&data.signature),
         );
         let (Some(iv), Some(ciphertext), Some(signature)) = decoded else {
-            return self.undelivered(conn, &data, MALFORMED);
+            return self.undelivered(conn, &data, MALFORMED, Why::Malformed);
         };
         if iv.len() != GROUP_IV_LEN || !self.signed_at_size(conn, &signature) {
-            return self.undelivered(conn, &data, WRONG_SIZE);
+            return self.undelivered(conn, &data, WRONG_SIZE, Why::BadSize);
         }
         let Some((plain, stale)) = self.keys.legacy_decrypt(&iv, &ciphertext) else {
             return self.undelivered(
                 conn,
                 &data,
                 "The message was not encrypted with this server's group key (reload the page): not delivered.",
+                Why::Malformed,
             );
         };
         let member = self.users.member(conn).expect("checked by the caller");
         let Some(text) = Plaintext::parse(&plain) else {
-            return self.undelivered(conn, &data, MALFORMED);
+            return self.undelivered(conn, &data, MALFORMED, Why::Malformed);
         };
         if text.from != member.name || text.to != "all" {
-            return self.undelivered(conn, &data, NOT_YOURS);
+            return self.undelivered(conn, &data, NOT_YOURS, Why::NotYours);
         }
         if !member.identity.verify(&plain, &signature) {
-            return self.undelivered(conn, &data, BAD_SIGNATURE);
+            return self.undelivered(conn, &data, BAD_SIGNATURE, Why::NotYours);
         }
         if self.settings.disable_all && !member.is_web_admin {
-            return self.undelivered(conn, &data, ALL_DISABLED);
+            return self.undelivered(conn, &data, ALL_DISABLED, Why::Disabled);
         }
         let line = self.message_line(&text.from, member.is_web_admin, "all", &text.message);
         self.console(line);
@@ -136,16 +137,16 @@ impl Chat {
     fn deliver_to_user(&mut self, conn: ConnId, to: &str, data: MessageData) {
         let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
         if self.settings.only_admin && !sender_is_admin {
-            return self.undelivered(conn, &data, ONLY_ADMIN);
+            return self.undelivered(conn, &data, ONLY_ADMIN, Why::OnlyAdmin);
         }
         let (Some(ciphertext), Some(signature)) =
             (b64_decode(&data.ciphertext), b64_decode(&data.signature))
         else {
-            return self.undelivered(conn, &data, MALFORMED);
+            return self.undelivered(conn, &data, MALFORMED, Why::Malformed);
         };
         let Some(recipient) = self.users.by_name(to) else {
             let reason = format!("{} is not connected: not delivered.", printable(to));
-            return self.undelivered(conn, &data, &reason);
+            return self.undelivered(conn, &data, &reason, Why::NotConnected);
         };
         // Exact sizes: a 1:1 frame is never larger than the recipient's key allows, so
         // junk cannot fill a recipient's queue.
@@ -154,7 +155,7 @@ impl Chat {
             .member(recipient)
             .is_some_and(|m| m.identity.modulus_bytes() == ciphertext.len());
         if !fits || !self.signed_at_size(conn, &signature) {
-            return self.undelivered(conn, &data, WRONG_SIZE);
+            return self.undelivered(conn, &data, WRONG_SIZE, Why::BadSize);
         }
         self.send_one(recipient, frames::relayed(&data));
         self.delivered(conn, &data);
@@ -164,23 +165,23 @@ impl Chat {
         let (Some(ciphertext), Some(signature)) =
             (b64_decode(&data.ciphertext), b64_decode(&data.signature))
         else {
-            return self.undelivered(conn, &data, MALFORMED);
+            return self.undelivered(conn, &data, MALFORMED, Why::Malformed);
         };
         if ciphertext.len() != self.admin.public().modulus_bytes() {
-            return self.undelivered(conn, &data, NOT_FOR_ADMIN);
+            return self.undelivered(conn, &data, NOT_FOR_ADMIN, Why::NotYours);
         }
         if !self.signed_at_size(conn, &signature) {
-            return self.undelivered(conn, &data, WRONG_SIZE);
+            return self.undelivered(conn, &data, WRONG_SIZE, Why::BadSize);
         }
         let waiting = self.work.waiting_in(Lane::Conn(conn));
         if waiting >= self.limits.max_waiting_for_admin_per_sender {
             let reason = format!(
                 "You have {waiting} messages to the administrator still waiting to be read: this one was not delivered. Send it again in a moment."
             );
-            return self.undelivered(conn, &data, &reason);
+            return self.undelivered(conn, &data, &reason, Why::AdminQueue);
         }
         if !self.has_room_for_jobs() {
-            return self.undelivered(conn, &data, ADMIN_QUEUE_FULL);
+            return self.undelivered(conn, &data, ADMIN_QUEUE_FULL, Why::AdminQueue);
         }
         self.queue_for_admin(conn, data, signature, ciphertext, false);
     }
@@ -189,7 +190,7 @@ impl Chat {
         let (Some(ciphertext), Some(signature)) =
             (b64_decode(&data.ciphertext), b64_decode(&data.signature))
         else {
-            return self.undelivered(conn, &data, MALFORMED);
+            return self.undelivered(conn, &data, MALFORMED, Why::Malformed);
         };
         // A 0.9 frame names no recipient: it must fit the administrator or one of the
         // others (each only tries it when it matches its own key).
@@ -199,11 +200,11 @@ impl Chat {
                 .users()
                 .any(|(c, m)| c != conn && m.identity.modulus_bytes() == ciphertext.len());
         if !fits || !self.signed_at_size(conn, &signature) {
-            return self.undelivered(conn, &data, WRONG_SIZE);
+            return self.undelivered(conn, &data, WRONG_SIZE, Why::BadSize);
         }
         let sender_is_admin = self.users.member(conn).is_some_and(|m| m.is_web_admin);
         if self.settings.only_admin && !sender_is_admin {
-            return self.undelivered(conn, &data, ONLY_ADMIN);
+            return self.undelivered(conn, &data, ONLY_ADMIN, Why::OnlyAdmin);
         }
         // Relayed at once, as 0.9 does: each client tries its own key. Whether it was
         // for the administrator is found out later, off the loop.
@@ -282,21 +283,21 @@ impl Chat {
     ) {
         let Some(plain) = plain else {
             if !trial {
-                self.refused(&sender, &data, NOT_FOR_ADMIN);
+                self.refused(&sender, &data, NOT_FOR_ADMIN, Why::NotYours);
             }
             return;
         };
         let Some(text) = Plaintext::parse(&plain) else {
-            return self.refused(&sender, &data, MALFORMED);
+            return self.refused(&sender, &data, MALFORMED, Why::Malformed);
         };
         // A user writes to the administrator; only the web administrator writes
         // console copies of its messages to others.
         let admin = &self.settings.admin_name;
         if text.from != sender.name || (!sender.is_web_admin && text.to != *admin) {
-            return self.refused(&sender, &data, NOT_YOURS);
+            return self.refused(&sender, &data, NOT_YOURS, Why::NotYours);
         }
         if !sender.identity.verify(&plain, signature) {
-            return self.refused(&sender, &data, BAD_SIGNATURE);
+            return self.refused(&sender, &data, BAD_SIGNATURE, Why::NotYours);
         }
         let line = self.message_line(&text.from, sender.is_web_admin, &text.to, &text.message);
         self.console(line);
@@ -319,9 +320,9 @@ impl Chat {
     }
 
     /// [`Chat::undelivered`] for a sender that may have left meanwhile.
-    fn refused(&mut self, sender: &Sender, data: &MessageData, reason: &str) {
+    fn refused(&mut self, sender: &Sender, data: &MessageData, reason: &str, why: Why) {
         if let Some(conn) = sender.conn {
-            self.undelivered(conn, data, reason);
+            self.undelivered(conn, data, reason, why);
         }
     }
 
@@ -332,15 +333,19 @@ impl Chat {
     }
 
     /// Tells the sender a message went nowhere: in our extension's terms to a client of
-    /// ours, as a 0.9 notice otherwise.
-    fn undelivered(&mut self, conn: ConnId, data: &MessageData, reason: &str) {
-        let extended = self.users.member(conn).is_some_and(|m| m.uses_extensions);
-        let frame = if extended {
-            let to = data
-                .to
-                .as_deref()
-                .map(printable)
-                .unwrap_or_else(|| "all".into());
+    /// ours (with the `why` of version 2 to a version-2 one), as a 0.9 notice otherwise.
+    fn undelivered(&mut self, conn: ConnId, data: &MessageData, reason: &str, why: Why) {
+        let Some(member) = self.users.member(conn) else {
+            return;
+        };
+        let to = data
+            .to
+            .as_deref()
+            .map(printable)
+            .unwrap_or_else(|| "all".into());
+        let frame = if member.is_v2() {
+            v2_frames::undelivered(data.valid_id(), &to, reason, why)
+        } else if member.uses_extensions {
             frames::undelivered(data.valid_id(), &to, reason)
         } else {
             frames::notice(reason)

@@ -202,7 +202,11 @@ impl Chat {
         if envelope.from != member.name || envelope.to != "all" || envelope.epoch != epoch {
             return self.undelivered_v2(conn, &data, NOT_YOURS, Why::NotYours);
         }
-        if envelope.text.as_ref().is_some_and(|t| t.len() > self.limits.max_text_bytes) {
+        if envelope
+            .text
+            .as_ref()
+            .is_some_and(|t| t.len() > self.limits.max_text_bytes)
+        {
             return self.undelivered_v2(conn, &data, TOO_LONG, Why::Malformed);
         }
         let from = member.name.clone();

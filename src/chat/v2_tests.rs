@@ -613,6 +613,23 @@ fn one_to_one_routing() {
     h.send(1, &frame);
     assert_eq!(h.take(1)[0]["data"]["why"], "not-yours");
     assert!(!h.console.iter().any(|l| l.contains("not for you")));
+    // 0.9 frames from a version-2 client: reports carry a `why` too; no 0.9 `aes`.
+    let rsa = json!({"cmd":"message","user":"alice","data":{"algo":"rsa","ciphertext":"AAAA",
+        "signature":"AAAA","to":"zed","id":"r1"}});
+    h.send(1, &rsa.to_string());
+    let report = h.take(1);
+    assert_eq!(
+        (
+            report[0]["data"]["why"].as_str(),
+            report[0]["data"]["id"].as_str()
+        ),
+        (Some("not-connected"), Some("r1"))
+    );
+    let aes = json!({"cmd":"message","user":"alice","data":{"algo":"aes","iv":"AAAA","ciphertext":"AAAA",
+        "signature":"AAAA","id":"a1"}});
+    h.send(1, &aes.to_string());
+    assert_eq!(h.take(1)[0]["data"]["why"], "malformed");
+    assert!(h.take(2).is_empty() && h.take(3).is_empty());
 }
 
 #[test]

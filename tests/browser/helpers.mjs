@@ -42,7 +42,7 @@ export function forEachEngine(define) {
       }
       define({
         engine: engine.name,
-        test: (name, opts, fn) => test(name, { ...opts, skip: why || false }, fn),
+        test: (name, opts, fn) => test(name, { ...opts, skip: why || opts.skip || false }, fn),
         before: (fn) => why || before(fn),
         after: (fn) => why || after(fn),
         async open(url, options = {}) {

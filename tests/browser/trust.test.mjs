@@ -130,6 +130,9 @@ forEachEngine((t) => {
     const order = await a.evaluate(() => [...document.querySelectorAll('#log > li')].map((li) => (li.classList.contains('keychange') ? 'warning' : li.textContent.includes('from the new key') ? 'message' : '')).filter(Boolean));
     assert.deepEqual(order, ['warning', 'message']);
     await a.screenshot({ path: artifact(t.engine, 'trust-keychange-1280x800.png') });
+    await a.setViewportSize(PHONE);
+    await a.screenshot({ path: artifact(t.engine, 'trust-keychange-360x640.png') });
+    await a.setViewportSize({ width: 1280, height: 800 });
 
     // The warning's button compares again; the new code differs from the old one.
     await warning.locator('button.compare').click();
@@ -145,8 +148,9 @@ forEachEngine((t) => {
   t.test('the server restarts with the same administrator key: pages reconnect, a message typed meanwhile arrives once', { timeout: T }, async () => {
     const first = await server();
     const port = Number(new URL(first.url).port);
-    const a = await open(first.url, PHONE);
-    const b = await open(first.url);
+    // In dark mode here (the other tests are light): screenshots of both schemes.
+    const a = await open(first.url, PHONE, { dark: true });
+    const b = await open(first.url, { width: 1280, height: 800 }, { dark: true });
     await join(a, 'alice', ALICE);
     await joined(a, 'alice');
     await join(b, 'bobby', BOB);
@@ -160,11 +164,13 @@ forEachEngine((t) => {
     await say(a, '@bobby typed while the server was down');
     const waiting = msg(a, 'typed while the server was down');
     await waiting.locator('.status[data-state="waiting"]').waitFor();
-    await a.screenshot({ path: artifact(t.engine, 'trust-reconnecting-360x640.png') });
+    await a.screenshot({ path: artifact(t.engine, 'trust-reconnecting-dark-360x640.png') });
+    await b.screenshot({ path: artifact(t.engine, 'trust-reconnecting-dark-1280x800.png') });
 
     const second = await server([], { port });
     assert.equal(second.url, first.url);
     await joined(a, 'alice'); // by itself: nobody pressed anything
+    await a.screenshot({ path: artifact(t.engine, 'trust-reconnected-dark-360x640.png') });
     await joined(b, 'bobby');
     await msg(b, 'typed while the server was down').waitFor({ timeout: 40000 });
     await waiting.locator('.status[data-state="sent"]').waitFor();
