@@ -266,7 +266,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         let mib = parse_count("--max-file-size", &v, 1024)? as u64;
         limits.max_file_bytes = mib * 1024 * 1024;
         // One file that size must fit the server-wide bound.
-        limits.max_file_bytes_in_flight = limits.max_file_bytes_in_flight.max(limits.max_file_bytes);
+        limits.max_file_bytes_in_flight =
+            limits.max_file_bytes_in_flight.max(limits.max_file_bytes);
     }
 
     let tunnel = crate::tunnel::parse_options(&mut args)?;
@@ -488,6 +489,19 @@ mod tests {
         for bad in ["0", "17", "x"] {
             let err = run(&["--crypto-threads", bad]).unwrap_err();
             assert!(err.contains("from 1 to 16"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_file_cap_is_in_mib_and_the_bytes_in_flight_follow_it() {
+        let limits = run(&[]).unwrap().limits;
+        assert_eq!(limits.max_file_bytes, 25 * 1024 * 1024);
+        let limits = run(&["--max-file-size", "100"]).unwrap().limits;
+        assert_eq!(limits.max_file_bytes, 100 * 1024 * 1024);
+        assert_eq!(limits.max_file_bytes_in_flight, 100 * 1024 * 1024);
+        for bad in ["0", "1025", "x"] {
+            let err = run(&["--max-file-size", bad]).unwrap_err();
+            assert!(err.contains("from 1 to 1024"), "{err}");
         }
     }
 

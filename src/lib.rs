@@ -12,6 +12,7 @@ mod daemon;
 mod http;
 mod limits;
 mod names;
+mod qr;
 mod server;
 mod startup;
 mod tls;

@@ -23,6 +23,9 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Key IDs one `chat-getkeys` may ask for; the rest of that frame is ignored.
     pub max_keyids_per_request: usize,
+    /// 0.9 group keys before the current one still taken on input (0.9 clients have no
+    /// epochs: a frame made before their new `config` arrived is relayed re-encrypted).
+    pub legacy_keys_kept: usize,
     /// Silence on a WebSocket before the server sends a ping.
     pub ping_after: Duration,
     /// Further silence after that ping before the connection is declared dead.
@@ -99,7 +102,15 @@ pub struct Limits {
     pub max_file_bytes_in_flight: u64,
     /// Transfers one connection may have in progress as their sender.
     pub max_transfers_per_connection: usize,
+    /// Names whose last key the console remembers (`/verify`, the warning when a name
+    /// comes back with another key); past it the longest unseen is forgotten.
+    pub remembered_names: usize,
 }
+
+/// Bytes of the text of one `/qr.svg` QR code, after percent-decoding: a link with its
+/// fingerprint is ~120; 256 keeps the code small (version 10 at most) and its encoding
+/// ~3 ms of the event loop (1,024 bytes would cost ~10 ms).
+pub const MAX_QR_TEXT_BYTES: usize = 256;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -111,6 +122,7 @@ impl Default for Limits {
             max_message_bytes: 128 * 1024,
             max_text_bytes: 64 * 1024,
             max_keyids_per_request: 64,
+            legacy_keys_kept: 8,
             ping_after: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(30),
             join_timeout: Duration::from_secs(30),
@@ -144,6 +156,7 @@ impl Default for Limits {
             file_frame_min_cost: 1024,
             max_file_bytes_in_flight: 64 * 1024 * 1024,
             max_transfers_per_connection: 8,
+            remembered_names: 4096,
         }
     }
 }

@@ -67,7 +67,14 @@ fn send_file(
     }
     let (offer, file) = alice
         .session
-        .file_to(to, tid, "data.bin", "application/octet-stream", bytes, CHUNK)
+        .file_to(
+            to,
+            tid,
+            "data.bin",
+            "application/octet-stream",
+            bytes,
+            CHUNK,
+        )
         .expect("an offer");
     let start = Instant::now();
     alice.send(&offer.frame);
@@ -82,7 +89,10 @@ fn send_file(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(frame) = alice.recv_frame(left) else {
-            alice.fail(&format!("sender: {} statuses of {expected}", statuses.len()));
+            alice.fail(&format!(
+                "sender: {} statuses of {expected}",
+                statuses.len()
+            ));
         };
         let v = json(&frame);
         let data = &v["data"];
@@ -114,10 +124,12 @@ struct Received {
 }
 
 /// Reads as a page does: takes the offer, acks and decrypts each chunk, checks the
-/// whole; until the file is complete or cancelled.
+/// whole; until the file is complete or cancelled. Chunks that come before the offer
+/// is read (it waits for the sender's key) wait, unacked: the window bounds them.
 fn receive_file(client: &mut Client, timeout: Duration) -> Received {
     let deadline = Instant::now() + timeout;
     let mut incoming: Option<IncomingFile> = None;
+    let mut early: Vec<serde_json::Map<String, Value>> = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(frame) = client.recv_frame(left) else {
@@ -125,19 +137,8 @@ fn receive_file(client: &mut Client, timeout: Duration) -> Received {
         };
         client.forget_recorded();
         let v = json(&frame);
-        match v["cmd"].as_str() {
-            Some("file-chunk") => {
-                let data = v["data"].as_object().unwrap();
-                let file = incoming.as_mut().expect("a chunk after the offer");
-                let seq = data["seq"].as_u64().unwrap();
-                let me = client.name().to_string();
-                client.send(&file_ack_frame(&me, &file.from, &file.info.tid, seq));
-                match file.take_chunk(data) {
-                    Ok(Some(bytes)) => return Received { file: Ok(bytes) },
-                    Ok(None) => {}
-                    Err(e) => return Received { file: Err(format!("{e:?}")) },
-                }
-            }
+        let chunks = match v["cmd"].as_str() {
+            Some("file-chunk") => vec![v["data"].as_object().unwrap().clone()],
             Some("file-cancel") => {
                 let reason = v["data"]["reason"].as_str().unwrap_or("").to_string();
                 return Received { file: Err(reason) };
@@ -149,6 +150,26 @@ fn receive_file(client: &mut Client, timeout: Duration) -> Received {
                     {
                         incoming = Some(file);
                     }
+                }
+                std::mem::take(&mut early)
+            }
+        };
+        let Some(file) = incoming.as_mut() else {
+            early.extend(chunks);
+            assert!(early.len() as u64 <= WINDOW, "beyond the window");
+            continue;
+        };
+        for data in chunks {
+            let seq = data["seq"].as_u64().unwrap();
+            let me = client.name().to_string();
+            client.send(&file_ack_frame(&me, &file.from, &file.info.tid, seq));
+            match file.take_chunk(&data) {
+                Ok(Some(bytes)) => return Received { file: Ok(bytes) },
+                Ok(None) => {}
+                Err(e) => {
+                    return Received {
+                        file: Err(format!("{e:?}")),
+                    };
                 }
             }
         }
@@ -187,7 +208,10 @@ fn ping_all(carol: &mut Client, count: usize, every: Duration) -> Vec<Duration> 
     for i in 0..count {
         let sent = Instant::now();
         let id = carol.say_all(&format!("ping {i}"));
-        carol.expect(|e| matches!(e, ClientEvent::Ack { id: a } if *a == id), WAIT);
+        carol.expect(
+            |e| matches!(e, ClientEvent::Ack { id: a } if *a == id),
+            WAIT,
+        );
         took.push(sent.elapsed());
         std::thread::sleep(every);
     }
@@ -251,10 +275,11 @@ fn a_5_mb_file_arrives_intact_and_a_third_users_messages_keep_their_latency() {
         "5 MB 1:1 in {:?}; carol's @all acked in (median) {m0:?} without, {m1:?} during the transfer",
         sent.took
     );
-    // Loose (5x, and 20 ms of scheduling noise on a shared machine): the figures above
-    // are the measure; this catches a chat stalled behind a file.
+    // Loose (5x, and 100 ms of scheduling noise on a shared, loaded machine, where a
+    // busier server waits longer for the CPU): the figures above are the measure
+    // (docs/PERFORMANCE.md); this catches a chat stalled behind a file (seconds).
     assert!(
-        m1 <= m0 * 5 + Duration::from_millis(20),
+        m1 <= m0 * 5 + Duration::from_millis(100),
         "without {without:?}, with {with:?}"
     );
 }
@@ -277,7 +302,14 @@ fn a_5_mb_file_to_everybody_arrives_intact_at_20_recipients() {
             .iter_mut()
             .map(|c| s.spawn(move || receive_file(c, Duration::from_secs(120))))
             .collect();
-        let sent = send_file(&mut alice, "all", "f20", bytes, 20, Duration::from_secs(120));
+        let sent = send_file(
+            &mut alice,
+            "all",
+            "f20",
+            bytes,
+            20,
+            Duration::from_secs(120),
+        );
         let received: Vec<Received> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
         (sent, received)
     });
@@ -326,7 +358,10 @@ fn a_recipient_that_stops_reading_loses_the_transfer_not_its_connection() {
     );
     let bobbys = sent.statuses.iter().find(|(to, ..)| to == "bobby").unwrap();
     assert_eq!(bobbys.1, "delivered");
-    assert_eq!(dyspatcher_crypto::sha256_hex(&bobby_got.file.unwrap()), digest);
+    assert_eq!(
+        dyspatcher_crypto::sha256_hex(&bobby_got.file.unwrap()),
+        digest
+    );
     // carol reads again: she is still in the chat, told that the file was cancelled,
     // and gets the messages sent meanwhile.
     alice.say_all("still there?");
@@ -369,8 +404,15 @@ fn a_file_over_the_cap_is_refused_before_any_chunk() {
     // Exactly at the cap is fine.
     let at_cap = content(1024 * 1024, 5);
     let sent = std::thread::scope(|s| {
-        let r = s.spawn(|| receive_file(&mut bobby, WAIT));
-        let sent = send_file(&mut alice, "bobby", "cap", at_cap, 1, WAIT);
+        let r = s.spawn(|| receive_file(&mut bobby, Duration::from_secs(60)));
+        let sent = send_file(
+            &mut alice,
+            "bobby",
+            "cap",
+            at_cap,
+            1,
+            Duration::from_secs(60),
+        );
         assert!(r.join().unwrap().file.is_ok());
         sent
     });
@@ -406,7 +448,14 @@ fn the_server_holds_a_window_not_a_file_25_mb_to_20_recipients() {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        let sent = send_file(&mut alice, "all", "f25", bytes, 20, Duration::from_secs(300));
+        let sent = send_file(
+            &mut alice,
+            "all",
+            "f25",
+            bytes,
+            20,
+            Duration::from_secs(300),
+        );
         for r in receivers {
             assert_eq!(r.join().unwrap(), chunks);
         }
@@ -449,7 +498,14 @@ fn measure_file_throughput_and_server_cpu() {
                 .iter_mut()
                 .map(|c| s.spawn(move || ack_blindly(c, chunks, Duration::from_secs(300))))
                 .collect();
-            let sent = send_file(&mut alice, "all", "m", bytes, recipients, Duration::from_secs(300));
+            let sent = send_file(
+                &mut alice,
+                "all",
+                "m",
+                bytes,
+                recipients,
+                Duration::from_secs(300),
+            );
             for r in receivers {
                 r.join().unwrap();
             }
@@ -468,3 +524,92 @@ fn measure_file_throughput_and_server_cpu() {
     }
 }
 
+#[test]
+fn a_sender_beyond_the_window_is_not_read_until_its_recipients_ack() {
+    let server = server(&[]);
+    let url = server.ws_url();
+    let mut alice = Client::join_v2(&url, "alice", keys("alice"));
+    let mut bobby = Client::join_v2(&url, "bobby", keys("bob"));
+    let mut old = Client::join(&url, "olduser", keys("small2048"));
+    alice.expect_joined("olduser");
+    let bytes = content(10 * CHUNK as usize, 8);
+    let (offer, file) = alice
+        .session
+        .file_to(
+            "all",
+            "w",
+            "w.bin",
+            "application/octet-stream",
+            bytes,
+            CHUNK,
+        )
+        .unwrap();
+    alice.send(&offer.frame);
+    // Everything at once, ignoring the window; then a message of alice's behind it.
+    for seq in 0..file.chunks() {
+        alice.send(&file.chunk_frame(seq));
+    }
+    alice.say_all("behind the file");
+    let mut chunks = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    // The window comes; then, for a second, nothing more.
+    while chunks.len() < WINDOW as usize && Instant::now() < deadline {
+        let Some(frame) = bobby.recv_frame(deadline - Instant::now()) else {
+            break;
+        };
+        if frame.starts_with(r#"{"cmd":"file-chunk""#) {
+            chunks.push(json(&frame)["data"]["seq"].as_u64().unwrap());
+        } else {
+            bobby.handle_frame(&frame);
+        }
+    }
+    while let Some(frame) = bobby.recv_frame(Duration::from_secs(1)) {
+        if frame.starts_with(r#"{"cmd":"file-chunk""#) {
+            chunks.push(json(&frame)["data"]["seq"].as_u64().unwrap());
+        } else {
+            bobby.handle_frame(&frame);
+        }
+    }
+    assert_eq!(
+        chunks,
+        (0..WINDOW).collect::<Vec<_>>(),
+        "only the window; alice got {:?}",
+        alice
+            .frames()
+            .iter()
+            .map(|f| &f[..f.len().min(300)])
+            .collect::<Vec<_>>()
+    );
+    // bobby acks: the rest comes, then the message alice sent after it.
+    for seq in 0..WINDOW {
+        bobby.send(&file_ack_frame("bobby", "alice", "w", seq));
+    }
+    let mut seen = WINDOW;
+    while seen < file.chunks() {
+        let frame = bobby.recv_frame(WAIT).expect("the rest of the chunks");
+        if frame.starts_with(r#"{"cmd":"file-chunk""#) {
+            let seq = json(&frame)["data"]["seq"].as_u64().unwrap();
+            assert_eq!(seq, seen);
+            bobby.send(&file_ack_frame("bobby", "alice", "w", seq));
+            seen += 1;
+        } else {
+            let events = bobby.handle_frame(&frame);
+            assert!(
+                !events
+                    .iter()
+                    .any(|e| matches!(e, ClientEvent::V2Message { envelope, .. }
+                    if envelope.text == "behind the file")),
+                "alice's message came before the chunks she sent first"
+            );
+        }
+    }
+    bobby.expect_v2_text("alice", "behind the file", WAIT);
+    // The 0.9 client saw the room's chat but no file frame at all.
+    alice.say_all("to everybody");
+    old.expect_text("alice", "to everybody", WAIT);
+    assert!(
+        !old.frames().iter().any(|f| f.contains("file")),
+        "{:?}",
+        old.frames()
+    );
+}

@@ -33,7 +33,7 @@ impl Pane {
         std::fs::create_dir_all(&dir).unwrap();
         let bin = env!("CARGO_BIN_EXE_dyspatcher");
         let script = format!(
-            "stty -g > before; echo $$ > shell.pid; {bin} -i 127.0.0.1 -p 0 --single-port; stty -g > after; sleep 60"
+            "stty -g > before; echo $$ > shell.pid; env -u NO_COLOR {bin} -i 127.0.0.1 -p 0 --single-port; stty -g > after; sleep 60"
         );
         let pane = Pane {
             socket: dir.join("tmux.sock"),
@@ -269,4 +269,83 @@ fn sigterm_restores_the_terminal() {
         before, after,
         "the terminal modes are restored after SIGTERM"
     );
+}
+
+/// The QR code drawn on a terminal with colours: black ink for the dark modules on a
+/// forced white background, so it reads on a dark or light terminal alike. Read back
+/// off the screen (the glyphs; tmux drops the trailing blanks, which are light) and
+/// decoded, it is the page's URL printed under it. Then `/verify` completed by Tab.
+#[test]
+fn the_qr_code_reads_off_a_coloured_terminal_and_verify_completes() {
+    let Some(pane) = Pane::start("qr") else {
+        return;
+    };
+    let page = format!("http://127.0.0.1:{}/", pane.port());
+    let screen = pane.screen();
+    let lines: Vec<&str> = screen.lines().collect();
+    let caption = lines
+        .iter()
+        .position(|l| l.trim_end() == "Chat page:")
+        .expect(&screen);
+    let under = lines
+        .iter()
+        .position(|l| l.trim_end() == format!("  {page}"))
+        .expect(&screen);
+    let drawing = &lines[caption + 1..under];
+    let width = drawing.iter().map(|l| l.chars().count()).max().unwrap();
+    let mut modules: Vec<Vec<bool>> = Vec::new();
+    for line in drawing {
+        let mut cells: Vec<char> = line.chars().collect();
+        cells.resize(width, ' ');
+        let (top, bottom) = cells
+            .iter()
+            .map(|c| match c {
+                '\u{2588}' => (true, true),
+                '\u{2580}' => (true, false),
+                '\u{2584}' => (false, true),
+                ' ' => (false, false),
+                other => panic!("not a half block: {other:?}\n{screen}"),
+            })
+            .unzip();
+        modules.push(top);
+        modules.push(bottom);
+    }
+    // The quiet zone is drawn too (4 modules, forced white): the widest line starts
+    // with it and the drawing is as wide as it is tall.
+    assert_eq!(width, modules.len() - 1, "{screen}");
+    let mut image =
+        rqrr::PreparedImage::prepare_from_bitmap(width * 4, modules.len() * 4, |x, y| {
+            modules[y / 4][x / 4]
+        });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "{screen}");
+    assert_eq!(grids[0].decode().unwrap().1, page);
+    let colours = pane.tmux(&["capture-pane", "-p", "-e"]).output().unwrap();
+    let colours = String::from_utf8_lossy(&colours.stdout);
+    assert!(
+        colours.contains("\x1b[30m") || colours.contains("[30;"),
+        "black ink: {colours:?}"
+    );
+
+    let url = format!("ws://127.0.0.1:{}/ws", pane.port());
+    let _alice = Client::join(&url, "alice", keys("alice"));
+    pane.wait("alice joined", |s| s.contains("alice joined"));
+    pane.keys(&["-l", "/ver"]);
+    pane.keys(&["Tab"]);
+    pane.wait("/verify completed", |s| Pane::last_line(s) == "> /verify");
+    pane.keys(&["-l", "al"]);
+    pane.keys(&["Tab"]);
+    pane.wait("alice completed", |s| {
+        Pane::last_line(s) == "> /verify alice"
+    });
+    pane.keys(&["Enter"]);
+    pane.wait("the comparison code", |s| s.contains("Comparison code: "));
+    pane.keys(&["-l", "/verify alice ok"]);
+    pane.keys(&["Enter"]);
+    pane.wait("marked", |s| s.contains("marked as verified"));
+    pane.keys(&["-l", "/users"]);
+    pane.keys(&["Enter"]);
+    pane.wait("the mark", |s| s.contains("\u{2713} verified"));
+    pane.keys(&["/quit", "Enter"]);
+    pane.modes();
 }

@@ -23,6 +23,7 @@ impl Chat {
             ChatCommand::Quit => self.out.push_back(Output::Quit),
             ChatCommand::Send { to, text } => self.admin_send(&to, &text),
             ChatCommand::AllowList => self.list_allowed(),
+            ChatCommand::Verify { name, mark } => self.verify(&name, mark),
         }
     }
 
@@ -50,7 +51,8 @@ impl Chat {
                     .plain("  ")
                     .name(&member.name, false)
                     .plain(" ".repeat(16 - member.name.len().min(15)))
-                    .key_id(member.identity.key_id()),
+                    .key_id(member.identity.key_id())
+                    .plain(self.verified_mark(member)),
             );
         }
         for line in lines {

@@ -3,6 +3,8 @@
 //! in `config`. Both change together at a rotation (someone left); they are distinct,
 //! so a 0.9 client never holds the version-2 key.
 
+use std::collections::VecDeque;
+
 use crate::crypto::{GroupKey, SecretKey, b64_encode, group_key_aad};
 
 use super::v2_frames;
@@ -12,10 +14,11 @@ pub struct GroupKeys {
     current: SecretKey,
     legacy: GroupKey,
     legacy_b64: String,
-    /// The 0.9 key before the last rotation: 0.9 clients have no epochs, so a message
-    /// encrypted just before its `config` arrived is still read (and relayed under the
-    /// current key).
-    previous_legacy: Option<GroupKey>,
+    /// The 0.9 keys before the current one, newest first (at most `legacy_keys_kept`):
+    /// 0.9 clients have no epochs, so a message encrypted before their new `config`
+    /// arrived is still read, and relayed under the current key. Only connected members
+    /// can send, so this lets nobody who left in.
+    previous_legacy: VecDeque<GroupKey>,
 }
 
 impl GroupKeys {
@@ -26,7 +29,7 @@ impl GroupKeys {
             current: SecretKey::generate(),
             legacy_b64: legacy.to_b64(),
             legacy,
-            previous_legacy: None,
+            previous_legacy: VecDeque::new(),
         }
     }
 
@@ -48,29 +51,35 @@ impl GroupKeys {
         &self.legacy_b64
     }
 
-    /// A new epoch: new random keys for both versions.
-    pub fn rotate(&mut self) {
+    /// A new epoch: new random keys for both versions; `keep` old 0.9 keys stay
+    /// readable.
+    pub fn rotate(&mut self, keep: usize) {
         self.epoch += 1;
         self.current = SecretKey::generate();
         let previous = std::mem::replace(&mut self.legacy, GroupKey::generate());
-        self.previous_legacy = Some(previous);
+        self.previous_legacy.push_front(previous);
+        self.previous_legacy.truncate(keep);
         self.legacy_b64 = self.legacy.to_b64();
     }
 
-    /// Decrypts a 0.9 `aes` frame: with the current 0.9 key, or the previous one
-    /// (then `true`: the frame must be encrypted again for those who have the new key).
+    /// Decrypts a 0.9 `aes` frame: with the current 0.9 key, or a previous one (then
+    /// `true`: the frame must be encrypted again for those who have the new key).
     pub fn legacy_decrypt(&self, iv: &[u8], ciphertext: &[u8]) -> Option<(Vec<u8>, bool)> {
         if let Some(plain) = self.legacy.decrypt(iv, ciphertext) {
             return Some((plain, false));
         }
-        let plain = self.previous_legacy.as_ref()?.decrypt(iv, ciphertext)?;
+        let plain = self
+            .previous_legacy
+            .iter()
+            .find_map(|key| key.decrypt(iv, ciphertext))?;
         Some((plain, true))
     }
 
     /// The `chat-groupkey` frame of the current epoch for the member called `name`,
     /// wrapped with its member key. One AES-GCM of 32 bytes and one string.
-    pub fn wrapped_for(&self, name: &str, member_key: &SecretKey) -> String {
+    pub fn wrapped_for(&self, name: &str, member_key: &[u8; 32]) -> String {
         let aad = group_key_aad(self.epoch, name);
+        let member_key = SecretKey::from_bytes(*member_key);
         let (iv, key) = member_key.encrypt(self.current.as_bytes(), &aad);
         v2_frames::group_key(self.epoch, &b64_encode(&iv), &b64_encode(&key))
     }
@@ -86,18 +95,28 @@ mod tests {
     fn a_wrapped_key_opens_only_with_its_member_key_and_name() {
         let mut keys = GroupKeys::new(GroupKey::generate());
         let old_legacy = keys.legacy_b64().to_string();
-        keys.rotate();
-        assert_eq!(keys.epoch(), 2);
+        let (iv, old_frame) = keys.legacy().encrypt(b"before");
+        keys.rotate(1);
+        let opened = keys.legacy_decrypt(&iv, &old_frame);
+        assert_eq!(opened, Some((b"before".to_vec(), true)));
+        keys.rotate(1);
+        assert_eq!(
+            keys.legacy_decrypt(&iv, &old_frame),
+            None,
+            "only `keep` kept"
+        );
+        assert_eq!(keys.epoch(), 3);
         assert_ne!(keys.legacy_b64(), old_legacy);
         let member = SecretKey::generate();
-        let frame: Value = serde_json::from_str(&keys.wrapped_for("alice", &member)).unwrap();
+        let wrapped = keys.wrapped_for("alice", member.as_bytes());
+        let frame: Value = serde_json::from_str(&wrapped).unwrap();
         let iv = b64_decode(frame["data"]["iv"].as_str().unwrap()).unwrap();
         let key = b64_decode(frame["data"]["key"].as_str().unwrap()).unwrap();
-        let opened = member.decrypt(&iv, &key, &group_key_aad(2, "alice"));
+        let opened = member.decrypt(&iv, &key, &group_key_aad(3, "alice"));
         assert_eq!(opened.as_deref(), Some(&keys.current().as_bytes()[..]));
-        assert_eq!(member.decrypt(&iv, &key, &group_key_aad(2, "bob")), None);
+        assert_eq!(member.decrypt(&iv, &key, &group_key_aad(3, "bob")), None);
         assert_eq!(
-            SecretKey::generate().decrypt(&iv, &key, &group_key_aad(2, "alice")),
+            SecretKey::generate().decrypt(&iv, &key, &group_key_aad(3, "alice")),
             None
         );
     }

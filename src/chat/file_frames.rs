@@ -80,7 +80,7 @@ pub fn parse_offer(data: &Value) -> Option<Option<Offer>> {
 }
 
 fn is_base64(text: &str) -> bool {
-    text.len() % 4 == 0
+    text.len().is_multiple_of(4)
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
@@ -124,7 +124,8 @@ pub fn window(tid: &str, acked: u32) -> String {
 }
 
 pub fn status(tid: &str, to: &str, state: State, reason: Option<&str>) -> String {
-    let mut data = serde_json::json!({"code": "file-status", "tid": tid, "to": to, "state": state.as_str()});
+    let mut data =
+        serde_json::json!({"code": "file-status", "tid": tid, "to": to, "state": state.as_str()});
     if let Some(reason) = reason {
         data["reason"] = reason.into();
     }
@@ -184,7 +185,10 @@ mod tests {
         assert_eq!(parse_offer(&json!({"file": {"tid": "x"}})), Some(None));
         let o = parse_offer(&json!({"file": {"tid": "x", "size": 5, "chunks": 1}}));
         assert_eq!(o.flatten().map(|o| o.size), Some(5));
-        assert_eq!(sender_reason(Some("no\u{7}"), "alice"), "alice cancelled the file.");
+        assert_eq!(
+            sender_reason(Some("no\u{7}"), "alice"),
+            "alice cancelled the file."
+        );
         assert_eq!(sender_reason(Some("too big"), "alice"), "too big");
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::file_frames::{self, FileFrame};
 use super::frames::FrameText;
-use super::transfers::{Chunk, Note, Offer, Refusal};
+use super::transfers::{Chunk, Note, Refusal};
 use super::v2_frames::{self, V2Data, Why};
 use super::{Chat, ConnId};
 
@@ -32,10 +32,7 @@ impl Chat {
             None => Some((MALFORMED, "malformed")),
             Some(_) if data.legacy => Some((MALFORMED, "malformed")),
             Some(_) if data.to == self.settings.admin_name => Some((TO_ADMIN, "admin-no-files")),
-            Some(offer) => match self
-                .transfers
-                .check_offer(conn, &name, offer, &self.limits)
-            {
+            Some(offer) => match self.transfers.check_offer(conn, &name, offer, &self.limits) {
                 Ok(()) => None,
                 Err(Refusal::TooLarge) => Some((TOO_LARGE, "file-too-large")),
                 Err(Refusal::Busy) => Some((BUSY, "file-busy")),
@@ -80,7 +77,7 @@ impl Chat {
             .filter_map(|c| Some((c, self.users.member(c)?.name.clone())))
             .collect();
         self.transfers
-            .start(conn, &name, &offer, recipients, self.clock);
+            .start(conn, &name, &offer, recipients, &self.limits, self.clock);
     }
 
     /// A file frame of a joined connection (its cost already counted).
@@ -89,12 +86,7 @@ impl Chat {
             return;
         };
         match frame {
-            FileFrame::Chunk {
-                tid,
-                seq,
-                iv,
-                data,
-            } => {
+            FileFrame::Chunk { tid, seq, iv, data } => {
                 // Encoded once, shared (a pointer) by the hold and every recipient.
                 let relayed: FrameText = file_frames::chunk(&name, &tid, seq, &iv, &data).into();
                 let outcome = self.transfers.chunk(

@@ -14,7 +14,7 @@ use super::users::{AwaitedProof, Member};
 use super::{Admission, Chat, ConnId, close_code, frames, v2_frames};
 use crate::console::ConsoleLine;
 use crate::crypto::{
-    PublicIdentity, SecretKey, b64_decode, b64_encode, join_proof_message, key_id_of_der,
+    PublicIdentity, b64_decode, b64_encode, join_proof_message, key_id_of_der, random_bytes,
 };
 use crate::names::is_valid_user_name;
 
@@ -236,14 +236,14 @@ impl Chat {
             return;
         };
         budgets.refused_joins = 0;
-        let member_key = v2.then(SecretKey::generate);
+        let member_key = v2.then(random_bytes::<32>);
         self.users.join(
             conn,
             name.clone(),
             identity.clone(),
             is_web_admin,
             budgets,
-            member_key.clone(),
+            member_key,
         );
 
         if let Some(member_key) = member_key {
@@ -290,6 +290,7 @@ impl Chat {
                 .plain(" joined, Key ID ")
                 .key_id(identity.key_id()),
         );
+        self.key_seen(&name, identity.key_id());
     }
 
     /// A version-2 join: the version-2 `config` with the member key, then the group
@@ -300,11 +301,11 @@ impl Chat {
         name: &str,
         identity: &PublicIdentity,
         is_web_admin: bool,
-        member_key: &SecretKey,
+        member_key: &[u8; 32],
     ) {
         // 32 bytes fit every key we accept (2048 bits carry 190).
         let wrapped = identity
-            .encrypt(member_key.as_bytes())
+            .encrypt(member_key)
             .expect("a member key fits any accepted key");
         let admin = self.admin.public();
         let config = v2_frames::config(&v2_frames::ConfigV2 {
@@ -346,15 +347,18 @@ impl Chat {
 
     /// Who is told of users joining and leaving: those of one version.
     pub(super) fn audience_of_presence(&self, v2: bool) -> Vec<ConnId> {
-        let everyone = if self.settings.only_admin {
-            self.users.web_admin().into_iter().collect()
+        if self.settings.only_admin {
+            let web = self
+                .users
+                .web_admin()
+                .and_then(|c| self.users.member(c).map(|m| (c, m)));
+            web.filter(|(_, m)| m.is_v2() == v2)
+                .map(|(c, _)| c)
+                .into_iter()
+                .collect()
         } else {
-            self.users.everyone()
-        };
-        everyone
-            .into_iter()
-            .filter(|&c| self.users.member(c).is_some_and(|m| m.is_v2() == v2))
-            .collect()
+            self.users.of_version(v2)
+        }
     }
 
     /// Starts the welcomes that wait, in join order, while the welcome budget has a

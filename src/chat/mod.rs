@@ -15,16 +15,19 @@
 //!   `epochs.rs` (the group keys and their rotation), `presence.rs` (the turn's batched
 //!   users list, presence and rotation), `lazy_keys.rs` (`chat-getkeys`),
 //!   `delivery_v2.rs` (routing version-2 messages).
+//! - Files (version 2): `transfers.rs` (transfers in progress: window, acks, timeouts),
+//!   `file_frames.rs` (their JSON), `file_relay.rs` (offers checked, chunks relayed).
+//! - `verification.rs`: `/verify`, and the names' last keys (a key change is shown).
 
 mod admin;
 mod bans;
 mod budgets;
 mod delivery;
-mod file_frames;
-mod file_relay;
 mod delivery_v2;
 mod envelope;
 mod epochs;
+mod file_frames;
+mod file_relay;
 pub mod frames;
 mod join;
 mod lazy_keys;
@@ -34,6 +37,7 @@ mod split;
 mod transfers;
 mod users;
 mod v2_frames;
+mod verification;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -111,7 +115,9 @@ pub enum Output {
     },
     /// Read this connection again: what paused it (a file chunk beyond the window)
     /// is gone. Nothing if it is not paused.
-    Resume { conn: ConnId },
+    Resume {
+        conn: ConnId,
+    },
     /// The administrator asked the server to stop.
     Quit,
 }
@@ -186,6 +192,8 @@ pub struct Chat {
     untried: u64,
     /// File transfers in progress (`transfers.rs`).
     transfers: transfers::Transfers,
+    /// The last key of each name seen joining (`verification.rs`).
+    known_names: verification::KnownNames,
     out: VecDeque<Output>,
 }
 
@@ -247,6 +255,7 @@ impl Chat {
             work: PrivateWork::default(),
             untried: 0,
             transfers: transfers::Transfers::default(),
+            known_names: Default::default(),
             out: VecDeque::new(),
         }
     }

@@ -146,7 +146,7 @@ impl Chat {
     /// member key; each 0.9 member a `config` with the new 0.9 key. Whoever left is no
     /// longer a member, so is sent neither.
     fn rotate(&mut self) {
-        self.keys.rotate();
+        self.keys.rotate(self.limits.legacy_keys_kept);
         for conn in self.users.everyone() {
             let Some(member) = self.users.member(conn) else {
                 continue;

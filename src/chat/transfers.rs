@@ -105,7 +105,12 @@ struct Recipient {
 #[derive(Debug)]
 struct Transfer {
     sender: ConnId,
-    size: u64,
+    /// What it counts against `max_file_bytes_in_flight`: its size, and at least a
+    /// chunk, so that empty files are bounded too.
+    cost: u64,
+    /// Since when the sender may send and has not (the start, its last chunk, the
+    /// window's last move): a sender silent for `file_ack_timeout` ends its transfer.
+    idle_since: Instant,
     chunks: u32,
     /// Chunks relayed: the next `seq` expected from the sender.
     sent: u32,
@@ -117,6 +122,14 @@ struct Transfer {
 }
 
 impl Transfer {
+    /// When the sender, free to send, will have been silent too long.
+    fn sender_due(&self, limits: &Limits) -> Option<Instant> {
+        let free = self.held.is_none()
+            && self.sent < self.chunks
+            && self.sent < self.acked() + limits.file_window;
+        free.then(|| self.idle_since + limits.file_ack_timeout)
+    }
+
     fn acked(&self) -> u32 {
         self.recipients
             .iter()
@@ -172,7 +185,7 @@ impl Transfers {
             .filter(|t| t.sender == sender)
             .count();
         if mine >= limits.max_transfers_per_connection
-            || self.in_flight + offer.size > limits.max_file_bytes_in_flight
+            || self.in_flight + cost(offer, limits) > limits.max_file_bytes_in_flight
         {
             return Err(Refusal::Busy);
         }
@@ -187,6 +200,7 @@ impl Transfers {
         sender_name: &str,
         offer: &Offer,
         recipients: Vec<(ConnId, String)>,
+        limits: &Limits,
         now: Instant,
     ) {
         if recipients.is_empty() {
@@ -201,10 +215,12 @@ impl Transfers {
                 since: now,
             })
             .collect();
-        self.in_flight += offer.size;
+        let cost = cost(offer, limits);
+        self.in_flight += cost;
         let transfer = Transfer {
             sender,
-            size: offer.size,
+            cost,
+            idle_since: now,
             chunks: offer.chunks as u32,
             sent: 0,
             told: 0,
@@ -245,6 +261,7 @@ impl Transfers {
             return Chunk::Ended;
         }
         let seq = seq as u32;
+        t.idle_since = now;
         if seq >= t.acked() + limits.file_window {
             t.held = Some((seq, frame));
             return Chunk::Held;
@@ -354,13 +371,19 @@ impl Transfers {
     }
 
     /// Recipients that owe an ack for longer than `file_ack_timeout` are removed from
-    /// their transfer.
+    /// their transfer; a sender that could send and did not for as long ends it.
     pub fn handle_timeout(&mut self, limits: &Limits, now: Instant) {
         let keys: Vec<_> = self.transfers.keys().cloned().collect();
         for key in keys {
             let Some(t) = self.transfers.get_mut(&key) else {
                 continue;
             };
+            if let Some(at) = t.sender_due(limits)
+                && now >= at
+            {
+                self.end_all(&key, "stopped sending the file");
+                continue;
+            }
             let sent = t.sent;
             let (late, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut t.recipients)
                 .into_iter()
@@ -403,6 +426,7 @@ impl Transfers {
                     .iter()
                     .filter(|r| r.acked < t.sent)
                     .map(|r| r.since + limits.file_ack_timeout)
+                    .chain(t.sender_due(limits))
             })
             .min()
     }
@@ -452,6 +476,7 @@ impl Transfers {
         let acked = t.acked();
         if acked > t.told {
             t.told = acked;
+            t.idle_since = now;
             self.notes.push(Note::Window {
                 sender: t.sender,
                 tid: key.1.clone(),
@@ -508,7 +533,7 @@ impl Transfers {
 
     fn remove(&mut self, key: &(String, String)) {
         if let Some(t) = self.transfers.remove(key) {
-            self.in_flight -= t.size;
+            self.in_flight -= t.cost;
             if t.held.is_some() {
                 self.notes.push(Note::Resume { conn: t.sender });
             }
@@ -526,6 +551,10 @@ fn relay(t: &mut Transfer, now: Instant) -> Vec<ConnId> {
     }
     t.sent += 1;
     t.recipients.iter().map(|r| r.conn).collect()
+}
+
+fn cost(offer: &Offer, limits: &Limits) -> u64 {
+    offer.size.max(limits.max_file_chunk_bytes)
 }
 
 /// The longest base64 `data` of a chunk: the largest chunk and its 16-byte tag.

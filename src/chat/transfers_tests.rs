@@ -25,7 +25,7 @@ fn started(chunks: u64, now: Instant) -> (Transfers, Limits) {
     let o = offer("f1", chunks * 1024, chunks);
     t.check_offer(ALICE, "alice", &o, &limits).unwrap();
     let to = vec![(BOB, "bob".to_string()), (CAROL, "carol".to_string())];
-    t.start(ALICE, "alice", &o, to, now);
+    t.start(ALICE, "alice", &o, to, &limits, now);
     (t, limits)
 }
 
@@ -71,31 +71,48 @@ fn offers_over_the_cap_or_with_impossible_chunks_are_refused() {
 fn bytes_in_flight_and_transfers_per_sender_are_bounded() {
     let now = Instant::now();
     let limits = Limits {
-        max_file_bytes_in_flight: 3000,
+        max_file_bytes_in_flight: 4000,
+        max_file_chunk_bytes: 1000,
         max_transfers_per_connection: 2,
         ..Limits::default()
     };
     let mut t = Transfers::default();
     let bob = || vec![(BOB, "bob".to_string())];
-    let o = offer("f1", 2000, 1);
+    let o = offer("f1", 2000, 2);
     assert_eq!(t.check_offer(ALICE, "alice", &o, &limits), Ok(()));
-    t.start(ALICE, "alice", &o, bob(), now);
+    t.start(ALICE, "alice", &o, bob(), &limits, now);
     assert_eq!(
         t.check_offer(ALICE, "alice", &o, &limits),
         Err(Refusal::Tid),
         "a tid in progress"
     );
-    let big = offer("f2", 1001, 1);
-    assert_eq!(t.check_offer(CAROL, "carol", &big, &limits), Err(Refusal::Busy));
+    let big = offer("f2", 2001, 3);
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &big, &limits),
+        Err(Refusal::Busy)
+    );
     let small = offer("f2", 1000, 1);
-    t.start(ALICE, "alice", &small, bob(), now);
+    t.start(ALICE, "alice", &small, bob(), &limits, now);
+    // An empty file counts as a chunk.
     let third = offer("f3", 0, 1);
-    assert_eq!(t.check_offer(ALICE, "alice", &third, &limits), Err(Refusal::Busy));
+    assert_eq!(
+        t.check_offer(ALICE, "alice", &third, &limits),
+        Err(Refusal::Busy)
+    );
     assert_eq!(t.check_offer(CAROL, "carol", &third, &limits), Ok(()));
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &offer("c", 3000, 3), &limits),
+        Err(Refusal::Busy)
+    );
     // Delivered: its bytes are free again.
-    assert!(matches!(send(&mut t, &limits, 0, now), Chunk::Relay(_)));
-    t.ack(BOB, "alice", "f1", 0, &limits, now);
-    assert_eq!(t.check_offer(CAROL, "carol", &offer("c", 2000, 1), &limits), Ok(()));
+    for seq in 0..2 {
+        assert!(matches!(send(&mut t, &limits, seq, now), Chunk::Relay(_)));
+        t.ack(BOB, "alice", "f1", u64::from(seq), &limits, now);
+    }
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &offer("c", 3000, 3), &limits),
+        Ok(())
+    );
 }
 
 #[test]
@@ -104,7 +121,10 @@ fn the_sender_is_held_to_the_slowest_recipient_by_the_window() {
     let (mut t, limits) = started(10, now);
     let window = limits.file_window;
     for seq in 0..window {
-        assert_eq!(send(&mut t, &limits, seq, now), Chunk::Relay(vec![BOB, CAROL]));
+        assert_eq!(
+            send(&mut t, &limits, seq, now),
+            Chunk::Relay(vec![BOB, CAROL])
+        );
     }
     assert_eq!(send(&mut t, &limits, window, now), Chunk::Held);
     assert!(t.is_holding(ALICE));
@@ -176,7 +196,12 @@ fn the_last_ack_delivers_and_the_transfer_ends_with_its_last_recipient() {
     for seq in 0..2 {
         t.ack(CAROL, "alice", "f1", seq, &limits, now);
     }
-    assert_eq!(notes(&mut t), vec![delivered("carol")]);
+    let window = Note::Window {
+        sender: ALICE,
+        tid: "f1".into(),
+        acked: 1,
+    };
+    assert_eq!(notes(&mut t), vec![window, delivered("carol")]);
     assert_eq!(t.count(), 0);
     assert_eq!(send(&mut t, &limits, 2, now), Chunk::Dropped);
 }
@@ -195,7 +220,11 @@ fn a_recipient_that_stops_acking_is_removed_and_the_others_go_on() {
     }
     notes(&mut t);
     let due = t.poll_timeout(&limits).unwrap();
-    assert_eq!(due, now + limits.file_ack_timeout, "carol owes since the start");
+    assert_eq!(
+        due,
+        now + limits.file_ack_timeout,
+        "carol owes since the start"
+    );
     t.handle_timeout(&limits, due - Duration::from_millis(1));
     assert_eq!(notes(&mut t), vec![]);
     t.handle_timeout(&limits, due);
@@ -227,10 +256,14 @@ fn a_chunk_out_of_order_or_too_large_ends_the_transfer_for_everybody() {
     assert_eq!(send(&mut t, &limits, 2, now), Chunk::Ended);
     let got = notes(&mut t);
     assert_eq!(got.len(), 4, "two cancels, two statuses: {got:?}");
-    assert!(got.iter().any(|n| matches!(n, Note::Cancel { to: BOB, .. })));
-    assert!(got.iter().any(
-        |n| matches!(n, Note::Status { to, state: State::Failed, .. } if to == "carol")
-    ));
+    assert!(
+        got.iter()
+            .any(|n| matches!(n, Note::Cancel { to: BOB, .. }))
+    );
+    assert!(
+        got.iter()
+            .any(|n| matches!(n, Note::Status { to, state: State::Failed, .. } if to == "carol"))
+    );
     assert_eq!(t.count(), 0);
 
     let (mut t, limits) = started(4, now);
@@ -250,9 +283,10 @@ fn only_the_sender_sends_and_cancels_its_chunks() {
     t.cancel_by_sender(ALICE, "alice", "f1", "changed my mind");
     let got = notes(&mut t);
     assert_eq!(got.len(), 2);
-    assert!(got.iter().all(
-        |n| matches!(n, Note::Cancel { reason, .. } if reason == "changed my mind")
-    ));
+    assert!(
+        got.iter()
+            .all(|n| matches!(n, Note::Cancel { reason, .. } if reason == "changed my mind"))
+    );
     assert_eq!(t.count(), 0);
 }
 
@@ -335,4 +369,53 @@ fn the_file_budget_pauses_a_connection_that_sends_faster_than_it() {
         t.charge(BOB, 1, &limits, now);
     }
     assert!(t.budget_ready_at(BOB, now).is_some());
+}
+
+#[test]
+fn a_sender_that_stops_sending_ends_its_transfer_but_not_while_the_window_is_full() {
+    let now = Instant::now();
+    let (mut t, limits) = started(10, now);
+    let timeout = limits.file_ack_timeout;
+    assert_eq!(t.poll_timeout(&limits), Some(now + timeout));
+    for seq in 0..limits.file_window {
+        send(&mut t, &limits, seq, now);
+    }
+    // The window is full: only the recipients are due.
+    let later = now + timeout / 2;
+    for seq in 0..limits.file_window {
+        t.ack(BOB, "alice", "f1", u64::from(seq), &limits, later);
+        t.ack(CAROL, "alice", "f1", u64::from(seq), &limits, later);
+    }
+    notes(&mut t);
+    // The window moved at `later`: the sender may send, and has until then + timeout.
+    assert_eq!(t.poll_timeout(&limits), Some(later + timeout));
+    t.handle_timeout(&limits, later + timeout);
+    let got = notes(&mut t);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(
+        got.iter()
+            .any(|n| matches!(n, Note::Cancel { to: BOB, reason, .. }
+        if reason == "alice's client stopped sending the file."))
+    );
+    assert_eq!(t.count(), 0);
+}
+
+#[test]
+fn empty_files_count_as_a_chunk_in_flight() {
+    let now = Instant::now();
+    let limits = Limits {
+        max_file_bytes_in_flight: 2 * 48 * 1024,
+        ..Limits::default()
+    };
+    let mut t = Transfers::default();
+    for (i, who) in [(ALICE, "alice"), (BOB, "bob")] {
+        let o = offer("e", 0, 1);
+        assert_eq!(t.check_offer(i, who, &o, &limits), Ok(()));
+        t.start(i, who, &o, vec![(CAROL, "carol".into())], &limits, now);
+    }
+    let o = offer("e", 0, 1);
+    assert_eq!(
+        t.check_offer(CAROL, "carol", &o, &limits),
+        Err(Refusal::Busy)
+    );
 }

@@ -49,6 +49,8 @@ struct V2Client {
     sent: u64,
 }
 
+// A handful per test: their sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Client {
     V2(V2Client),
     Old(ClientSession),
@@ -853,7 +855,7 @@ fn rotation_cost() {
         for conn in 0..count {
             let budgets = super::budgets::Budgets::fresh(&limits, h.now);
             let name = format!("user{conn}");
-            let member_key = Some(SecretKey::generate());
+            let member_key = Some(crate::crypto::random_bytes::<32>());
             h.chat
                 .users
                 .join(conn, name, identity.clone(), false, budgets, member_key);
@@ -875,6 +877,7 @@ fn rotation_cost() {
     }
 }
 
+/// The parts of a rotation: a wrap, an IV (measured, not asserted).
 #[test]
 #[ignore]
 fn rotation_cost_parts() {
@@ -891,4 +894,17 @@ fn rotation_cost_parts() {
         std::hint::black_box(crate::crypto::random_bytes::<12>());
     }
     println!("1000 IVs: {:?}", started.elapsed());
+}
+
+/// What a member costs in memory, inline (its key's heap parts come on top): measured
+/// for docs/ARCHITECTURE.md, `cargo test --lib member_sizes -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn member_sizes() {
+    println!(
+        "SecretKey {} PublicIdentity {} Member {}",
+        std::mem::size_of::<SecretKey>(),
+        std::mem::size_of::<PublicIdentity>(),
+        std::mem::size_of::<super::users::Member>()
+    );
 }

@@ -15,6 +15,8 @@ pub enum Command {
     Empty,
     Help,
     Tunnel,
+    /// `/qr`: the QR codes of the chat's links.
+    Qr,
     /// A known command used wrongly: the usage line to show.
     Usage(&'static str),
     Unknown(String),
@@ -33,6 +35,12 @@ pub enum ChatCommand {
     Unban(String),
     Key(KeyExport),
     AllowList,
+    /// `/verify NAME`: compare keys with NAME; `mark` (`/verify NAME ok`): NAME's key
+    /// is verified.
+    Verify {
+        name: String,
+        mark: bool,
+    },
     Quit,
     /// `@name text`; `to` is as typed (`all` for everybody).
     Send {
@@ -46,6 +54,7 @@ pub const BAN_USAGE: &str = "usage: /ban NAME  (a connected or recently kicked u
 pub const UNBAN_USAGE: &str = "usage: /unban NAME or /unban KEYID  (/users lists who is kept out)";
 pub const KEY_USAGE: &str =
     "usage: /key public | private | fingerprint  (short: /k pub | pri | fp)";
+pub const VERIFY_USAGE: &str = "usage: /verify NAME  (compare keys with NAME), then /verify NAME ok  (mark NAME's key as verified)";
 pub const SEND_USAGE: &str = "usage: @NAME text  or  @all text";
 
 pub fn parse(line: &str) -> Command {
@@ -79,6 +88,18 @@ pub fn parse(line: &str) -> Command {
             _ => Command::Usage(KEY_USAGE),
         },
         ("key" | "k", _, _) => Command::Usage(KEY_USAGE),
+        ("verify" | "v", Some(name), None) => Command::Chat(ChatCommand::Verify {
+            name: name.to_string(),
+            mark: false,
+        }),
+        ("verify" | "v", Some(name), Some("ok")) if words.next().is_none() => {
+            Command::Chat(ChatCommand::Verify {
+                name: name.to_string(),
+                mark: true,
+            })
+        }
+        ("verify" | "v", _, _) => Command::Usage(VERIFY_USAGE),
+        ("qr", None, _) => Command::Qr,
         ("allowlist" | "a", None, _) => Command::Chat(ChatCommand::AllowList),
         ("tunnel" | "t", None, _) => Command::Tunnel,
         ("help" | "h" | "?", _, _) => Command::Help,
@@ -135,6 +156,24 @@ mod tests {
         assert_eq!(parse("/key"), Command::Usage(KEY_USAGE));
         assert_eq!(parse("/k nope"), Command::Usage(KEY_USAGE));
         assert_eq!(parse("/a"), chat(ChatCommand::AllowList));
+        assert_eq!(
+            parse("/verify alex"),
+            chat(ChatCommand::Verify {
+                name: "alex".into(),
+                mark: false
+            })
+        );
+        assert_eq!(
+            parse("/v alex ok"),
+            chat(ChatCommand::Verify {
+                name: "alex".into(),
+                mark: true
+            })
+        );
+        for wrong in ["/verify", "/verify alex yes", "/verify alex ok now"] {
+            assert_eq!(parse(wrong), Command::Usage(VERIFY_USAGE), "{wrong}");
+        }
+        assert_eq!(parse("/qr"), Command::Qr);
         assert_eq!(parse("/h"), Command::Help);
         assert_eq!(parse("/q"), chat(ChatCommand::Quit));
         assert_eq!(parse("   "), Command::Empty);

@@ -16,6 +16,9 @@ Commands:
   /key public       show the administrator's public key (PEM)
   /key private      show the administrator's private key (PEM): to join on the web as the administrator
   /key fingerprint  show the administrator's Key ID   (short: /k pub | pri | fp)
+  /verify NAME      show NAME's full Key ID, yours, and the comparison code NAME's page shows
+  /verify NAME ok   mark NAME's key as verified for this run (/users shows ✓; a new key clears it)
+  /qr               draw the QR codes of the links to join (a phone's camera opens them)
   /allowlist, /a    list the allow list and who is connected (with --allow-list)
   /tunnel, /t       show the SSH tunnel (with --sshpfw-*)
   /help, /h         this help
@@ -35,16 +38,22 @@ pub enum Dispatch {
     Answer(Vec<ConsoleLine>),
 }
 
-/// Routes console lines; knows what the server runs with (the tunnel's public URLs).
+/// Routes console lines; knows what the server runs with (the tunnel's public URLs,
+/// the QR codes of the links to join).
 #[derive(Debug, Clone, Default)]
 pub struct Dispatcher {
     tunnel_urls: Option<Vec<String>>,
+    qr_codes: Vec<ConsoleLine>,
 }
 
 impl Dispatcher {
-    /// `tunnel_urls`: the SSH tunnel's public URLs, when the server runs one.
-    pub fn new(tunnel_urls: Option<Vec<String>>) -> Self {
-        Self { tunnel_urls }
+    /// `tunnel_urls`: the SSH tunnel's public URLs, when the server runs one;
+    /// `qr_codes`: what `/qr` shows (drawn once, at start: the links do not change).
+    pub fn new(tunnel_urls: Option<Vec<String>>, qr_codes: Vec<ConsoleLine>) -> Self {
+        Self {
+            tunnel_urls,
+            qr_codes,
+        }
     }
 
     pub fn dispatch(&self, line: &str) -> Dispatch {
@@ -55,6 +64,10 @@ impl Dispatcher {
                 "not available: this server runs without that option (see /help)",
             )]),
             Command::Help => Dispatch::Answer(self.help()),
+            Command::Qr if self.qr_codes.is_empty() => {
+                Dispatch::Answer(vec![ConsoleLine::error("no link to show")])
+            }
+            Command::Qr => Dispatch::Answer(self.qr_codes.clone()),
             Command::Empty => Dispatch::Answer(Vec::new()),
             Command::Usage(usage) => Dispatch::Answer(vec![ConsoleLine::error(usage)]),
             Command::Unknown(text) => {
@@ -107,7 +120,7 @@ mod tests {
         let plain = texts(Dispatcher::default().dispatch("/help"));
         assert!(plain.contains("/kick NAME") && plain.contains("/tunnel, /t"));
         assert!(!plain.contains("From the internet"));
-        let with = Dispatcher::new(Some(vec!["https://h:8080/".into()]));
+        let with = Dispatcher::new(Some(vec!["https://h:8080/".into()]), Vec::new());
         let text = texts(with.dispatch("/h"));
         assert!(text.starts_with(HELP));
         assert!(
@@ -120,7 +133,7 @@ mod tests {
     #[test]
     fn tunnel_status_only_with_a_tunnel() {
         assert!(texts(Dispatcher::default().dispatch("/tunnel")).contains("not available"));
-        let with = Dispatcher::new(Some(vec![]));
+        let with = Dispatcher::new(Some(vec![]), Vec::new());
         assert_eq!(with.dispatch("/t"), Dispatch::TunnelStatus);
     }
 
@@ -130,5 +143,14 @@ mod tests {
         assert_eq!(texts(d.dispatch("   ")), "");
         assert!(texts(d.dispatch("/kick")).contains("usage: /kick NAME"));
         assert!(texts(d.dispatch("hello?")).contains("unknown command \"hello?\""));
+    }
+
+    #[test]
+    fn qr_draws_the_codes_it_was_given() {
+        assert!(texts(Dispatcher::default().dispatch("/qr")).contains("no link to show"));
+        let codes = crate::console::qr::join_code("Chat page", "http://h/").unwrap();
+        let with = Dispatcher::new(None, codes.clone());
+        assert_eq!(with.dispatch("/qr"), Dispatch::Answer(codes));
+        assert!(texts(with.dispatch("/help")).contains("/qr "));
     }
 }

@@ -34,13 +34,15 @@ const COMMANDS: &[&str] = &[
     "/ban",
     "/unban",
     "/key",
+    "/verify",
+    "/qr",
     "/allowlist",
     "/tunnel",
     "/help",
     "/quit",
 ];
 /// Commands whose argument is a user's name.
-const NAME_COMMANDS: &[&str] = &["/kick", "/ban", "/unban"];
+const NAME_COMMANDS: &[&str] = &["/kick", "/ban", "/unban", "/verify"];
 const HISTORY: usize = 500;
 
 #[derive(Debug, Default)]

@@ -13,6 +13,9 @@ pub enum Style {
     Dim,
     Error,
     Warning,
+    /// A QR code drawn by `console/qr.rs` (light modules in ink): the renderer forces
+    /// its colours when it may.
+    QrCode,
 }
 
 /// Where a line may go: the transcription keeps the chat, never keys or help.

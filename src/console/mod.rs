@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod editor;
 mod keys;
 pub mod line;
+pub mod qr;
 pub mod render;
 
 pub use command::{ChatCommand, KeyExport};

@@ -34,6 +34,10 @@ impl Renderer {
             Audience::ScreenOnly => String::new(),
         };
         for (style, text) in &line.parts {
+            if *style == Style::QrCode {
+                out.push_str(&self.qr_code(text));
+                continue;
+            }
             out.push_str(&self.paint(*style, &defuse(text, &continuation)));
         }
         out.push('\n');
@@ -50,10 +54,34 @@ impl Renderer {
             Style::Dim => "2",
             Style::Error => "1;31",
             Style::Warning => "33",
+            Style::QrCode => QR_COLOURS,
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     }
+
+    /// A QR code drawing (only half blocks, spaces and newlines). Without colours, as
+    /// drawn (light modules in ink, see `console/qr.rs`); with colours, inverted and
+    /// forced to black on white, each line closed before its newline so that no
+    /// terminal paints the background colour past the code.
+    fn qr_code(&self, drawing: &str) -> String {
+        if !self.color {
+            return drawing.to_string();
+        }
+        drawing
+            .split('\n')
+            .map(|row| {
+                let ink: String = row.chars().map(super::qr::inverse).collect();
+                format!("\x1b[{QR_COLOURS}m{ink}\x1b[0m")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
+
+/// Black ink on a white background: 107 is bright white (pure white on most
+/// terminals); one that does not know it keeps 47, white or light grey, still far
+/// lighter than the ink.
+const QR_COLOURS: &str = "30;47;107";
 
 /// What follows a newline inside a line meant for the record (a multi-line message): a
 /// mark that no line of its own starts with, so a message cannot pass for a new console
@@ -138,6 +166,16 @@ mod tests {
         );
         let colored = Renderer { color: true }.render(&line, "12:00:00");
         assert!(colored.contains(&format!("\n\x1b[2m{CONTINUATION}\x1b[0m[12:00:01]")));
+    }
+
+    #[test]
+    fn a_qr_code_is_forced_to_black_on_white_only_with_colours() {
+        let line = ConsoleLine::new().styled(Style::QrCode, "█▀\n▄ ").screen();
+        assert_eq!(Renderer::plain().render(&line, "t"), "█▀\n▄ \n");
+        assert_eq!(
+            Renderer { color: true }.render(&line, "t"),
+            "\x1b[30;47;107m ▄\x1b[0m\n\x1b[30;47;107m▀█\x1b[0m\n"
+        );
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! - `response.rs`: the responses we send, with their security headers.
 //! - `origin.rs`: which pages may open a WebSocket here (`Origin`).
 //! - `assets.rs`: the web client, embedded by build.rs.
+//! - `qr_image.rs`: `/qr.svg`, a QR code of a text.
 
 pub mod assets;
 mod origin;
+mod qr_image;
 pub mod request;
 pub mod response;
 pub mod route;

@@ -14,6 +14,8 @@ pub struct Request {
     pub method: Method,
     /// The path without its query string.
     pub path: String,
+    /// What follows the `?` of the request target (up to a `#`), as sent.
+    pub query: Option<String>,
     pub keep_alive: bool,
     pub accepts_gzip: bool,
     /// The `Host` header, if it is a plausible host[:port].
@@ -75,8 +77,12 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Parsed {
         _ => Method::Other,
     };
     let http11 = req.version == Some(1);
-    let path = req.path.unwrap_or("/");
-    let path = path.split(['?', '#']).next().unwrap_or("/").to_string();
+    let target = req.path.unwrap_or("/");
+    let target = target.split('#').next().unwrap_or("/");
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path.to_string(), Some(query.to_string())),
+        None => (target.to_string(), None),
+    };
 
     let header = |name: &str| {
         req.headers
@@ -141,6 +147,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Parsed {
         request: Request {
             method,
             path,
+            query,
             keep_alive,
             accepts_gzip,
             host,
@@ -186,6 +193,7 @@ mod tests {
         );
         assert_eq!(r.method, Method::Get);
         assert_eq!(r.path, "/app.js");
+        assert_eq!(r.query.as_deref(), Some("v=1"));
         assert!(r.keep_alive && r.accepts_gzip);
         assert_eq!(r.host.as_deref(), Some("192.168.1.5:8080"));
         assert_eq!(r.upgrade, None);

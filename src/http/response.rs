@@ -95,6 +95,19 @@ fn text(
     head.finish(keep_alive, format!("{body}\n").as_bytes(), head_only)
 }
 
+/// An image made for this request (`/qr.svg`): never cached, like everything here.
+pub fn svg_image(svg: &str, keep_alive: bool, head_only: bool, host: Option<&str>) -> Vec<u8> {
+    Head::new(200, "OK")
+        .header("Content-Type", "image/svg+xml")
+        .security(host)
+        .finish(keep_alive, svg.as_bytes(), head_only)
+}
+
+/// A request we understood but cannot answer as asked; `why` says what to ask.
+pub fn bad_request(why: &str, keep_alive: bool, head_only: bool) -> Vec<u8> {
+    text(400, "Bad Request", why, keep_alive, head_only, &[])
+}
+
 pub fn not_found(keep_alive: bool, head_only: bool) -> Vec<u8> {
     text(
         404,

@@ -3,7 +3,7 @@
 //! here.
 
 use super::request::{HttpError, Method, Request};
-use super::{assets, response};
+use super::{assets, qr_image, response};
 
 /// Which listener accepted the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,14 @@ pub fn route(head: Result<&Request, HttpError>, port: PortKind, site: &Site) -> 
         _ => {}
     }
     let head_only = request.method == Method::Head;
+    if request.path == "/qr.svg" {
+        // A QR code costs up to ~3 ms of the event loop (256 bytes; a link ~1 ms,
+        // docs/LIMITS.md): one per connection, so that asking for many means opening
+        // many connections, which are rate-limited per address before any HTTP.
+        let host = request.host.as_deref();
+        let query = request.query.as_deref();
+        return Reply::Close(qr_image::answer(query, false, head_only, host));
+    }
     let bytes = match assets::find(&request.path) {
         Some(asset) => response::asset(
             asset,
@@ -277,5 +285,51 @@ mod tests {
         assert!(text.contains("The chat page is at https://10.0.0.2:8443/"));
         let (_, status, _) = answer(&format!("HEAD /ws HTTP/1.1\n{UPGRADE}"), PortKind::Web);
         assert_eq!(status, "HTTP/1.1 404 Not Found", "only GET upgrades");
+    }
+
+    #[test]
+    fn qr_svg_draws_a_short_text_and_refuses_the_rest() {
+        let (kind, status, text) = answer(
+            "GET /qr.svg?text=https%3A%2F%2Fh%2F%23sha256%3Dab HTTP/1.1\nHost: h:8443",
+            PortKind::Web,
+        );
+        assert_eq!((kind, status.as_str()), ("close", "HTTP/1.1 200 OK"));
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        for h in [
+            "Content-Type: image/svg+xml",
+            "Cache-Control: no-store",
+            "X-Content-Type-Options: nosniff",
+            "Content-Security-Policy: default-src 'self'; connect-src 'self' ws://h:8443",
+            &format!("Content-Length: {}", body.len()),
+        ] {
+            assert!(head.contains(h), "{h} missing in {head}");
+        }
+        let matrix = crate::qr::Matrix::encode("https://h/#sha256=ab").unwrap();
+        assert_eq!(body, crate::qr::svg::render(&matrix));
+        let (_, _, text) = answer("HEAD /qr.svg?text=x HTTP/1.1", PortKind::Web);
+        assert!(text.ends_with("\r\n\r\n") && text.contains("image/svg+xml"));
+
+        let long = "a".repeat(crate::limits::MAX_QR_TEXT_BYTES + 1);
+        for target in [
+            "/qr.svg".to_string(),
+            "/qr.svg?text=".into(),
+            "/qr.svg?text=%FF".into(),
+            format!("/qr.svg?text={long}"),
+        ] {
+            let (kind, status, text) = answer(&format!("GET {target} HTTP/1.1"), PortKind::Web);
+            assert_eq!(
+                (kind, status.as_str()),
+                ("close", "HTTP/1.1 400 Bad Request"),
+                "{target}"
+            );
+            assert!(text.contains("Cache-Control: no-store"));
+            let body = text.split_once("\r\n\r\n").unwrap().1;
+            assert!(body.len() < 100, "a short body: {body}");
+        }
+        let (_, status, _) = answer("GET /qr.svg?text=x HTTP/1.1", PortKind::WebSocket);
+        assert_eq!(
+            status, "HTTP/1.1 426 Upgrade Required",
+            "only on the web port"
+        );
     }
 }

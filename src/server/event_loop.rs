@@ -81,6 +81,8 @@ pub struct ServerParts {
     /// `--crypto-threads`.
     pub(crate) crypto_threads: usize,
     pub(crate) console: ConsoleOut,
+    /// Routes console lines (knows the tunnel's URLs and the links' QR codes).
+    pub(crate) dispatcher: Dispatcher,
     /// `--sshpfw-*`: the ssh child, started when the loop starts.
     pub(crate) tunnel: Option<Tunnel>,
 }
@@ -150,7 +152,7 @@ impl Server {
         if parts.allow_list.is_some() {
             chat.watch_admission();
         }
-        let dispatcher = Dispatcher::new(parts.tunnel.as_ref().map(Tunnel::urls));
+        let dispatcher = parts.dispatcher;
         let tunnel_pool = parts
             .tunnel
             .is_some()

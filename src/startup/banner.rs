@@ -1,6 +1,7 @@
 //! The lines shown once start-up succeeded, before the server goes to the background:
 //! what runs, under which key, and the addresses people open.
 
+use super::join_links::JoinLink;
 use crate::console::ConsoleLine;
 use crate::tls::Tls;
 
@@ -8,6 +9,7 @@ pub(super) struct Banner<'a> {
     pub key_origin: &'a str,
     pub admin_name: &'a str,
     pub admin_key_id: &'a str,
+    /// With the certificate's fingerprint in its fragment, if it is self-signed.
     pub page_url: &'a str,
     pub websocket_url: Option<String>,
     pub redirect_url: Option<String>,
@@ -17,6 +19,10 @@ pub(super) struct Banner<'a> {
     pub all_addresses: bool,
     /// Set when the open-file limit lowered `--max-connections`.
     pub open_file_note: Option<String>,
+    /// The links to join; their QR codes are drawn last, with `draw_codes` (not with
+    /// `--daemon`: nobody looks at that screen).
+    pub join_links: &'a [JoinLink],
+    pub draw_codes: bool,
 }
 
 impl Banner<'_> {
@@ -65,11 +71,35 @@ impl Banner<'_> {
                 "Listening on all addresses: people open this machine's address with that port.",
             ));
         }
+        for link in self.join_links.iter().filter(|l| l.on_this_network) {
+            lines.push(ConsoleLine::screen_only(format!(
+                "Chat page on this network: {}",
+                link.url
+            )));
+        }
         if let Some(note) = self.open_file_note {
             lines.push(ConsoleLine::warning(note).screen());
         }
+        if self.draw_codes {
+            lines.extend(qr_codes(self.join_links));
+        }
         lines
     }
+}
+
+/// The QR code of each link, with its caption; for the banner and `/qr`.
+pub fn qr_codes(links: &[JoinLink]) -> Vec<ConsoleLine> {
+    links
+        .iter()
+        .flat_map(|link| {
+            crate::console::qr::join_code(&link.caption, &link.url).unwrap_or_else(|| {
+                vec![ConsoleLine::screen_only(format!(
+                    "{}: too long for a QR code: {}",
+                    link.caption, link.url
+                ))]
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -89,6 +119,8 @@ mod tests {
             tls: None,
             all_addresses: false,
             open_file_note: None,
+            join_links: &[],
+            draw_codes: false,
         }
     }
 
@@ -136,5 +168,34 @@ mod tests {
         ] {
             assert!(texts.iter().any(|t| t == wanted), "{wanted}: {texts:?}");
         }
+    }
+
+    #[test]
+    fn the_codes_come_last_and_only_when_drawn() {
+        let links = [JoinLink {
+            caption: "Chat page on this network (10.0.0.2)".into(),
+            url: "https://10.0.0.2:8443/#sha256=ab".into(),
+            on_this_network: true,
+        }];
+        let drawn = texts(Banner {
+            join_links: &links,
+            draw_codes: true,
+            ..plain()
+        });
+        assert!(
+            drawn.contains(&"Chat page on this network: https://10.0.0.2:8443/#sha256=ab".into())
+        );
+        assert_eq!(
+            drawn[drawn.len() - 3],
+            "Chat page on this network (10.0.0.2):"
+        );
+        assert!(drawn[drawn.len() - 2].starts_with('\u{2588}'), "{drawn:?}");
+        assert_eq!(drawn[drawn.len() - 1], "  https://10.0.0.2:8443/#sha256=ab");
+        let daemon = texts(Banner {
+            join_links: &links,
+            draw_codes: false,
+            ..plain()
+        });
+        assert_eq!(daemon.len(), drawn.len() - 3);
     }
 }

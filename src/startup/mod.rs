@@ -1,12 +1,14 @@
 //! Start-up: from the parsed options to the parts of a server ready to run. Everything
 //! that can go wrong is found here, in the foreground, where the person who started the
 //! server sees it: first the files the options name (`inputs.rs`), then the ports
-//! (`ports.rs`); the banner (`banner.rs`) is shown last. The errors are typed
+//! (`ports.rs`); the banner (`banner.rs`) is shown last, with the QR codes of the links
+//! people join by (`join_links.rs`). The errors are typed
 //! (`error.rs`): a usage mistake exits with status 2, a refusal of the machine with 1.
 
 mod banner;
 mod error;
 mod inputs;
+mod join_links;
 mod ports;
 
 use std::path::PathBuf;
@@ -14,8 +16,9 @@ use std::time::Instant;
 
 use crate::chat::{Chat, Settings};
 use crate::cli::Options;
-use crate::console::ConsoleLine;
+use crate::cli::TlsChoice;
 use crate::console::render::Renderer;
+use crate::console::{ConsoleLine, Dispatcher};
 use crate::crypto::GroupKey;
 use crate::server::{ConsoleOut, ServerParts, Site};
 use crate::tunnel::Tunnel;
@@ -64,17 +67,48 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
         Instant::now(),
     );
     let mut console = ConsoleOut::new(Renderer::for_stdout(), inputs.transcript);
+    // With a self-signed certificate, the links people open carry its fingerprint.
+    let fragment = match (&options.tls, &inputs.tls) {
+        (Some(TlsChoice::SelfSigned { .. }), Some(tls)) => {
+            join_links::fingerprint_fragment(&tls.fingerprint)
+        }
+        _ => String::new(),
+    };
+    let shown_page_url = format!("{page_url}{fragment}");
+    let tunnel_urls = tunnel.as_ref().map(Tunnel::urls).unwrap_or_default();
+    let addresses: Vec<std::net::IpAddr> = if options.ip.is_unspecified() {
+        crate::tls::self_signed::subject_names(options.ip, &[])
+            .iter()
+            .filter_map(|name| name.parse().ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let links = join_links::join_links(
+        &shown_page_url,
+        bound.web_addr,
+        &addresses,
+        if tls { "https" } else { "http" },
+        &fragment,
+        tunnel_urls.first().map(String::as_str),
+    );
+    let mut banner_tunnel_urls = tunnel_urls.clone();
+    if let Some(page) = banner_tunnel_urls.first_mut() {
+        page.push_str(&fragment);
+    }
     let banner = Banner {
         key_origin: &inputs.key_origin,
         admin_name: &options.admin_name,
         admin_key_id: &admin_key_id,
-        page_url: &page_url,
+        page_url: &shown_page_url,
         websocket_url: bound.websocket_url(tls),
         redirect_url: bound.redirect_url(),
-        tunnel_urls: tunnel.as_ref().map(Tunnel::urls).unwrap_or_default(),
+        tunnel_urls: banner_tunnel_urls,
         tls: inputs.tls.as_ref(),
         all_addresses: options.ip.is_unspecified(),
         open_file_note,
+        join_links: &links,
+        draw_codes: !options.daemon,
     };
     for line in banner.lines() {
         console.show(&line);
@@ -109,6 +143,10 @@ pub fn start(mut options: Options) -> Result<Prepared, StartupError> {
                 .crypto_threads
                 .unwrap_or_else(crate::server::private_key_pool::default_threads),
             console,
+            dispatcher: Dispatcher::new(
+                tunnel.as_ref().map(Tunnel::urls),
+                banner::qr_codes(&links),
+            ),
             tunnel,
         },
         daemon: options.daemon,

@@ -399,7 +399,10 @@ export function startServer(extraArgs = [], { timeoutMs = 20000, port = 0 } = {}
   return srv
     .waitOutput(/Chat page: (https?:\/\/[^\s]+)/, { timeoutMs })
     .then((m) => {
-      srv.url = m[1];
+      // With --self-signed the banner's link ends in #sha256=<fingerprint> (what its
+      // QR code opens): srv.link keeps it, srv.url is the page's own address.
+      srv.link = m[1];
+      srv.url = m[1].replace(/#.*$/, '');
       return srv;
     })
     .catch(async (e) => {

@@ -133,11 +133,13 @@ impl Client {
             .session
             .message_to(to, text)
             .unwrap_or_else(|e| panic!("{}: message to {to}: {e}", self.name()));
-        self.send(&out.frame);
+        for frame in out.frames() {
+            self.send(frame);
+        }
         out.id
     }
 
-    /// A message to everybody with an `id` (version 2: and its legacy copy, if any);
+    /// A message to everybody with an `id` (version 2: and its copy for 0.9 users, if any);
     /// returns the id.
     pub fn say_all(&mut self, text: &str) -> String {
         let out = self

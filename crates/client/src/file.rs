@@ -193,7 +193,7 @@ impl ClientSession {
         let offer = Outgoing {
             frame: self.message_frame(data),
             id,
-            legacy: None,
+            copy: None,
         };
         let file = OutgoingFile {
             info,
@@ -278,7 +278,10 @@ mod tests {
     fn an_empty_file_is_one_empty_chunk() {
         let (out, mut inc) = offer_of(b"", 4096);
         assert_eq!(out.chunks(), 1);
-        assert_eq!(inc.take_chunk(&data_of(&out.chunk_frame(0))), Ok(Some(vec![])));
+        assert_eq!(
+            inc.take_chunk(&data_of(&out.chunk_frame(0))),
+            Ok(Some(vec![]))
+        );
     }
 
     #[test]
@@ -293,7 +296,10 @@ mod tests {
 
     #[test]
     fn an_offer_carries_the_cleartext_header_the_server_checks() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/alice.pkcs8.pem");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/vectors/alice.pkcs8.pem"
+        );
         let keys = Arc::new(KeyPair::from_pem(&std::fs::read_to_string(path).unwrap()).unwrap());
         let mut s = ClientSession::new_v2("alice", keys);
         // No group key yet: an offer to all cannot be sealed.

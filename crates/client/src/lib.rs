@@ -59,10 +59,10 @@ mod v2_receive;
 mod v2_send;
 
 pub use envelope::{Envelope, KIND_TEXT, sign_and_seal};
+pub use event::{Algo, ClientEvent, DropReason, FlagReason, User};
 pub use file::{
     FileError, FileInfo, IncomingFile, KIND_FILE, OutgoingFile, file_ack_frame, file_cancel_frame,
 };
-pub use event::{Algo, ClientEvent, DropReason, FlagReason, User};
 pub use key_cache::{MAX_KEYIDS_PER_REQUEST, MAX_WAITING_FRAMES};
 pub use replay_guard::REPLAY_WINDOW_MS;
 pub use seal::{ClientError, Outgoing, frame, plaintext, seal_aes, seal_rsa};

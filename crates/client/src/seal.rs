@@ -46,15 +46,16 @@ impl std::error::Error for ClientError {}
 pub struct Outgoing {
     pub id: String,
     pub frame: String,
-    /// Version 2, to all with 0.9 users listed: the legacy copy for them (its own `id`),
-    /// to send after `frame`.
-    pub legacy: Option<String>,
+    /// Version 2: a second frame to send after `frame`, with an `id` of its own: the
+    /// legacy copy of a message to all for the 0.9 users listed, or the web
+    /// administrator's copy of a 1:1 message for the console.
+    pub copy: Option<String>,
 }
 
 impl Outgoing {
-    /// `frame`, then the legacy copy if any.
+    /// `frame`, then the copy if any.
     pub fn frames(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.frame.as_str()).chain(self.legacy.as_deref())
+        std::iter::once(self.frame.as_str()).chain(self.copy.as_deref())
     }
 }
 

@@ -25,7 +25,9 @@ pub struct ClientSession {
     pub(crate) is_admin: bool,
     pub(crate) disable_all: bool,
     pub(crate) key_id: Option<String>,
-    pub(crate) group: Option<GroupKey>,
+    /// Boxed, like `epochs`: AES key schedules are large, and sessions are kept by the
+    /// thousand (load tool) and in enums (tests).
+    pub(crate) group: Option<Box<GroupKey>>,
     pub(crate) users: Vec<User>,
     pub(crate) verify: bool,
     pub(crate) proves: bool,
@@ -38,7 +40,7 @@ pub struct ClientSession {
     pub(crate) clock: Option<u64>,
     pub(crate) admin_name: Option<String>,
     pub(crate) max_text: usize,
-    pub(crate) epochs: Epochs,
+    pub(crate) epochs: Box<Epochs>,
     pub(crate) key_cache: KeyCache,
     pub(crate) replay: ReplayGuard,
     pub(crate) sent_to_all: SentToAll,
@@ -79,7 +81,7 @@ impl ClientSession {
             clock: None,
             admin_name: None,
             max_text: DEFAULT_MAX_TEXT,
-            epochs: Epochs::default(),
+            epochs: Box::default(),
             key_cache: KeyCache::default(),
             replay: ReplayGuard::default(),
             sent_to_all: SentToAll::default(),
@@ -169,7 +171,7 @@ impl ClientSession {
     }
 
     pub fn group_key(&self) -> Option<&GroupKey> {
-        self.group.as_ref()
+        self.group.as_deref()
     }
 
     /// Whether the config has arrived.
@@ -272,7 +274,7 @@ impl ClientSession {
         Ok(Outgoing {
             id,
             frame: self.message_frame(data),
-            legacy: None,
+            copy: None,
         })
     }
 
@@ -289,7 +291,7 @@ impl ClientSession {
         Ok(Outgoing {
             id,
             frame: self.message_frame(data),
-            legacy: None,
+            copy: None,
         })
     }
 
@@ -387,7 +389,7 @@ impl ClientSession {
         let raw: [u8; 32] = b64_decode(str_field(data, "aeskey")?)
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or("aeskey is not 32 bytes of base64")?;
-        self.group = Some(GroupKey::from_bytes(raw));
+        self.group = Some(Box::new(GroupKey::from_bytes(raw)));
         self.configured = true;
         self.name.clone_from(&name);
         self.is_admin = is_admin;

@@ -9,7 +9,7 @@ use super::event::ClientEvent;
 use super::seal::{ClientError, Outgoing, plaintext};
 use super::session::ClientSession;
 use super::v2_frames::{all_data, direct_data};
-use dyspatcher_crypto::{PublicIdentity, seal_payload};
+use dyspatcher_crypto::{PublicIdentity, SecretKey, seal_payload};
 
 /// Messages to all kept (text and id) until acknowledged, to seal again after a
 /// `stale-epoch` refusal; the oldest are forgotten beyond this.
@@ -59,6 +59,12 @@ impl ClientSession {
         self.key_cache.request(&self.name, &[&hash])
     }
 
+    /// Version 2: the group key of `epoch` (the current or the previous one), for a
+    /// hostile test that seals a payload of its own.
+    pub fn epoch_key(&self, epoch: u64) -> Option<&SecretKey> {
+        self.epochs.key(epoch)
+    }
+
     /// The key of `key_id`, if the session has it (fetched, its own, the administrator's).
     pub fn known_key(&self, key_id: &str) -> Option<&PublicIdentity> {
         self.key_cache.get(key_id)
@@ -84,6 +90,8 @@ impl ClientSession {
             (key, self.user(to).is_some_and(|u| u.old_client))
         };
         let id = self.next_id();
+        let epoch = self.epoch().unwrap_or(0);
+        let payload = self.sealed_payload(to, &id, epoch, text);
         let data = if old_client {
             // A 0.9 user reads only 0.9 frames: one RSA block, routed.
             let mut data = super::seal::seal_rsa(
@@ -95,14 +103,22 @@ impl ClientSession {
             data.insert("id".into(), id.clone().into());
             data
         } else {
-            let epoch = self.epoch().unwrap_or(0);
-            let payload = self.sealed_payload(to, &id, epoch, text);
             direct_data(&key, to, &id, &payload)
+        };
+        // The web administrator's messages to others go to the console too: the same
+        // envelope (its `to` the person written to), wrapped for the administrator's key.
+        let copy = match self.admin_name.clone() {
+            Some(admin) if self.is_admin && !is_admin => {
+                let copy_id = self.next_id();
+                let data = direct_data(self.keys.public(), &admin, &copy_id, &payload);
+                Some(self.message_frame(data))
+            }
+            _ => None,
         };
         Ok(Outgoing {
             frame: self.message_frame(data),
             id,
-            legacy: None,
+            copy,
         })
     }
 
@@ -119,7 +135,11 @@ impl ClientSession {
             None
         };
         self.sent_to_all.remember(&id, text, false);
-        Ok(Outgoing { id, frame, legacy })
+        Ok(Outgoing {
+            id,
+            frame,
+            copy: legacy,
+        })
     }
 
     /// A frame to all under the current epoch; `legacy`: the 0.9 plaintext and its 0.9

@@ -61,12 +61,15 @@ impl Room {
         let join: Value = serde_json::from_str(&s.join_frame()).unwrap();
         assert_eq!(join["data"]["v"], 2);
         assert_eq!(join["data"]["prove"], true);
-        self.users.push((name.into(), key, false));
+        let web_admin = name == "ADMIN";
+        if !web_admin {
+            self.users.push((name.into(), key, false));
+        }
         let member = SecretKey::generate();
         let config = frame(
             "config",
             "",
-            json!({"v": 2, "disable-all": false, "user": name, "is-admin": false,
+            json!({"v": 2, "disable-all": false, "user": name, "is-admin": web_admin,
                 "keyid": key_id(key), "admin": "ADMIN",
                 "adminkey": {"hash": key_id("admin"), "text": keys("admin").public().spki_b64()},
                 "memberkey": b64_encode(&keys(key).public().encrypt(member.as_bytes()).unwrap()),
@@ -225,7 +228,7 @@ fn a_long_mixed_script_message_one_to_one_and_to_all_with_lazy_keys() {
     assert!(ask.contains(&key_id("alice")));
     // A second frame from alice waits too, without asking again.
     let all = alice.message_to_all(&long).unwrap();
-    assert_eq!(all.legacy, None, "no 0.9 users");
+    assert_eq!(all.copy, None, "no 0.9 users");
     assert!(bobby.handle(&relay(&all.frame, "alice")).is_empty());
 
     let events = bobby.handle(&key_answer("alice", "alice"));
@@ -450,7 +453,7 @@ fn mixed_rooms_legacy_copies_and_0_9_frames() {
 
     // To all: the version-2 frame and a legacy copy with the 0.9 plaintext inside.
     let sent = alice.message_to_all("héllo 0.9 ✓").unwrap();
-    let legacy = sent.legacy.clone().unwrap();
+    let legacy = sent.copy.clone().unwrap();
     assert_eq!(sent.frames().count(), 2);
     let data: Value = serde_json::from_str(&legacy).unwrap();
     assert_eq!(data["data"]["legacy"], true);
@@ -498,7 +501,7 @@ fn mixed_rooms_legacy_copies_and_0_9_frames() {
 
     // Without legacy copies: one frame.
     alice.set_legacy_copies(false);
-    assert_eq!(alice.message_to_all("v2 only").unwrap().legacy, None);
+    assert_eq!(alice.message_to_all("v2 only").unwrap().copy, None);
 }
 
 #[test]
@@ -588,4 +591,73 @@ fn hostile_version_2_frames_never_panic() {
     // The session still works.
     assert!(alice.message_to_all("still here").is_ok());
     assert_eq!(alice.user("x"), None);
+}
+
+#[test]
+fn the_web_administrator_sends_a_console_copy_and_reads_its_own() {
+    let mut room = Room::new();
+    let mut alice = room.join("alice", "alice");
+    let mut web = room.join_after("ADMIN", "admin", &mut []);
+    alice.handle(&room.users_frame());
+    web.handle(&room.users_frame());
+    assert!(web.is_admin());
+    fetch(&mut web, "alice", "alice");
+    let sent = web.message_to("alice", "from the web").unwrap();
+    let copy = sent.copy.clone().expect("a copy for the console");
+    assert_eq!(sent.frames().count(), 2);
+    let data: Value = serde_json::from_str(&copy).unwrap();
+    assert_eq!(data["data"]["to"], "ADMIN");
+    assert_ne!(data["data"]["id"], sent.id.as_str());
+    assert_eq!(
+        text_of(&alice.handle(&relay(&sent.frame, "ADMIN"))),
+        [("ADMIN", "alice", "from the web")]
+    );
+    // The copy comes back to the web session (from its other place): shown as ours.
+    assert_eq!(
+        text_of(&web.handle(&relay(&copy, "ADMIN"))),
+        [("ADMIN", "alice", "from the web")]
+    );
+    // alice's messages to the administrator carry no copy.
+    assert_eq!(alice.message_to("ADMIN", "hi").unwrap().copy, None);
+}
+
+/// What a version-2 message costs a client (printed, never asserted):
+/// `cargo test -p dyspatcher-client v2_costs -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn v2_costs() {
+    use std::time::Instant;
+    let mut room = Room::new();
+    let mut alice = room.join("alice", "alice");
+    let mut bobby = room.join_after("bobby", "bob", &mut [&mut alice]);
+    fetch(&mut alice, "bobby", "bob");
+    fetch(&mut bobby, "alice", "alice");
+    let long: String = MIXED.chars().cycle().take(20_000).collect();
+    let rounds = 20;
+    for (what, text) in [("short", "hello"), ("20,000 chars", long.as_str())] {
+        let start = Instant::now();
+        let frames: Vec<String> = (0..rounds)
+            .map(|_| relay(&alice.message_to("bobby", text).unwrap().frame, "alice"))
+            .collect();
+        let sealed = start.elapsed() / rounds;
+        let start = Instant::now();
+        for f in &frames {
+            assert_eq!(text_of(&bobby.handle(f)).len(), 1);
+        }
+        let read = start.elapsed() / rounds;
+        let start = Instant::now();
+        let frames: Vec<String> = (0..rounds)
+            .map(|_| relay(&alice.message_to_all(text).unwrap().frame, "alice"))
+            .collect();
+        let sealed_all = start.elapsed() / rounds;
+        let start = Instant::now();
+        for f in &frames {
+            assert_eq!(text_of(&bobby.handle(f)).len(), 1);
+        }
+        let read_all = start.elapsed() / rounds;
+        println!(
+            "{what}: 1:1 seal {sealed:?} read {read:?}; to all seal {sealed_all:?} read {read_all:?}; frame {} bytes",
+            frames[0].len()
+        );
+    }
 }
