@@ -127,6 +127,22 @@ forEachEngine((t) => {
     assert.equal(await a.locator('#log li.msg.file').count(), 1);
     await a.screenshot({ path: artifact(t.engine, 'file-sent-1280x800.png') });
     await b.screenshot({ path: artifact(t.engine, 'file-preview-360x640.png') });
+
+    // A pasted image (a screenshot) and a dropped file go the same way.
+    await a.evaluate((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const paste = new DataTransfer();
+      paste.items.add(new File([bytes], 'image.png', { type: 'image/png' }));
+      document.getElementById('text').dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+      const drop = new DataTransfer();
+      drop.items.add(new File(['dropped text'], 'notes.txt', { type: 'text/plain' }));
+      const chat = document.getElementById('chat');
+      for (const type of ['dragenter', 'dragover', 'drop']) chat.dispatchEvent(new DragEvent(type, { dataTransfer: drop, bubbles: true, cancelable: true }));
+    }, IMAGE.bytes.toString('base64'));
+    await fileRow(b, 'image.png').locator('img.preview').waitFor({ timeout: WAIT });
+    await fileRow(b, 'notes.txt').locator('a.fsave').waitFor({ timeout: WAIT });
+    assert.equal(await a.locator('#text').inputValue(), '', 'a pasted file is not text');
+    assert.equal(await a.locator('#chat.dropping').count(), 0);
     await noProblems(a, b);
   });
 
