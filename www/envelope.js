@@ -5,9 +5,11 @@
 
 import { ID_RE } from './protocol.js';
 
-// The sealed payload of `text` from `from` to `to` (a name or 'all').
-export async function seal(C, keys, { from, to, id, time, epoch, text }) {
-  const body = C.utf8(JSON.stringify({ v: 2, from, to, id, time, epoch, kind: 'text', text }));
+// The sealed payload of `text` from `from` to `to` (a name or 'all'); with `file` (the
+// offer's description, docs/PROTOCOL.md "Version 2 — files") a file offer instead.
+export async function seal(C, keys, { from, to, id, time, epoch, text, file }) {
+  const content = file ? { kind: 'file', file } : { kind: 'text', text };
+  const body = C.utf8(JSON.stringify({ v: 2, from, to, id, time, epoch, ...content }));
   return C.sealPayload(await C.signEnvelope(keys, body), body);
 }
 

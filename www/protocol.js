@@ -37,13 +37,14 @@ export const aesMessage = (user, id, iv, ciphertext, signature) =>
 
 export const getKeys = (user, keyids) => JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-getkeys', keyids } });
 
-// A 1:1 message: `wrapped`, `iv`, `ciphertext` in base64.
-export const oneMessage = (user, to, id, { wrapped, iv, ciphertext }) =>
-  JSON.stringify({ cmd: 'message', user, data: { v: 2, to, id, wrapped, iv, ciphertext } });
+// A 1:1 message: `wrapped`, `iv`, `ciphertext` in base64. `file`: a file offer's clear
+// part for the server ({ tid, size, chunks }).
+export const oneMessage = (user, to, id, { wrapped, iv, ciphertext }, file = null) =>
+  JSON.stringify({ cmd: 'message', user, data: { v: 2, to, id, wrapped, iv, ciphertext, ...(file ? { file } : {}) } });
 
 // To everybody under the group key of `epoch`; `legacy`: the copy for 0.9 clients.
-export const allMessage = (user, id, epoch, { iv, ciphertext }, legacy = false) =>
-  JSON.stringify({ cmd: 'message', user, data: { v: 2, to: 'all', ...(legacy ? { legacy: true } : {}), id, epoch, iv, ciphertext } });
+export const allMessage = (user, id, epoch, { iv, ciphertext }, legacy = false, file = null) =>
+  JSON.stringify({ cmd: 'message', user, data: { v: 2, to: 'all', ...(legacy ? { legacy: true } : {}), id, epoch, iv, ciphertext, ...(file ? { file } : {}) } });
 
 // One entry of chat-users, or a join of chat-presence without its first element:
 // [name, keyid, "0.9"?] -> { name, keyid, legacy }, or null when it is not one.

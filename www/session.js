@@ -30,6 +30,15 @@
 //   unconfirmed { id, to, text }      the connection closed before the server answered
 //   copy-undelivered { id, what, reason }   a copy of message `id` was not delivered:
 //                                     `what` 'console' (the console's) or 'legacy' (0.9 clients')
+// Files (version 2, docs/PROTOCOL.md "Version 2 — files"; the transfers are files.js'):
+//   file-offered { tid, to, old, audience }   my offer went out (`old`: 0.9 users in the room
+//                                     get nothing; `audience`: the names it should reach)
+//   file-accepted { tid }             the server took it: the chunks may go
+//   file-refused { tid, reason }      it refused it, or it could not be sent
+//   file-offer { from, to, admin, file }   a verified offer to me (the envelope's `file`)
+//   file-chunk / file-cancel { data }, file-window { tid, acked },
+//   file-status { tid, to, state, reason }  the server's file frames, for files.js
+//   files-closed                      the connection closed: every transfer ended
 //
 // Version 2 (docs/PROTOCOL.md, "Version 2") is asked for at every join; a server that
 // answers with a 0.9 config is spoken to in 0.9. In version 2 the users list has names and
@@ -208,8 +217,9 @@ export class Session {
   // Sends `text` to `to` (as recipient()). `isOpen` tells whether the socket can still
   // send: it is asked before and after the (slow) encryption. A text that itself starts
   // with another @name than the recipient is not sent unless `confirmed`: the person may
-  // believe it goes there (a confirm output says so).
-  async send(to, text, isOpen = () => true, { confirmed = false } = {}) {
+  // believe it goes there (a confirm output says so). `id`: the message's id when it was
+  // written before (sent again after a reconnect, outbox.js); a new one otherwise.
+  async send(to, text, isOpen = () => true, { confirmed = false, id = '' } = {}) {
     if (this.#busy || !text.trim()) return [];
     const d = this.#destination(to, text);
     if (!d) return sendError('Start with @name or @all, or choose who reads it beside “To”.');
@@ -245,12 +255,70 @@ export class Session {
     }
     this.#busy = true;
     try {
-      return await (this.#v2 ? this.#sendV2(all, name, d.text, isOpen) : this.#encrypt(all, name, d.text, isOpen));
+      const mid = id || this.#newId();
+      return await (this.#v2 ? this.#sendV2(all, name, d.text, isOpen, mid) : this.#encrypt(all, name, d.text, isOpen, mid));
     } catch (e) {
       return sendError('Could not encrypt the message: ' + (e && e.message ? e.message : e));
     } finally {
       this.#busy = false;
     }
+  }
+
+  // Offers a file (files.js prepare(): `file` the envelope's description, `clear` the
+  // server's part) to `to` exactly as chosen beside the box: 'all' or a listed name, never
+  // a wider audience. Sends the offer only; the chunks follow once it is accepted.
+  async sendFile(to, file, clear, isOpen = () => true) {
+    if (!to) return sendError('Choose who gets the file beside “To” first, then attach it.');
+    if (this.#state.name !== 'joined' || !isOpen()) return sendError('Not connected: the file was not sent. Reconnect, then attach it again.');
+    if (!this.#v2) return sendError('This server speaks the old protocol (0.9): it cannot pass files on.');
+    const all = to.toLowerCase() === 'all';
+    const name = all ? 'all' : this.#resolve(to);
+    if (all && !this.#allAllowed()) return sendError('Messages to @all are disabled on this server: send the file to one person.');
+    if (all && !this.#groupKeys.has(this.#epoch)) return sendError('No group key from the server: files to @all are unavailable.');
+    if (!name) return sendError(`Nobody called "${to}" is connected: the file was not sent.`);
+    if (!all) {
+      if (name === this.#me) return sendError('That is you: choose somebody else.');
+      if (name === this.#admin) return sendError('The administrator’s console cannot receive files: choose somebody else.');
+      if (this.#users.get(name).legacy) return sendError(`${name} uses an old 0.9 client, which cannot receive files.`);
+    }
+    if (all && this.#fileAudience().length === 0) return sendError('Nobody else here can receive files: the file was not sent.');
+    const id = this.#newId();
+    const offered = { type: 'file-offered', tid: file.tid, to: name, old: all && this.#has09(), audience: all ? this.#fileAudience() : [name] };
+    try {
+      if (all) {
+        const epoch = this.#epoch;
+        const f = await this.#fileAllFrame(id, file, clear, this.#groupKeys.get(epoch), epoch);
+        if (this.#state.name !== 'joined' || !isOpen()) return sendError('The connection closed: the file was not sent.');
+        this.#pending.set(id, { message: id, to: name, text: '', copy: '', file: file.tid, resend: (k, e) => this.#fileAllFrame(id, file, clear, k, e) });
+        return [{ type: 'send', frame: f }, offered];
+      }
+      this.#pending.set(id, { message: id, to: name, text: '', copy: '', file: file.tid });
+      const out = await this.#withKey(this.#users.get(name).keyid, async (peer) => {
+        if (!peer) {
+          this.#pending.delete(id);
+          return [{ type: 'file-refused', tid: file.tid, reason: `${name} is not connected` }];
+        }
+        const sealed = await E.seal(this.#c, this.#keys, { from: this.#me, to: name, id, time: this.#now(), epoch: this.#epoch, file });
+        return [{ type: 'send', frame: P.oneMessage(this.#me, name, id, await E.hybrid(this.#c, peer, sealed), clear) }];
+      });
+      return [offered, ...out];
+    } catch (e) {
+      this.#pending.delete(id);
+      return sendError('Could not encrypt the file’s description: ' + (e && e.message ? e.message : e));
+    }
+  }
+
+  // Who a file to all reaches as this page sees the room: the version-2 members but me and
+  // the administrator (whose console shows no files).
+  #fileAudience() {
+    const names = [];
+    for (const [name, u] of this.#users) if (!u.legacy && name !== this.#me && name !== this.#admin) names.push(name);
+    return names;
+  }
+
+  async #fileAllFrame(id, file, clear, key, epoch) {
+    const sealed = await E.seal(this.#c, this.#keys, { from: this.#me, to: 'all', id, time: this.#now(), epoch, file });
+    return P.allMessage(this.#me, id, epoch, await E.underGroupKey(this.#c, key, sealed), false, clear);
   }
 
   // ---- socket events -------------------------------------------------------------
@@ -300,7 +368,8 @@ export class Session {
   #close() {
     const wasJoined = this.#state.name === 'joined';
     const out = [];
-    for (const [id, p] of this.#pending) if (!p.copy) out.push({ type: 'unconfirmed', id, to: p.to, text: p.text });
+    for (const [id, p] of this.#pending) if (!p.copy && !p.file) out.push({ type: 'unconfirmed', id, to: p.to, text: p.text });
+    if (this.#v2) out.push({ type: 'files-closed' });
     this.#pending.clear();
     this.#wanted.clear();
     this.#waitEpoch = [];
@@ -322,6 +391,7 @@ export class Session {
   async #frame(f) {
     if (f.cmd === 'config') return this.#config(f.data);
     if (f.cmd === 'message') return this.#v2 && f.data.v === 2 ? this.#messageV2(f.data) : this.#message(f.data);
+    if (f.cmd === 'file-chunk' || f.cmd === 'file-cancel') return this.#v2 ? [{ type: f.cmd, data: f.data }] : [];
     if (f.cmd !== 'signal') return [];
     const d = f.data;
     switch (d.code) {
@@ -346,6 +416,10 @@ export class Session {
         return this.#v2 && Array.isArray(d.changes) ? this.#presence(d.changes) : [];
       case 'chat-key':
         return this.#keyArrived(d);
+      case 'file-window':
+        return this.#v2 && typeof d.tid === 'string' ? [{ type: 'file-window', tid: d.tid, acked: d.acked }] : [];
+      case 'file-status':
+        return this.#v2 && typeof d.tid === 'string' ? [{ type: 'file-status', tid: d.tid, to: d.to, state: d.state, reason: d.reason }] : [];
       case 'chat-userslist': {
         const list = P.usersList(d);
         if (list.length) this.#admin = list[0].name;
@@ -364,6 +438,7 @@ export class Session {
         return [this.#usersView(), { type: 'user-left', name: f.user }];
       case 'chat-ack': {
         const p = this.#settle(d.id);
+        if (p && p.file) return [{ type: 'file-accepted', tid: p.file }];
         return p && !p.copy ? [{ type: 'ack', id: p.message }] : [];
       }
       case 'chat-undelivered': {
@@ -371,6 +446,7 @@ export class Session {
         if (!p) return [];
         if (d.why === 'stale-epoch' && Number.isSafeInteger(d.epoch) && p.resend && !p.resent) return this.#resendStale(d.id, p, d.epoch);
         const reason = typeof d.reason === 'string' && d.reason ? d.reason : 'the server did not deliver it';
+        if (p.file) return [{ type: 'file-refused', tid: p.file, reason, why: typeof d.why === 'string' ? d.why : '' }];
         if (p.copy) return [{ type: 'copy-undelivered', id: p.message, what: p.copy, reason }];
         return [{ type: 'undelivered', id: p.message, to: p.to, text: p.text, reason }];
       }
@@ -595,12 +671,11 @@ export class Session {
     return max;
   }
 
-  async #encrypt(all, to, text, isOpen) {
+  async #encrypt(all, to, text, isOpen, id) {
     const C = this.#c;
     const plain = this.#plaintext(to, text);
     const sig = C.b64(await C.sign(this.#keys, plain));
     const frames = [];
-    const id = this.#newId();
     if (all) {
       const { iv, ct } = await C.aesEncrypt(this.#group, plain);
       frames.push(P.aesMessage(this.#me, id, C.b64(iv), C.b64(ct), sig));
@@ -804,6 +879,7 @@ export class Session {
       return [notice(`A message from ${e.from} is not shown: its time is more than 10 minutes off this device's clock (an old message sent again, or a clock set wrong).`, 'warn')];
     }
     if (this.#seen.replay(e.from, e.id, now)) return [];
+    if (e.kind === 'file') return this.#fileOffer(d, e);
     if (e.kind !== 'text') return [];
     const admin = this.#admin;
     const fromConsole = e.from === me; // the administrator's console, copied to me on the web
@@ -817,6 +893,16 @@ export class Session {
       reply: fromConsole ? (e.to === me ? '' : e.to) : e.from,
       text: e.text,
     }];
+  }
+
+  // A file offer, verified: its clear part (which the server read) must say what the
+  // signed one says, or the chunks would not be those announced.
+  #fileOffer(d, e) {
+    const f = e.file;
+    const c = d.file;
+    const same = f && c && typeof f === 'object' && typeof c === 'object' && f.tid === c.tid && f.size === c.size && f.chunks === c.chunks;
+    if (!same || e.from === this.#me) return same ? [] : [this.#flag(e.from, 'offered a file that does not match its description')];
+    return [{ type: 'file-offer', from: e.from, to: e.to, admin: e.from === this.#admin, file: f }];
   }
 
   // To all from a 0.9 client, relayed by the server under the group key: its 0.9
@@ -841,8 +927,7 @@ export class Session {
 
   // ---- version 2: sending --------------------------------------------------------------
 
-  async #sendV2(all, to, text, isOpen) {
-    const id = this.#newId();
+  async #sendV2(all, to, text, isOpen, id) {
     const outgoing = { type: 'outgoing', id, to, text, admin: to === this.#admin || this.#isAdmin };
     if (all) {
       const epoch = this.#epoch;

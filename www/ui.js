@@ -2,6 +2,8 @@
 // user's actions on them, passed to app.js as calls. Text goes in with textContent only.
 
 import { nameProblem } from './protocol.js';
+import { keyIdGroups } from './comparison.js';
+import { titleWith } from './notifications.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,7 +15,8 @@ function el(tag, cls, text) {
 }
 
 // `on`: { join(name), keyFiles(privateFile, publicFile), send(), typed(), pick(to),
-// reconnect(), download(which: 'private' | 'public') }
+// reconnect(), download(which: 'private' | 'public'), compare(name), remember(),
+// forget(), notify(), share() }
 export function init(on) {
   follow($('log'));
   const toggle = $('users-toggle');
@@ -33,6 +36,7 @@ export function init(on) {
     const kid = e.target.closest('button.kid');
     if (kid) return toggleKid(kid);
     const row = e.target.closest('li.user');
+    if (row && e.target.closest('button.compare')) return on.compare(row.dataset.name);
     if (row && row.dataset.name) on.pick(row.dataset.name);
   });
   $('to').addEventListener('change', (e) => {
@@ -84,6 +88,16 @@ export function init(on) {
     if (!e.isComposing) on.typed();
   });
   $('reconnect').addEventListener('click', () => on.reconnect());
+  $('log').addEventListener('click', (e) => {
+    const b = e.target.closest('button.compare');
+    if (b) on.compare(b.dataset.name);
+  });
+  $('remember-now').addEventListener('click', () => on.remember());
+  $('forget').addEventListener('click', () => on.forget());
+  $('forget-start').addEventListener('click', () => on.forget());
+  $('notify').addEventListener('click', () => on.notify());
+  $('share').addEventListener('click', () => on.share());
+  $('verify-close').addEventListener('click', () => $('verify').close());
   $('dl-private').addEventListener('click', () => on.download('private'));
   $('dl-public').addEventListener('click', () => on.download('public'));
 }
@@ -104,6 +118,8 @@ export function noCrypto() {
 // ---- the join form ---------------------------------------------------------------------
 
 export const nameError = (msg) => fieldError($('name'), $('name-error'), msg);
+
+export const setName = (name) => ($('name').value = name);
 
 export function focusName(select = false) {
   $('name').focus();
@@ -287,7 +303,7 @@ let unread = 0;
 document.addEventListener('visibilitychange', () => {
   if (!document.hidden) {
     unread = 0;
-    document.title = title;
+    document.title = titleWith(0, title);
   }
 });
 
@@ -327,10 +343,20 @@ export function renderUsers({ users, all }) {
     if (u.admin) b.append(el('span', 'badge', u.self ? 'your console' : 'administrator'));
     if (u.legacy) b.append(el('span', 'badge old', '0.9 client'));
     b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}${u.legacy ? ', on an old 0.9 client' : ''}`);
+    if (u.trust) b.append(trustMark(u.trust, true));
     const k = el('button', 'kid');
     k.type = 'button';
     kidButton(k, u.keyid);
     k.setAttribute('aria-label', `Key ID of ${u.name}`);
+    // The comparison panel's button comes first and narrow: the row's middle (where a
+    // click on the row lands) stays the name, which picks the person.
+    if (!u.self) {
+      const c = el('button', 'compare ghost', '⇄');
+      c.type = 'button';
+      c.title = `Compare keys with ${u.name}`;
+      c.setAttribute('aria-label', `Compare keys with ${u.name}`);
+      li.append(c);
+    }
     li.append(b, k);
     if (u.bad) li.append(el('span', 'error', 'Key ID differs from the server’s!'));
     items.push(li);
@@ -346,7 +372,7 @@ export function markUsersOffline() {
   $('users-count').textContent = '(offline)';
 }
 
-function time() {
+export function timeElement() {
   const d = new Date();
   const t = el('time', '', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
   t.dateTime = d.toISOString();
@@ -374,10 +400,14 @@ function follow(log) {
   });
 }
 
+export const keepLogEnd = () => keepEnd();
+
 function keepEnd() {
   const log = $('log');
   if (following) log.scrollTop = log.scrollHeight;
 }
+
+export const appendToLog = (li) => append(li);
 
 function append(li) {
   $('log').append(li);
@@ -388,7 +418,7 @@ function append(li) {
 
 export function notice(text, kind = '') {
   const li = el('li', 'notice' + (kind ? ' ' + kind : ''));
-  li.append(time(), el('span', '', text));
+  li.append(timeElement(), el('span', '', text));
   return append(li);
 }
 
@@ -396,7 +426,7 @@ export function notice(text, kind = '') {
 export function flagged(text) {
   const li = el('li', 'flagged');
   li.setAttribute('role', 'alert');
-  li.append(time(), el('span', '', text));
+  li.append(timeElement(), el('span', '', text));
   return append(li);
 }
 
@@ -413,7 +443,9 @@ export function message(m) {
     li.dataset.reply = m.reply;
     who.setAttribute('aria-label', `${m.who}. Answer ${m.reply === 'all' ? 'everybody' : m.reply}`);
   } else who.disabled = true;
-  meta.append(who, time());
+  meta.append(who);
+  if (m.trust) meta.append(trustMark(m.trust));
+  meta.append(timeElement());
   if (m.legacy) {
     const mark = el('span', 'legacy', '0.9 client');
     mark.title = 'Sent from an old 0.9 client: its signature does not say whom it was for or when it was sent.';
@@ -423,9 +455,12 @@ export function message(m) {
   const p = el('p', 'text', m.text);
   p.dir = 'auto'; // a message in a right-to-left script reads from the right
   li.append(meta, p);
-  if (document.hidden && m.kind === 'other') document.title = `(${++unread}) ${title}`;
+  if (document.hidden && m.kind === 'other') document.title = titleWith(++unread, title);
   return append(li);
 }
+
+// Whether my message `id` is in the log (written before, sent again now).
+export const shown = (id) => !!$('log').querySelector(`li.msg[data-id="${CSS.escape(id)}"]`);
 
 // The delivery state of my message `id`: 'sent', 'failed' (with a button that runs
 // `fix`), or 'note' (a line added below it).
@@ -451,11 +486,117 @@ export function status(id, state, text, fix) {
   keepEnd();
 }
 
-export function banner(text, certUrl) {
+// `button`: the label of the button that reconnects ('Reconnect', or 'Now' while a
+// reconnection is counted down), or '' for none; `focus` moves the focus to it.
+export function banner(text, certUrl, button = 'Reconnect', focus = true) {
   $('banner').hidden = !text;
   if (!text) return;
   $('banner-text').textContent = text;
   $('cert-help').hidden = !certUrl;
   if (certUrl) $('cert-link').href = $('cert-link').textContent = certUrl;
-  $('reconnect').focus();
+  const b = $('reconnect');
+  b.hidden = !button;
+  b.textContent = button || 'Reconnect';
+  b.setAttribute('aria-label', button === 'Now' ? 'Reconnect now' : b.textContent);
+  if (button && focus) b.focus();
+}
+
+// ---- trust: key changes, verification, this device ------------------------------------
+
+// ✓ for a key compared and marked verified; ⚠ for a name whose verified key was replaced.
+// `short` (the users list, where room is scarce): ✓ alone for a verified key.
+function trustMark(trust, short = false) {
+  const verified = trust === 'verified';
+  const m = el('span', `trust ${trust}`, verified ? (short ? '✓' : '✓ verified') : '⚠ new key');
+  if (verified && short) m.setAttribute('aria-label', 'verified');
+  m.title = verified ? 'You compared the codes with this person and marked the key verified' : 'This name had another key when you verified it: compare the codes again';
+  return m;
+}
+
+// A key change, said plainly in the log, with a button to compare the codes.
+export function keyChange(name, text) {
+  const li = notice(text, 'warn keychange');
+  const b = el('button', 'compare ghost', `Compare codes with ${name}`);
+  b.type = 'button';
+  b.dataset.name = name;
+  li.append(b);
+  return li;
+}
+
+// The verification panel. v: { name, self, theirs, mine, code, status, admin } with
+// `status` of key-watch.js; `mark(on)` runs when the person (un)marks the key verified.
+export function openVerify(v, mark) {
+  const d = $('verify');
+  $('verify-title').textContent = v.self ? 'Your key' : `Compare keys with ${v.name}`;
+  $('verify-compare').hidden = v.self;
+  $('verify-mine-box').hidden = v.self;
+  $('verify-their-label').textContent = v.self ? 'Your Key ID' : `Key ID of ${v.name}${v.admin ? ' (the administrator)' : ''}`;
+  $('verify-their').textContent = keyIdGroups(v.theirs);
+  $('verify-mine').textContent = keyIdGroups(v.mine);
+  $('verify-code').textContent = v.code || '';
+  $('verify-how').textContent = `Read these 12 digits to ${v.name} (in person or on a call you trust), or look at both screens. If ${v.name} sees the same code, your two keys are the ones in use and nobody sits between you. A different code: do not trust this chat with ${v.name}.`;
+  const state = $('verify-state');
+  state.dataset.state = v.status;
+  state.textContent = v.self ? '' : v.status === 'verified' ? `✓ You marked ${v.name}'s key as verified.` : v.status === 'changed' ? `⚠ ${v.name} has a different key from the one you verified. Compare the codes again before trusting them.` : `Not verified yet.`;
+  const b = $('verify-mark');
+  b.hidden = v.self;
+  b.textContent = v.status === 'verified' ? 'Remove the mark' : 'Mark as verified';
+  b.onclick = () => {
+    mark(v.status !== 'verified');
+    d.close();
+  };
+  if (!d.open) d.showModal();
+}
+
+export const verifyOpen = () => $('verify').open;
+
+// The join form when this device remembers someone: `text` says who, '' hides it.
+export function remembered(text) {
+  $('remembered').hidden = !text;
+  $('remembered-text').textContent = text;
+  $('remember').checked = !!text;
+}
+
+export const rememberTicked = () => $('remember').checked;
+
+// The buttons about this device, under my name: d { remembered, notify: 'off' | 'on' |
+// 'unsupported' | 'denied', exportable }.
+export function device(d) {
+  $('remember-now').hidden = d.remembered;
+  $('forget').hidden = !d.remembered;
+  $('notify').hidden = d.notify === 'unsupported';
+  $('notify').textContent = d.notify === 'on' ? 'Notifications: on (turn off)' : 'Notify me of new messages';
+  $('notify').setAttribute('aria-pressed', String(d.notify === 'on'));
+  $('dl-private').hidden = !d.exportable;
+  $('dl-note').hidden = d.exportable;
+}
+
+export const deviceNote = (text) => ($('device-note').textContent = text);
+
+// The QR code and the link to pass on; toggled by the "Share the link" button.
+export function share(link, qr) {
+  const box = $('share-box');
+  const open = box.hidden;
+  box.hidden = !open;
+  $('share').setAttribute('aria-expanded', String(open));
+  if (!open) return;
+  const a = $('share-link');
+  a.href = a.textContent = link;
+  const img = $('share-qr');
+  img.hidden = !qr;
+  $('share-noqr').hidden = !!qr;
+  if (qr && img.getAttribute('src') !== qr) {
+    // A server without the QR route: the link alone, said plainly, no broken image.
+    img.addEventListener('error', () => {
+      img.hidden = true;
+      $('share-noqr').hidden = false;
+    }, { once: true });
+    img.src = qr;
+  }
+}
+
+// The certificate fingerprint of the link (colon-separated pairs), or '' for none.
+export function certificate(pairs) {
+  $('cert').hidden = $('me-cert').hidden = !pairs;
+  $('cert-fp').textContent = $('me-cert-fp').textContent = pairs;
 }

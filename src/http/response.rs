@@ -14,7 +14,7 @@ pub fn content_security_policy(host: Option<&str>) -> String {
         None => "'self'".to_string(),
     };
     format!(
-        "default-src 'self'; connect-src {connect}; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+        "default-src 'self'; connect-src {connect}; img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
     )
 }
 

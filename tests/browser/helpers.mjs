@@ -353,9 +353,10 @@ export function artifact(engine, name) {
 
 export const BIN = resolve(ROOT, process.env.DYSPATCHER_BIN || 'target/debug/dyspatcher');
 
-// Starts the server; resolves when the banner gives the chat page URL.
-export function startServer(extraArgs = [], { timeoutMs = 20000 } = {}) {
-  const args = ['-i', '127.0.0.1', '-p', '0', '-w', '0', '--admin-private-key', vectorFile('admin.pkcs8.pem'), ...extraArgs];
+// Starts the server; resolves when the banner gives the chat page URL. `port`: the web
+// port (0: any free one), e.g. that of a server stopped before, to start it again.
+export function startServer(extraArgs = [], { timeoutMs = 20000, port = 0 } = {}) {
+  const args = ['-i', '127.0.0.1', '-p', String(port), '-w', '0', '--admin-private-key', vectorFile('admin.pkcs8.pem'), ...extraArgs];
   const child = spawn(BIN, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const srv = {
     child,
