@@ -2,7 +2,7 @@
 // docs/PROTOCOL.md), and the certificate fingerprint the console's link carries in its
 // fragment (#sha256=…), to compare with what the browser shows of the certificate.
 
-const MAX_QR_TEXT = 1024; // bytes the server encodes (docs/PROTOCOL.md, "QR codes")
+const MAX_QR_TEXT = 256; // bytes the server encodes (docs/PROTOCOL.md, "QR codes")
 
 // The SHA-256 fingerprint (64 lowercase hex) of `#sha256=…` in the fragment, or ''.
 export function fingerprint(hash) {
