@@ -58,7 +58,12 @@ export function init(files) {
   });
   // A pasted image (a screenshot) is a file; pasted text stays text.
   $('text').addEventListener('paste', (e) => {
-    const list = [...((e.clipboardData && e.clipboardData.files) || [])];
+    const data = e.clipboardData;
+    let list = [...((data && data.files) || [])];
+    // Some engines list a pasted image only among the items.
+    if (!list.length && data && data.items) {
+      list = [...data.items].filter((i) => i.kind === 'file').map((i) => i.getAsFile()).filter(Boolean);
+    }
     if (!list.length) return;
     e.preventDefault();
     files(list);

@@ -129,17 +129,23 @@ forEachEngine((t) => {
     await b.screenshot({ path: artifact(t.engine, 'file-preview-360x640.png') });
 
     // A pasted image (a screenshot) and a dropped file go the same way.
-    await a.evaluate((b64) => {
+    const pasted = await a.evaluate((b64) => {
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       const paste = new DataTransfer();
       paste.items.add(new File([bytes], 'image.png', { type: 'image/png' }));
-      document.getElementById('text').dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+      // An engine may give a script-made paste event an empty clipboard (Firefox does):
+      // then only a real paste could be tested, which no driver performs.
+      const ev = new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true });
+      const carries = !!(ev.clipboardData && (ev.clipboardData.files.length || ev.clipboardData.items.length));
+      document.getElementById('text').dispatchEvent(ev);
       const drop = new DataTransfer();
       drop.items.add(new File(['dropped text'], 'notes.txt', { type: 'text/plain' }));
       const chat = document.getElementById('chat');
       for (const type of ['dragenter', 'dragover', 'drop']) chat.dispatchEvent(new DragEvent(type, { dataTransfer: drop, bubbles: true, cancelable: true }));
+      return carries;
     }, IMAGE.bytes.toString('base64'));
-    await fileRow(b, 'image.png').locator('img.preview').waitFor({ timeout: WAIT });
+    if (pasted) await fileRow(b, 'image.png').locator('img.preview').waitFor({ timeout: WAIT });
+    else console.log(`# ${t.engine}: a script-made paste event carries no clipboard here: the pasted image is not checked`);
     await fileRow(b, 'notes.txt').locator('a.fsave').waitFor({ timeout: WAIT });
     assert.equal(await a.locator('#text').inputValue(), '', 'a pasted file is not text');
     assert.equal(await a.locator('#chat.dropping').count(), 0);
