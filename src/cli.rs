@@ -503,6 +503,17 @@ mod tests {
     }
 
     #[test]
+    fn the_hold_is_in_seconds_and_zero_turns_it_off() {
+        use std::time::Duration;
+        assert_eq!(run(&[]).unwrap().limits.hold_for, Duration::from_secs(600));
+        let limits = run(&["--hold-for", "1"]).unwrap().limits;
+        assert_eq!(limits.hold_for, Duration::from_secs(1));
+        let limits = run(&["--hold-for", "0"]).unwrap().limits;
+        assert!(limits.hold_for.is_zero());
+        assert!(run(&["--hold-for", "-1"]).is_err());
+    }
+
+    #[test]
     fn the_file_cap_is_in_mib_and_the_bytes_in_flight_follow_it() {
         let limits = run(&[]).unwrap().limits;
         assert_eq!(limits.max_file_bytes, 25 * 1024 * 1024);
