@@ -106,6 +106,11 @@ impl Chat {
         if iv.len() != SECRET_IV_LEN || ciphertext.len() < MIN_SEALED_CIPHERTEXT {
             return self.undelivered_v2(conn, data, BAD_SIZE, Why::BadSize);
         }
+        if data.file.is_some() {
+            // A file's chunks follow its offer at once: a transfer cannot wait.
+            let reason = format!("{to} is not connected: not delivered.");
+            return self.undelivered_v2(conn, data, &reason, Why::NotConnected);
+        }
         let member = self.users.member(conn).expect("checked");
         let (from, sender_key) = (member.name.clone(), member.identity.key_id().to_string());
         match self.hold(&sender_key, data, wrapped_len, data.relayed_from(&from)) {

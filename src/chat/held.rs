@@ -23,6 +23,9 @@ struct Departed {
     name: String,
     /// Bytes of its RSA modulus: a held frame's wrapped key has this size.
     modulus_bytes: usize,
+    /// Its `chat-key` frame: a sender that did not fetch the key before it left still
+    /// can (`lazy_keys.rs`), to write the message to be held.
+    key_frame: FrameText,
     until: Instant,
     /// `until` on the wall clock, in milliseconds since 1970 (`chat-held`'s `until`).
     until_ms: u64,
@@ -119,6 +122,7 @@ impl Chat {
         let mut departed = Departed {
             name: member.name.clone(),
             modulus_bytes: member.identity.modulus_bytes(),
+            key_frame: member.key_frame(),
             until,
             until_ms,
             frames: VecDeque::new(),
@@ -198,6 +202,12 @@ impl Chat {
                 }
             }
         }
+    }
+
+    /// The `chat-key` frame of a key that left within its window.
+    pub(super) fn departed_key_frame(&self, key_id: &str) -> Option<FrameText> {
+        let departed = self.held.keys.get(key_id)?;
+        (departed.until > self.clock).then(|| departed.key_frame.clone())
     }
 
     /// When the first window ends.

@@ -917,6 +917,16 @@ fn a_message_to_someone_gone_a_short_while_is_held_and_delivered_on_return() {
     h.chat.closed(2, None);
     h.pump();
     h.take(1);
+    // Its key is still given, for a message to be written.
+    let ask = json!({"cmd":"signal","user":"alice","data":{"code":"chat-getkeys",
+        "keyids":[key("bob").public().key_id()]}});
+    h.send(1, &ask.to_string());
+    let answer = h.take(1);
+    assert_eq!(code(&answer[0]), "chat-key");
+    assert_eq!(
+        answer[0]["data"]["publickey"],
+        key("bob").public().spki_b64()
+    );
     let first = h.direct(1, "bobby", key("bob").public(), "first");
     let second = h.direct(1, "bobby", key("bob").public(), "second");
     h.send(1, &first);
