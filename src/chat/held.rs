@@ -15,14 +15,18 @@ use super::frames::{self, FrameText};
 use super::users::Member;
 use super::v2_frames::{self, V2Data, Why};
 use super::{Chat, ConnId};
+use crate::console::ConsoleLine;
+use crate::crypto::PublicIdentity;
+use crate::wall_clock::LocalTime;
 
 /// A key that left recently, and what waits for it.
 #[derive(Debug)]
 struct Departed {
     /// The name it left under: the one its senders used.
     name: String,
-    /// Bytes of its RSA modulus: a held frame's wrapped key has this size.
-    modulus_bytes: usize,
+    /// Its key: a held frame's wrapped key has its modulus' size; the console wraps
+    /// with it.
+    identity: PublicIdentity,
     /// Its `chat-key` frame: a sender that did not fetch the key before it left still
     /// can (`lazy_keys.rs`), to write the message to be held.
     key_frame: FrameText,
@@ -36,9 +40,17 @@ struct Departed {
 #[derive(Debug)]
 struct HeldFrame {
     frame: String,
-    /// The sender's Key ID: its ack or notice goes to it wherever it is connected then.
-    sender: String,
+    sender: HeldFor,
     id: Option<String>,
+}
+
+/// Who is told what became of a held frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HeldFor {
+    /// A version-2 user, by Key ID: told wherever it is connected then.
+    Key(String),
+    /// The administrator's console.
+    Console,
 }
 
 #[derive(Debug, Default)]
@@ -68,7 +80,7 @@ pub enum Holding {
 
 /// What a sender is to be told about its held frame.
 struct Notice {
-    sender: String,
+    sender: HeldFor,
     id: Option<String>,
 }
 
@@ -121,7 +133,7 @@ impl Chat {
         let until_ms = self.wall_ms + self.limits.hold_for.as_millis() as u64;
         let mut departed = Departed {
             name: member.name.clone(),
-            modulus_bytes: member.identity.modulus_bytes(),
+            identity: member.identity.clone(),
             key_frame: member.key_frame(),
             until,
             until_ms,
@@ -148,16 +160,28 @@ impl Chat {
         wrapped_len: usize,
         frame: String,
     ) -> Holding {
-        let Some(key_id) = self.held.names.get(&data.to) else {
+        let Some(key_id) = self.held.names.get(&data.to).cloned() else {
             return Holding::NotHeld;
         };
+        let sender = HeldFor::Key(sender_key.to_string());
+        self.hold_for_key(&key_id, sender, data.valid_id(), wrapped_len, frame)
+    }
+
+    fn hold_for_key(
+        &mut self,
+        key_id: &str,
+        sender: HeldFor,
+        id: Option<&str>,
+        wrapped_len: usize,
+        frame: String,
+    ) -> Holding {
         let Some(departed) = self.held.keys.get_mut(key_id) else {
             return Holding::NotHeld;
         };
         if departed.until <= self.clock {
             return Holding::NotHeld;
         }
-        if wrapped_len != departed.modulus_bytes {
+        if wrapped_len != departed.identity.modulus_bytes() {
             return Holding::BadSize;
         }
         let limits = &self.limits;
@@ -171,8 +195,8 @@ impl Chat {
         self.held.total_bytes += frame.len();
         departed.frames.push_back(HeldFrame {
             frame,
-            sender: sender_key.to_string(),
-            id: data.valid_id().map(str::to_owned),
+            sender,
+            id: id.map(str::to_owned),
         });
         Holding::Held(departed.until_ms)
     }
@@ -188,6 +212,7 @@ impl Chat {
             let Some(departed) = self.held.forget_key(&key_id) else {
                 continue;
             };
+            let name = departed.name.clone();
             let mut acks = Vec::new();
             for held in departed.frames {
                 self.send_one(conn, held.frame);
@@ -197,11 +222,53 @@ impl Chat {
                 });
             }
             for notice in acks {
-                if let (Some(sender), Some(id)) = (self.v2_conn_of(&notice.sender), notice.id) {
-                    self.send_one(sender, frames::ack(&id));
+                match notice.sender {
+                    HeldFor::Console => self.console(
+                        ConsoleLine::new()
+                            .plain("held message delivered to ")
+                            .name(&name, false),
+                    ),
+                    HeldFor::Key(key) => {
+                        if let (Some(sender), Some(id)) = (self.v2_conn_of(&key), notice.id) {
+                            self.send_one(sender, frames::ack(&id));
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// The console's `@name` to nobody connected: the name and key of a version-2 user
+    /// who left it within the window, if any.
+    pub(super) fn departed_user(&self, name: &str) -> Option<(String, PublicIdentity)> {
+        let key_id = self.held.names.get(name)?;
+        let departed = self.held.keys.get(key_id)?;
+        (departed.until > self.clock).then(|| (departed.name.clone(), departed.identity.clone()))
+    }
+
+    /// The console's frame to a user who left, signed: held for `identity`'s key; the
+    /// console says so, or why not.
+    pub(super) fn hold_from_console(&mut self, identity: &PublicIdentity, to: &str, frame: String) {
+        let wrapped = identity.modulus_bytes();
+        let line = match self.hold_for_key(
+            identity.key_id(),
+            HeldFor::Console,
+            None,
+            wrapped,
+            frame,
+        ) {
+            Holding::Held(until_ms) => ConsoleLine::new()
+                .plain("held: waiting for ")
+                .name(to, false)
+                .plain(format!(" until {}", clock_time(until_ms))),
+            Holding::Full => ConsoleLine::warning(format!(
+                "not delivered: {to} is not connected, and the messages held for {to} are at their limit"
+            )),
+            _ => ConsoleLine::warning(format!(
+                "not delivered: {to} came back or stayed away too long while it was being signed; send it again"
+            )),
+        };
+        self.console(line);
     }
 
     /// The `chat-key` frame of a key that left within its window.
@@ -235,7 +302,14 @@ impl Chat {
             departed.name
         );
         for held in departed.frames {
-            if let Some(sender) = self.v2_conn_of(&held.sender) {
+            let HeldFor::Key(key) = &held.sender else {
+                self.console(ConsoleLine::warning(format!(
+                    "not delivered to {}: expired ({} did not come back within {window})",
+                    departed.name, departed.name
+                )));
+                continue;
+            };
+            if let Some(sender) = self.v2_conn_of(key) {
                 let frame = v2_frames::undelivered(
                     held.id.as_deref(),
                     &departed.name,
@@ -255,6 +329,12 @@ impl Chat {
             .is_some_and(|m| m.is_v2())
             .then_some(conn)
     }
+}
+
+/// `14:05`, local time, of a wall-clock time in milliseconds since 1970.
+fn clock_time(ms: u64) -> String {
+    let time = LocalTime::at(std::time::UNIX_EPOCH + Duration::from_millis(ms));
+    format!("{:02}:{:02}", time.hour, time.minute)
 }
 
 /// "10 minutes", "1 minute", "90 seconds".

@@ -1073,3 +1073,48 @@ fn the_hold_is_bounded_and_can_be_off() {
     h.send(1, &frame);
     assert_eq!(h.take(1)[0]["data"]["why"], "not-connected");
 }
+
+#[test]
+fn the_console_writes_to_someone_gone_a_short_while_and_shows_what_became_of_it() {
+    let mut h = H::new();
+    h.join_v2(1, "bobby", key("bob"));
+    h.join_v2(2, "alice", key("alice"));
+    h.chat.closed(1, None);
+    h.chat.closed(2, None);
+    h.pump();
+    h.console.clear();
+    h.console_line("@bobby while you were away");
+    assert!(
+        h.console
+            .iter()
+            .any(|l| l.starts_with("held: waiting for bobby until ")),
+        "{:?}",
+        h.console
+    );
+    h.join_v2(3, "bobby", key("bob"));
+    let frames = h.take(3);
+    let admin = h.admin.public().clone();
+    let messages = message_frames(&frames);
+    assert_eq!(messages.len(), 1);
+    let m = messages[0].clone();
+    let envelope = h.envelope(3, &m, &admin);
+    assert_eq!(envelope.text.as_deref(), Some("while you were away"));
+    assert!(
+        h.console
+            .iter()
+            .any(|l| l == "held message delivered to bobby")
+    );
+    // alice does not come back: the console says so when the window ends.
+    h.console_line("@alice you will not read this");
+    h.now += Duration::from_secs(600);
+    h.chat.handle_timeout(h.now);
+    h.pump();
+    assert!(
+        h.console
+            .iter()
+            .any(|l| l
+                == "not delivered to alice: expired (alice did not come back within 10 minutes)"),
+        "{:?}",
+        h.console
+    );
+}
