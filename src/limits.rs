@@ -108,9 +108,12 @@ pub struct Limits {
     /// How long a version-2 1:1 message to a user who left is held for its key to come
     /// back (`--hold-for`; zero: not held). Memory only.
     pub hold_for: Duration,
-    /// Frames and bytes held for one departed key: a sender cannot fill the hold alone.
+    /// Frames and bytes held for one departed key: one absence cannot take the whole hold.
     pub held_per_user_frames: usize,
     pub held_per_user_bytes: usize,
+    /// Bytes held from one sending key, for all recipients: one sender cannot take the
+    /// whole hold either.
+    pub held_per_sender_bytes: usize,
     /// Bytes held for all departed keys together.
     pub held_total_bytes: usize,
     /// Departed keys remembered for the hold; past it the one that left first is
@@ -171,6 +174,7 @@ impl Default for Limits {
             hold_for: Duration::from_secs(600),
             held_per_user_frames: 50,
             held_per_user_bytes: 1024 * 1024,
+            held_per_sender_bytes: 2 * 1024 * 1024,
             held_total_bytes: 16 * 1024 * 1024,
             held_departed_keys: 4096,
         }

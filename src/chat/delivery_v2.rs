@@ -124,7 +124,7 @@ impl Chat {
             }
             Holding::Full => {
                 let reason = format!(
-                    "{to} is not connected, and the messages held for {to} (or for everybody) are at their limit: not delivered."
+                    "{to} is not connected, and the messages held (for {to}, from you, or in all) are at their limit: not delivered."
                 );
                 self.undelivered_v2(conn, data, &reason, Why::NotConnected);
             }

@@ -64,6 +64,8 @@ pub struct Held {
     /// front ends first.
     order: VecDeque<(String, Instant)>,
     total_bytes: usize,
+    /// Bytes held from each sending key (the console's are not counted).
+    by_sender: HashMap<String, usize>,
 }
 
 /// A frame held, or why not.
@@ -91,7 +93,34 @@ impl Held {
             self.names.remove(&departed.name);
         }
         self.total_bytes -= departed.bytes;
+        for frame in &departed.frames {
+            self.uncount(&frame.sender, frame.frame.len());
+        }
         Some(departed)
+    }
+
+    fn sent_by(&self, sender: &HeldFor) -> usize {
+        match sender {
+            HeldFor::Key(key) => self.by_sender.get(key).copied().unwrap_or(0),
+            HeldFor::Console => 0,
+        }
+    }
+
+    fn count(&mut self, sender: &HeldFor, bytes: usize) {
+        if let HeldFor::Key(key) = sender {
+            *self.by_sender.entry(key.clone()).or_default() += bytes;
+        }
+    }
+
+    fn uncount(&mut self, sender: &HeldFor, bytes: usize) {
+        if let HeldFor::Key(key) = sender
+            && let Some(sent) = self.by_sender.get_mut(key)
+        {
+            *sent -= bytes;
+            if *sent == 0 {
+                self.by_sender.remove(key);
+            }
+        }
     }
 
     fn next_expiry(&mut self) -> Option<Instant> {
@@ -107,6 +136,11 @@ impl Held {
     #[cfg(test)]
     pub fn total_bytes(&self) -> usize {
         self.total_bytes
+    }
+
+    #[cfg(test)]
+    pub fn senders(&self) -> usize {
+        self.by_sender.len()
     }
 }
 
@@ -146,6 +180,9 @@ impl Chat {
             departed.bytes = previous.bytes;
             departed.frames = previous.frames;
             self.held.total_bytes += departed.bytes;
+            for frame in &departed.frames {
+                self.held.count(&frame.sender, frame.frame.len());
+            }
         }
         self.held.names.insert(member.name.clone(), key_id.clone());
         self.held.keys.insert(key_id.clone(), departed);
@@ -175,6 +212,7 @@ impl Chat {
         wrapped_len: usize,
         frame: String,
     ) -> Holding {
+        let sent = self.held.sent_by(&sender);
         let Some(departed) = self.held.keys.get_mut(key_id) else {
             return Holding::NotHeld;
         };
@@ -186,6 +224,7 @@ impl Chat {
         }
         let limits = &self.limits;
         if departed.frames.len() >= limits.held_per_user_frames
+            || sent + frame.len() > limits.held_per_sender_bytes
             || departed.bytes + frame.len() > limits.held_per_user_bytes
             || self.held.total_bytes + frame.len() > limits.held_total_bytes
         {
@@ -193,12 +232,16 @@ impl Chat {
         }
         departed.bytes += frame.len();
         self.held.total_bytes += frame.len();
+        let bytes = frame.len();
+        let sender_copy = sender.clone();
         departed.frames.push_back(HeldFrame {
             frame,
             sender,
             id: id.map(str::to_owned),
         });
-        Holding::Held(departed.until_ms)
+        let until_ms = departed.until_ms;
+        self.held.count(&sender_copy, bytes);
+        Holding::Held(until_ms)
     }
 
     /// Version-2 joiners of this turn, after their users list: what was held for their

@@ -972,7 +972,7 @@ fn a_message_to_someone_gone_a_short_while_is_held_and_delivered_on_return() {
     h.pump();
     h.join_v2(4, "bobby", key("bob"));
     assert!(message_frames(&h.take(4)).is_empty());
-    assert_eq!(h.chat.held.total_bytes(), 0);
+    assert_eq!((h.chat.held.total_bytes(), h.chat.held.senders()), (0, 0));
 }
 
 #[test]
@@ -1039,6 +1039,12 @@ fn the_hold_is_bounded_and_can_be_off() {
     let frame = h.direct(1, "carla", key("bob").public(), "x");
     h.send(1, &frame);
     assert_eq!(h.take(1)[0]["data"]["why"], "bad-size");
+    // One sender's share: alice has no room left, for anybody.
+    h.chat.limits.held_per_sender_bytes = h.chat.held.total_bytes();
+    let frame = h.direct(1, "carla", key("small2048").public(), "x");
+    h.send(1, &frame);
+    assert_eq!(h.take(1)[0]["data"]["why"], "not-connected");
+    h.chat.limits.held_per_sender_bytes = usize::MAX;
     // The total: nothing more fits.
     h.chat.limits.held_total_bytes = h.chat.held.total_bytes();
     let frame = h.direct(1, "carla", key("small2048").public(), "x");
@@ -1063,6 +1069,7 @@ fn the_hold_is_bounded_and_can_be_off() {
         .map(|f| f["data"]["why"].clone())
         .collect();
     assert_eq!(whys, [json!("hold-expired"), json!("hold-expired")]);
+    assert_eq!((h.chat.held.total_bytes(), h.chat.held.senders()), (0, 0));
     // Off: a departure is not remembered.
     h.chat.limits.hold_for = Duration::ZERO;
     h.join_v2(5, "erina", extra_key(1));
