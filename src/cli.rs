@@ -149,6 +149,8 @@ Limits (docs/LIMITS.md):
                              dropped (default 30)
       --kick-for SECS        how long /kick keeps a key out (default 600; /ban: the whole run)
       --max-file-size MIB    largest file relayed, in MiB (default 25)
+      --hold-for SECS        how long a message to a user who left is held for their return
+                             with the same key (default 600; 0: not held)
 
   -h, --help                 this help
   -V, --version              the version
@@ -268,6 +270,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
         // One file that size must fit the server-wide bound.
         limits.max_file_bytes_in_flight =
             limits.max_file_bytes_in_flight.max(limits.max_file_bytes);
+    }
+
+    if let Some(v) = text(&mut args, "--hold-for")? {
+        let secs = match v.as_str() {
+            "0" => 0,
+            _ => parse_count("--hold-for", &v, 86_400)? as u64,
+        };
+        limits.hold_for = std::time::Duration::from_secs(secs);
     }
 
     let tunnel = crate::tunnel::parse_options(&mut args)?;
@@ -490,6 +500,17 @@ mod tests {
             let err = run(&["--crypto-threads", bad]).unwrap_err();
             assert!(err.contains("from 1 to 16"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_hold_is_in_seconds_and_zero_turns_it_off() {
+        use std::time::Duration;
+        assert_eq!(run(&[]).unwrap().limits.hold_for, Duration::from_secs(600));
+        let limits = run(&["--hold-for", "1"]).unwrap().limits;
+        assert_eq!(limits.hold_for, Duration::from_secs(1));
+        let limits = run(&["--hold-for", "0"]).unwrap().limits;
+        assert!(limits.hold_for.is_zero());
+        assert!(run(&["--hold-for", "-1"]).is_err());
     }
 
     #[test]

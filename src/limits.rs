@@ -105,6 +105,20 @@ pub struct Limits {
     /// Names whose last key the console remembers (`/verify`, the warning when a name
     /// comes back with another key); past it the longest unseen is forgotten.
     pub remembered_names: usize,
+    /// How long a version-2 1:1 message to a user who left is held for its key to come
+    /// back (`--hold-for`; zero: not held). Memory only.
+    pub hold_for: Duration,
+    /// Frames and bytes held for one departed key: one absence cannot take the whole hold.
+    pub held_per_user_frames: usize,
+    pub held_per_user_bytes: usize,
+    /// Bytes held from one sending key, for all recipients: one sender cannot take the
+    /// whole hold either.
+    pub held_per_sender_bytes: usize,
+    /// Bytes held for all departed keys together.
+    pub held_total_bytes: usize,
+    /// Departed keys remembered for the hold; past it the one that left first is
+    /// forgotten (its senders are told, as when its window ends).
+    pub held_departed_keys: usize,
 }
 
 /// Bytes of the text of one `/qr.svg` QR code, after percent-decoding: a link with its
@@ -157,6 +171,12 @@ impl Default for Limits {
             max_file_bytes_in_flight: 64 * 1024 * 1024,
             max_transfers_per_connection: 8,
             remembered_names: 4096,
+            hold_for: Duration::from_secs(600),
+            held_per_user_frames: 50,
+            held_per_user_bytes: 1024 * 1024,
+            held_per_sender_bytes: 2 * 1024 * 1024,
+            held_total_bytes: 16 * 1024 * 1024,
+            held_departed_keys: 4096,
         }
     }
 }

@@ -11,6 +11,7 @@ import * as U from './ui.js';
 import { Session } from './session.js';
 import { KeyWatch } from './key-watch.js';
 import { Outbox } from './outbox.js';
+import { HeldMessages, waitingText, deliveredText } from './held.js';
 import { Reconnector, stopsRetries } from './reconnect.js';
 import { Notifier } from './notifications.js';
 import { comparisonCode } from './comparison.js';
@@ -29,6 +30,7 @@ let everJoined = false; // then leaving the page loses the keys in use and the c
 
 const watch = new KeyWatch(); // the keys this page saw and verified, per name
 const outbox = new Outbox(); // written, not yet accepted by the server
+const held = new HeldMessages(); // accepted, held by the server for a recipient away
 const notifier = new Notifier();
 const retry = new Reconnector({ attempt: () => apply(session.reconnect()), show: (v) => showRetry(v) });
 let retrying = false; // joined once and not refused since: a lost connection is tried again
@@ -310,12 +312,21 @@ const show = {
     U.sendError(o.text);
     U.focusComposer();
   },
+  // The server holds it for a recipient who left a short while ago: not sent again
+  // from the outbox (the server has it); its ack, later, means delivered.
+  held: (o) => {
+    outbox.settled(o.id);
+    held.held(o.id, o.to);
+    U.status(o.id, 'waiting', waitingText(o.to, o.until));
+  },
   ack: (o) => {
     outbox.settled(o.id);
-    U.status(o.id, 'sent', 'sent');
+    const to = held.answered(o.id);
+    U.status(o.id, 'sent', to === null ? 'sent' : deliveredText(to));
   },
   undelivered: (o) => {
     outbox.settled(o.id);
+    held.answered(o.id);
     U.status(o.id, 'failed', 'Not delivered: ' + o.reason, () => putBack(o));
     autoPutBack(o);
   },

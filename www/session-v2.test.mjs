@@ -388,3 +388,35 @@ test('v2 limits: at most MAX_WAITING_PER_KEY messages wait for one sender\'s key
   const out = await bob.feed(keyOf('alice', KEYS.alice));
   assert.equal(ofType(out, 'message').length, 1);
 });
+
+// ---- held for a short absence ------------------------------------------------------------
+
+test('v2 held: a user who left can still be written to; chat-held, then the ack, for the shown message', async () => {
+  const alice = await joined('alice', KEYS.alice);
+  await alice.feed(signal('chat-presence', { changes: [['left', 'bob']] }));
+  assert.equal(alice.s.recipient('bob').kind, 'one');
+  assert.equal(alice.s.recipient('bob').gone, true);
+  const out = await alice.s.send('bob', 'while you were away');
+  const id = one(out, 'outgoing').id;
+  const wrote = await alice.feed(keyOf('bob', KEYS.bob));
+  const [msg] = sent(wrote);
+  assert.equal(msg.data.to, 'bob');
+  const until = 1764634200000;
+  assert.deepEqual(await alice.feed(signal('chat-held', { id: msg.data.id, to: 'bob', until })), [{ type: 'held', id, to: 'bob', until }]);
+  assert.deepEqual(await alice.feed(signal('chat-ack', { id: msg.data.id })), [{ type: 'ack', id }]);
+  // Back in the list: no longer gone.
+  await alice.feed(signal('chat-presence', { changes: [['join', 'bob', KEYS.bob.keyid]] }));
+  assert.equal(alice.s.recipient('bob').gone, undefined);
+});
+
+test('v2 held: an expired hold is reported with its reason', async () => {
+  const alice = await joined('alice', KEYS.alice);
+  await alice.feed(signal('chat-presence', { changes: [['left', 'bob']] }));
+  const out = await alice.s.send('bob', 'too late');
+  const id = one(out, 'outgoing').id;
+  const [msg] = sent(await alice.feed(keyOf('bob', KEYS.bob)));
+  await alice.feed(signal('chat-held', { id: msg.data.id, to: 'bob', until: 1 }));
+  const reason = 'bob did not come back within 10 minutes: not delivered.';
+  const report = await alice.feed(signal('chat-undelivered', { id: msg.data.id, to: 'bob', reason, why: 'hold-expired' }));
+  assert.deepEqual(report, [{ type: 'undelivered', id, to: 'bob', text: 'too late', reason }]);
+});

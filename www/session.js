@@ -63,6 +63,11 @@ export const MAX_WAITING_PER_KEY = 256;
 // fits unless the JSON escapes of its envelope (quotes, backslashes, control characters)
 // grow it by more than about 45%; such a text is refused before anything is sent.
 export const MAX_FRAME_BYTES = 128 * 1024;
+
+// Version-2 users who left, kept so that one can still write to them: the server holds
+// such a message for a while (docs/PROTOCOL.md, "Held for a short absence") and says so
+// (chat-held), then acks it when they come back, or reports it. The most recent ones.
+export const MAX_GONE = 64;
 // Keys of 0.9 users are fetched as soon as they are listed (a 0.9 1:1 message's size
 // depends on its key, and their frames reach everybody): at most this many per frame.
 const KEYS_PER_FRAME = 64;
@@ -89,6 +94,7 @@ export class Session {
   #disableAll = false;
   #group = null; // AES-GCM group key
   #users = new Map(); // name -> { keyid, peer, bad }
+  #gone = new Map(); // name -> { keyid, bad, legacy }: version-2 users who left, in order
   #pending = new Map(); // frame id -> { message: id of the shown message, to, text, copy }
   #mine = new Set(); // signatures of my messages to all: the server echoes them back
   #busy = false; // a message is being encrypted
@@ -152,7 +158,7 @@ export class Session {
     const all = d.to.toLowerCase() === 'all';
     const name = all ? 'all' : this.#resolve(d.to);
     if (!name) return null;
-    if (this.#v2 && (all || !this.#users.get(name).legacy)) return this.#maxText - this.#c.utf8(d.text).length;
+    if (this.#v2 && (all || !this.#listedOrGone(name).legacy)) return this.#maxText - this.#c.utf8(d.text).length;
     if (all || !this.#peerOf(name)) return null;
     return this.#maxBytes(name) - this.#plaintext(name, d.text).length;
   }
@@ -164,7 +170,7 @@ export class Session {
     const bytes = this.room(to, text);
     if (bytes === null) return null;
     const d = this.#destination(to, text);
-    const v2 = this.#v2 && (d.to.toLowerCase() === 'all' || !this.#users.get(this.#resolve(d.to)).legacy);
+    const v2 = this.#v2 && (d.to.toLowerCase() === 'all' || !this.#listedOrGone(this.#resolve(d.to)).legacy);
     if (v2 && bytes >= this.#maxText / 8) return null;
     const chars = [...d.text];
     // As it counts: its UTF-8 (version 2), or as it is in the 0.9 JSON plaintext.
@@ -182,14 +188,16 @@ export class Session {
   // What the recipient selector shows for the chosen `to`:
   //   { kind: 'none' }                 nobody chosen yet
   //   { kind: 'all', allowed }         everybody (not allowed under --disable-all)
-  //   { kind: 'one', to, admin, allowed }   one person (not allowed: oneself)
+  //   { kind: 'one', to, admin, allowed, gone? }   one person (not allowed: oneself; gone: left a
+  //                                    short while ago, the server may hold a message for them)
   //   { kind: 'unknown', typed }       nobody of that name is connected (any more)
   recipient(to) {
     if (!to) return { kind: 'none' };
     if (to.toLowerCase() === 'all') return { kind: 'all', allowed: this.#allAllowed() };
     const name = this.#resolve(to);
     if (!name) return { kind: 'unknown', typed: to };
-    return { kind: 'one', to: name, admin: name === this.#admin, allowed: name !== this.#me || this.#isAdmin };
+    const gone = this.#users.has(name) ? {} : { gone: true };
+    return { kind: 'one', to: name, admin: name === this.#admin, allowed: name !== this.#me || this.#isAdmin, ...gone };
   }
 
   // The "@name " the text starts with, when it names a recipient that can be chosen:
@@ -235,9 +243,9 @@ export class Session {
       if (!name) return sendError(`Unknown destination: nobody called "${d.to}" is connected.`);
       if (name === this.#me && !this.#isAdmin) return sendError('That is you: choose somebody else.');
       const tooLong = this.#peerOf(name) && this.#tooLong09(name, d.text);
-      if ((!this.#v2 || this.#users.get(name).legacy) && tooLong) return sendError(tooLong);
+      if ((!this.#v2 || this.#listedOrGone(name).legacy) && tooLong) return sendError(tooLong);
     }
-    if (this.#v2 && (all || !this.#users.get(name).legacy)) {
+    if (this.#v2 && (all || !this.#listedOrGone(name).legacy)) {
       const bytes = this.#c.utf8(d.text).length;
       if (bytes > this.#maxText) return sendError(`Too long: ${bytes} bytes of text, at most ${this.#maxText}. Shorten it by ${bytes - this.#maxText} bytes or send it in parts.`);
       const frame = this.#frameBytes(name, d.text);
@@ -279,7 +287,7 @@ export class Session {
     if (!all) {
       if (name === this.#me) return sendError('That is you: choose somebody else.');
       if (name === this.#admin) return sendError('The administrator’s console cannot receive files: choose somebody else.');
-      if (this.#users.get(name).legacy) return sendError(`${name} uses an old 0.9 client, which cannot receive files.`);
+      if (this.#listedOrGone(name).legacy) return sendError(`${name} uses an old 0.9 client, which cannot receive files.`);
     }
     if (all && this.#fileAudience().length === 0) return sendError('Nobody else here can receive files: the file was not sent.');
     const id = this.#newId();
@@ -293,7 +301,7 @@ export class Session {
         return [{ type: 'send', frame: f }, offered];
       }
       this.#pending.set(id, { message: id, to: name, text: '', copy: '', file: file.tid });
-      const out = await this.#withKey(this.#users.get(name).keyid, async (peer) => {
+      const out = await this.#withKey(this.#listedOrGone(name).keyid, async (peer) => {
         if (!peer) {
           this.#pending.delete(id);
           return [{ type: 'file-refused', tid: file.tid, reason: `${name} is not connected` }];
@@ -436,6 +444,13 @@ export class Session {
         if (!this.#users.has(f.user) || f.user === this.#admin) return [];
         this.#users.delete(f.user);
         return [this.#usersView(), { type: 'user-left', name: f.user }];
+      case 'chat-held': {
+        // Held for a recipient who left: the ack or the report comes later, for this id.
+        const p = this.#pending.get(d.id);
+        if (!p || p.copy || p.file || !this.#v2) return [];
+        const until = Number.isSafeInteger(d.until) ? d.until : 0;
+        return [{ type: 'held', id: p.message, to: p.to, until }];
+      }
       case 'chat-ack': {
         const p = this.#settle(d.id);
         if (p && p.file) return [{ type: 'file-accepted', tid: p.file }];
@@ -655,9 +670,26 @@ export class Session {
   }
 
   #resolve(to) {
-    if (this.#users.has(to)) return to;
-    const hits = [...this.#users.keys()].filter((n) => n.toLowerCase() === to.toLowerCase());
-    return hits.length === 1 ? hits[0] : null;
+    for (const names of [this.#users, this.#gone]) {
+      if (names.has(to)) return to;
+      const hits = [...names.keys()].filter((n) => n.toLowerCase() === to.toLowerCase());
+      if (hits.length === 1) return hits[0];
+    }
+    return null;
+  }
+
+  // A listed user, or one gone a short while (whose messages the server may hold).
+  #listedOrGone(name) {
+    return this.#users.get(name) || this.#gone.get(name);
+  }
+
+  #left(name) {
+    const u = this.#users.get(name);
+    this.#users.delete(name);
+    if (!this.#v2 || !u || u.legacy) return;
+    this.#gone.delete(name);
+    this.#gone.set(name, u);
+    if (this.#gone.size > MAX_GONE) this.#gone.delete(this.#gone.keys().next().value);
   }
 
   #plaintext(to, text) {
@@ -766,6 +798,7 @@ export class Session {
       const u = P.userEntry(a);
       if (u) this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy });
     }
+    for (const name of this.#users.keys()) this.#gone.delete(name);
     if (list.length && P.userEntry(list[0])) this.#admin = list[0][0];
     return [...this.#adminKeyChange(), this.#usersView(), ...this.#want09()];
   }
@@ -778,9 +811,10 @@ export class Session {
         const u = P.userEntry(c.slice(1));
         if (!u || u.name === this.#admin) continue;
         this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy });
+        this.#gone.delete(u.name);
         if (u.name !== this.#me) out.push({ type: 'user-joined', name: u.name });
       } else if (c[0] === 'left' && typeof c[1] === 'string' && this.#users.has(c[1]) && c[1] !== this.#admin) {
-        this.#users.delete(c[1]);
+        this.#left(c[1]);
         out.push({ type: 'user-left', name: c[1] });
       }
     }
@@ -943,7 +977,7 @@ export class Session {
       if (legacyId) this.#pending.set(legacyId, { message: id, to, text, copy: 'legacy', resend: (k, e) => this.#legacyFrame(legacyId, text, k, e) });
       return [...frames.map((frame) => ({ type: 'send', frame })), outgoing];
     }
-    const u = this.#users.get(to);
+    const u = this.#listedOrGone(to);
     if (u.legacy) {
       // A 0.9 client reads the 0.9 frame only (whose size its key bounds).
       this.#pending.set(id, { message: id, to, text, copy: '' });

@@ -140,12 +140,28 @@ impl Chat {
             .by_name(to)
             .or_else(|| self.users.by_name(&to.to_ascii_lowercase()));
         let Some((conn, member)) = conn.and_then(|c| self.users.member(c).map(|m| (c, m))) else {
+            if let Some((name, identity)) = self
+                .departed_user(to)
+                .or_else(|| self.departed_user(&to.to_ascii_lowercase()))
+            {
+                return self.admin_send_held(&identity, &name, text);
+            }
             return self.console(ConsoleLine::error(format!(
                 "nobody called {to:?} is connected (/users lists who is)"
             )));
         };
         let (identity, name) = (member.identity.clone(), member.name.clone());
         self.admin_send_to(conn, &identity, &name, text, true);
+    }
+
+    /// To a version-2 user who left a short while ago: signed, then held (`held.rs`).
+    fn admin_send_held(&mut self, identity: &PublicIdentity, to: &str, text: &str) {
+        let admin = self.settings.admin_name.clone();
+        let (envelope, id) = self.admin_envelope(to, text);
+        let mut out = Outgoing::default();
+        out.v2_direct(Recipient::Held, identity, to, &envelope, &id, None);
+        let line = self.message_line(&admin, false, to, text);
+        out.start(self, Lane::Console, Some(line));
     }
 
     fn admin_send_to(
@@ -272,6 +288,7 @@ impl Chat {
             Some(PrivateResult::Signature(s)) => Some(s.clone()),
             _ => None,
         };
+        let mut held = Vec::new();
         for (to, unsent) in sends {
             // Kicked meanwhile (not yet told closed) is gone too.
             let to = match to {
@@ -301,7 +318,7 @@ impl Chat {
                     to: frame_to,
                     sig,
                 } => {
-                    let (Some(s), Recipient::Conn(conn)) = (signature(sig), to) else {
+                    let Some(s) = signature(sig) else {
                         continue;
                     };
                     let Some(sealed) = seal_payload(&s, &envelope) else {
@@ -325,7 +342,11 @@ impl Chat {
                         file: None,
                     };
                     let frame = data.relayed_from(&self.settings.admin_name);
-                    self.send_one(conn, frame);
+                    match to {
+                        Recipient::Conn(conn) => self.send_one(conn, frame),
+                        Recipient::Held => held.push((identity, data.to.clone(), frame)),
+                        Recipient::Everybody | Recipient::Gone => {}
+                    }
                 }
                 Unsent::V2All {
                     envelope,
@@ -364,6 +385,9 @@ impl Chat {
         }
         if let Some(line) = line {
             self.console(line);
+        }
+        for (identity, to, frame) in held {
+            self.hold_from_console(&identity, &to, frame);
         }
     }
 

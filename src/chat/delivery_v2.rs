@@ -14,6 +14,7 @@
 use super::delivery::printable;
 use super::envelope::{Unsealed, open_signed};
 use super::frames::{self, Algo, MessageData, Plaintext};
+use super::held::Holding;
 use super::private_work::{Lane, PrivateOp, Sender, Task};
 use super::v2_frames::{self, V2Data, Why};
 use super::{Chat, ConnId};
@@ -70,8 +71,7 @@ impl Chat {
             return self.undelivered_v2(conn, &data, MALFORMED, Why::Malformed);
         };
         let Some(recipient) = self.users.by_name(&data.to) else {
-            let reason = format!("{} is not connected: not delivered.", printable(&data.to));
-            return self.undelivered_v2(conn, &data, &reason, Why::NotConnected);
+            return self.hold_or_refuse(conn, &data, wrapped.len(), &iv, &ciphertext);
         };
         let member = self.users.member(recipient).expect("by_name is joined");
         if !member.is_v2() {
@@ -91,6 +91,45 @@ impl Chat {
         let from = self.users.member(conn).expect("checked").name.clone();
         self.send_one(recipient, data.relayed_from(&from));
         self.delivered_v2(conn, &data);
+    }
+
+    /// To a name not connected: held if its user left a short while ago (`held.rs`).
+    fn hold_or_refuse(
+        &mut self,
+        conn: ConnId,
+        data: &V2Data,
+        wrapped_len: usize,
+        iv: &[u8],
+        ciphertext: &[u8],
+    ) {
+        let to = printable(&data.to);
+        if iv.len() != SECRET_IV_LEN || ciphertext.len() < MIN_SEALED_CIPHERTEXT {
+            return self.undelivered_v2(conn, data, BAD_SIZE, Why::BadSize);
+        }
+        if data.file.is_some() {
+            // A file's chunks follow its offer at once: a transfer cannot wait.
+            let reason = format!("{to} is not connected: not delivered.");
+            return self.undelivered_v2(conn, data, &reason, Why::NotConnected);
+        }
+        let member = self.users.member(conn).expect("checked");
+        let (from, sender_key) = (member.name.clone(), member.identity.key_id().to_string());
+        match self.hold(&sender_key, data, wrapped_len, data.relayed_from(&from)) {
+            Holding::Held(until_ms) => {
+                let frame = v2_frames::held(data.valid_id(), &to, until_ms);
+                self.send_one(conn, frame);
+            }
+            Holding::NotHeld => {
+                let reason = format!("{to} is not connected: not delivered.");
+                self.undelivered_v2(conn, data, &reason, Why::NotConnected);
+            }
+            Holding::Full => {
+                let reason = format!(
+                    "{to} is not connected, and the messages held (for {to}, from you, or in all) are at their limit: not delivered."
+                );
+                self.undelivered_v2(conn, data, &reason, Why::NotConnected);
+            }
+            Holding::BadSize => self.undelivered_v2(conn, data, BAD_SIZE, Why::BadSize),
+        }
     }
 
     fn deliver_to_admin_v2(&mut self, conn: ConnId, data: V2Data) {

@@ -435,6 +435,7 @@ impl Chat {
         };
         let member = *member;
         self.announce_departure(&member, why);
+        self.remember_departure(&member);
         self.remembered.keep(
             member.identity.key_id(),
             member.budgets,

@@ -1,7 +1,8 @@
 //! Lazy public keys (version 2): the users list carries Key IDs only, and a client asks
 //! for a key when it first needs it (`chat-getkeys`). Requests are answered at the end
 //! of the turn, one `chat-key` frame per key for everybody who asked for it in that
-//! turn; a user's frame is made once and kept with the user.
+//! turn; a user's frame is made once and kept with the user. A key that left less than
+//! `hold_for` ago is given too (`held.rs`): a message to it is held.
 
 use std::collections::BTreeMap;
 
@@ -42,12 +43,14 @@ impl Chat {
                 self.send(sees_all, frame);
                 continue;
             }
-            let frame = match self
+            let listed = self
                 .users
                 .by_key(&key_id)
                 .and_then(|c| self.users.member(c))
-            {
-                Some(member) => member.key_frame(),
+                .map(|member| member.key_frame());
+            // A key that left a short while ago: still given, for a message to be held.
+            let frame = match listed.or_else(|| self.departed_key_frame(&key_id)) {
+                Some(frame) => frame,
                 None => {
                     sees_all.append(&mut sees_admin);
                     v2_frames::key_missing(&key_id).into()

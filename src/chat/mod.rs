@@ -17,6 +17,7 @@
 //!   `delivery_v2.rs` (routing version-2 messages).
 //! - Files (version 2): `transfers.rs` (transfers in progress: window, acks, timeouts),
 //!   `file_frames.rs` (their JSON), `file_relay.rs` (offers checked, chunks relayed).
+//! - `held.rs`: version-2 1:1 messages held for a user gone a short while.
 //! - `verification.rs`: `/verify`, and the names' last keys (a key change is shown).
 
 mod admin;
@@ -29,6 +30,7 @@ mod epochs;
 mod file_frames;
 mod file_relay;
 pub mod frames;
+mod held;
 mod join;
 mod lazy_keys;
 mod presence;
@@ -194,6 +196,8 @@ pub struct Chat {
     transfers: transfers::Transfers,
     /// The last key of each name seen joining (`verification.rs`).
     known_names: verification::KnownNames,
+    /// Messages held for users gone a short while (`held.rs`).
+    held: held::Held,
     out: VecDeque<Output>,
 }
 
@@ -256,6 +260,7 @@ impl Chat {
             untried: 0,
             transfers: transfers::Transfers::default(),
             known_names: Default::default(),
+            held: held::Held::default(),
             out: VecDeque::new(),
         }
     }
@@ -371,10 +376,16 @@ impl Chat {
             self.welcome_signatures.ready_at(self.clock)
         };
         let files = self.transfers.poll_timeout(&self.limits);
-        join.into_iter().chain(welcome).chain(files).min()
+        let held = self.held_timeout();
+        join.into_iter()
+            .chain(welcome)
+            .chain(files)
+            .chain(held)
+            .min()
     }
 
-    /// Timers: joins that never came, welcomes waiting for the welcome budget.
+    /// Timers: joins that never came, welcomes waiting for the welcome budget, file
+    /// transfers, held messages whose window ended.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.clock = now;
         for conn in self.users.pending_too_long(self.limits.join_timeout, now) {
@@ -383,6 +394,7 @@ impl Chat {
         }
         self.start_waiting_welcomes(now);
         self.file_timeouts(now);
+        self.held_timeouts(now);
     }
 
     /// A private-key job is done: what waited for it (and, in its lane, behind it) goes

@@ -71,6 +71,7 @@ impl Chat {
             .filter(|&c| self.users.member(c).is_some_and(|m| m.is_v2()))
             .collect();
         self.send_users_lists(&joiners);
+        self.release_held(&joiners);
         if !turn.changes.is_empty() {
             let told: HashSet<ConnId> = joiners.iter().copied().collect();
             let audience: Vec<ConnId> = self

@@ -75,6 +75,9 @@ pub enum Recipient {
     Everybody,
     /// Left meanwhile.
     Gone,
+    /// A user who left a short while ago (`held.rs`): the frame, once signed, is held
+    /// for the key it is wrapped with.
+    Held,
 }
 
 /// A frame of the administrator's waiting for its signature: result number `sig` of

@@ -206,6 +206,8 @@ pub enum Why {
     Disabled,
     OnlyAdmin,
     AdminQueue,
+    /// A held message whose recipient did not come back in time.
+    HoldExpired,
     /// A file offer refused (`file-too-large`, `file-busy`, ...).
     File(&'static str),
 }
@@ -222,6 +224,7 @@ impl Why {
             Why::Disabled => "disabled",
             Why::OnlyAdmin => "only-admin",
             Why::AdminQueue => "admin-queue",
+            Why::HoldExpired => "hold-expired",
             Why::File(code) => code,
         }
     }
@@ -235,6 +238,15 @@ pub fn undelivered(id: Option<&str>, to: &str, reason: &str, why: Why) -> String
     }
     if let Why::StaleEpoch(epoch) = why {
         data["epoch"] = json!(epoch);
+    }
+    frame("signal", "", data)
+}
+
+/// A 1:1 message held for a recipient gone a short while, until `until_ms` (wall clock).
+pub fn held(id: Option<&str>, to: &str, until_ms: u64) -> String {
+    let mut data = json!({"code": "chat-held", "to": to, "until": until_ms});
+    if let Some(id) = id {
+        data["id"] = Value::String(id.to_string());
     }
     frame("signal", "", data)
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -906,5 +906,222 @@ fn member_sizes() {
         std::mem::size_of::<SecretKey>(),
         std::mem::size_of::<PublicIdentity>(),
         std::mem::size_of::<super::users::Member>()
+    );
+}
+
+#[test]
+fn a_message_to_someone_gone_a_short_while_is_held_and_delivered_on_return() {
+    let mut h = H::new();
+    h.join_v2(1, "alice", key("alice"));
+    h.join_v2(2, "bobby", key("bob"));
+    h.chat.closed(2, None);
+    h.pump();
+    h.take(1);
+    // Its key is still given, for a message to be written.
+    let ask = json!({"cmd":"signal","user":"alice","data":{"code":"chat-getkeys",
+        "keyids":[key("bob").public().key_id()]}});
+    h.send(1, &ask.to_string());
+    let answer = h.take(1);
+    assert_eq!(code(&answer[0]), "chat-key");
+    assert_eq!(
+        answer[0]["data"]["publickey"],
+        key("bob").public().spki_b64()
+    );
+    let first = h.direct(1, "bobby", key("bob").public(), "first");
+    let second = h.direct(1, "bobby", key("bob").public(), "second");
+    h.send(1, &first);
+    h.send(1, &second);
+    let held = h.take(1);
+    assert_eq!(held.len(), 2);
+    assert_eq!(code(&held[0]), "chat-held", "{}", held[0]);
+    assert_eq!(
+        (&held[0]["data"]["id"], &held[0]["data"]["to"]),
+        (&json!("m1"), &json!("bobby"))
+    );
+    assert_eq!(held[0]["data"]["until"], NOW_MS + 600_000);
+    // Back with the same key, under another name: the users list, then both, in order.
+    h.now += Duration::from_secs(300);
+    h.join_v2(3, "bobcat", key("bob"));
+    let frames = h.take(3);
+    let users = frames.iter().position(|f| code(f) == "chat-users").unwrap();
+    let messages: Vec<usize> = (0..frames.len())
+        .filter(|&i| frames[i]["cmd"] == "message")
+        .collect();
+    assert_eq!(messages.len(), 2);
+    assert!(messages[0] > users);
+    let texts: Vec<String> = messages
+        .iter()
+        .map(|&i| {
+            let f = frames[i].clone();
+            h.envelope(3, &f, key("alice").public()).text.unwrap()
+        })
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+    let acks: Vec<Value> = h
+        .take(1)
+        .into_iter()
+        .filter(|f| code(f) == "chat-ack")
+        .collect();
+    assert_eq!(acks.len(), 2);
+    assert_eq!(
+        (&acks[0]["data"]["id"], &acks[1]["data"]["id"]),
+        (&json!("m1"), &json!("m2"))
+    );
+    // Given once: leaving and coming back again brings nothing more.
+    h.chat.closed(3, None);
+    h.pump();
+    h.join_v2(4, "bobby", key("bob"));
+    assert!(message_frames(&h.take(4)).is_empty());
+    assert_eq!((h.chat.held.total_bytes(), h.chat.held.senders()), (0, 0));
+}
+
+#[test]
+fn a_hold_expires_and_its_sender_is_told() {
+    let mut h = H::new();
+    h.join_v2(1, "alice", key("alice"));
+    h.join_v2(2, "bobby", key("bob"));
+    h.chat.closed(2, None);
+    h.pump();
+    let frame = h.direct(1, "bobby", key("bob").public(), "too late");
+    h.send(1, &frame);
+    h.take(1);
+    let due = h.chat.poll_timeout().expect("the window's end");
+    assert_eq!(due, h.now + Duration::from_secs(600));
+    h.now = due;
+    h.chat.handle_timeout(h.now);
+    h.pump();
+    let report = h.take(1);
+    assert_eq!(report.len(), 1);
+    let data = &report[0]["data"];
+    assert_eq!(
+        (&data["code"], &data["why"], &data["id"]),
+        (
+            &json!("chat-undelivered"),
+            &json!("hold-expired"),
+            &json!("m1")
+        )
+    );
+    assert_eq!(
+        data["reason"],
+        "bobby did not come back within 10 minutes: not delivered."
+    );
+    assert_eq!(h.chat.held.total_bytes(), 0);
+    // Past the window: as without a hold.
+    let frame = h.direct(1, "bobby", key("bob").public(), "later");
+    h.send(1, &frame);
+    assert_eq!(h.take(1)[0]["data"]["why"], "not-connected");
+    h.join_v2(3, "bobby", key("bob"));
+    assert!(message_frames(&h.take(3)).is_empty());
+}
+
+#[test]
+fn the_hold_is_bounded_and_can_be_off() {
+    let mut h = H::new();
+    h.chat.limits.held_per_user_frames = 2;
+    h.join_v2(1, "alice", key("alice"));
+    h.join_v2(2, "bobby", key("bob"));
+    h.join_v2(3, "carla", key("small2048"));
+    h.chat.closed(2, None);
+    h.chat.closed(3, None);
+    h.pump();
+    h.take(1);
+    for _ in 0..3 {
+        let frame = h.direct(1, "bobby", key("bob").public(), "x");
+        h.send(1, &frame);
+    }
+    let whys: Vec<String> = h
+        .take(1)
+        .iter()
+        .map(|f| f["data"]["why"].as_str().unwrap_or(&code(f)).to_string())
+        .collect();
+    assert_eq!(whys, ["chat-held", "chat-held", "not-connected"]);
+    // Wrapped for a key of another size than the one that left.
+    let frame = h.direct(1, "carla", key("bob").public(), "x");
+    h.send(1, &frame);
+    assert_eq!(h.take(1)[0]["data"]["why"], "bad-size");
+    // One sender's share: alice has no room left, for anybody.
+    h.chat.limits.held_per_sender_bytes = h.chat.held.total_bytes();
+    let frame = h.direct(1, "carla", key("small2048").public(), "x");
+    h.send(1, &frame);
+    assert_eq!(h.take(1)[0]["data"]["why"], "not-connected");
+    h.chat.limits.held_per_sender_bytes = usize::MAX;
+    // The total: nothing more fits.
+    h.chat.limits.held_total_bytes = h.chat.held.total_bytes();
+    let frame = h.direct(1, "carla", key("small2048").public(), "x");
+    h.send(1, &frame);
+    let report = h.take(1);
+    assert_eq!(report[0]["data"]["why"], "not-connected");
+    assert!(
+        report[0]["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("limit")
+    );
+    // Departed keys: past the bound the first to leave is forgotten, its senders told.
+    h.chat.limits.held_departed_keys = 2;
+    h.join_v2(4, "david", extra_key(0));
+    h.chat.closed(4, None);
+    h.pump();
+    let whys: Vec<Value> = h
+        .take(1)
+        .iter()
+        .filter(|f| code(f) == "chat-undelivered")
+        .map(|f| f["data"]["why"].clone())
+        .collect();
+    assert_eq!(whys, [json!("hold-expired"), json!("hold-expired")]);
+    assert_eq!((h.chat.held.total_bytes(), h.chat.held.senders()), (0, 0));
+    // Off: a departure is not remembered.
+    h.chat.limits.hold_for = Duration::ZERO;
+    h.join_v2(5, "erina", extra_key(1));
+    h.chat.closed(5, None);
+    h.pump();
+    h.take(1);
+    let frame = h.direct(1, "erina", extra_key(1).public(), "x");
+    h.send(1, &frame);
+    assert_eq!(h.take(1)[0]["data"]["why"], "not-connected");
+}
+
+#[test]
+fn the_console_writes_to_someone_gone_a_short_while_and_shows_what_became_of_it() {
+    let mut h = H::new();
+    h.join_v2(1, "bobby", key("bob"));
+    h.join_v2(2, "alice", key("alice"));
+    h.chat.closed(1, None);
+    h.chat.closed(2, None);
+    h.pump();
+    h.console.clear();
+    h.console_line("@bobby while you were away");
+    assert!(
+        h.console
+            .iter()
+            .any(|l| l.starts_with("held: waiting for bobby until ")),
+        "{:?}",
+        h.console
+    );
+    h.join_v2(3, "bobby", key("bob"));
+    let frames = h.take(3);
+    let admin = h.admin.public().clone();
+    let messages = message_frames(&frames);
+    assert_eq!(messages.len(), 1);
+    let m = messages[0].clone();
+    let envelope = h.envelope(3, &m, &admin);
+    assert_eq!(envelope.text.as_deref(), Some("while you were away"));
+    assert!(
+        h.console
+            .iter()
+            .any(|l| l == "held message delivered to bobby")
+    );
+    // alice does not come back: the console says so when the window ends.
+    h.console_line("@alice you will not read this");
+    h.now += Duration::from_secs(600);
+    h.chat.handle_timeout(h.now);
+    h.pump();
+    assert!(
+        h.console
+            .iter()
+            .any(|l| l
+                == "not delivered to alice: expired (alice did not come back within 10 minutes)"),
+        "{:?}",
+        h.console
     );
 }

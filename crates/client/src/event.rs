@@ -106,6 +106,9 @@ pub enum ClientEvent {
     Notice(String),
     /// ⊕ `chat-ack`.
     Ack { id: String },
+    /// Version 2 `chat-held`: the recipient left a short while ago; the server holds
+    /// the message until `until` (wall clock, ms since 1970), then acks or reports it.
+    Held { id: String, to: String, until: u64 },
     /// ⊕ `chat-undelivered`.
     Undelivered {
         id: String,

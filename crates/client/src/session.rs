@@ -365,6 +365,14 @@ impl ClientSession {
                 "chat-presence" => self.presence_v2(&data, events)?,
                 "chat-key" => self.key_v2(&data, events)?,
                 "chat-undelivered" => self.undelivered(&data, events)?,
+                "chat-held" => events.push(ClientEvent::Held {
+                    id: str_field(&data, "id")?.to_owned(),
+                    to: str_field(&data, "to")?.to_owned(),
+                    until: data
+                        .get("until")
+                        .and_then(Value::as_u64)
+                        .ok_or("chat-held without until")?,
+                }),
                 "chat-ack" => {
                     let id = str_field(&data, "id")?.to_owned();
                     self.sent_to_all.acked(&id);
