@@ -220,6 +220,13 @@ export function recipient(r, named) {
     unknown.textContent = `${r.typed}: not connected`;
     sel.value = '?';
     note = `Nobody called "${r.typed}" is connected.`;
+  } else if (r.gone) {
+    // Gone a short while: the server may hold a message for them, and the person must see
+    // that it will not be read now.
+    kind = 'gone';
+    unknown.textContent = `${r.to}: not connected`;
+    sel.value = '?';
+    note = `${r.to} is not connected: a message waits for them up to 10 minutes, then is not delivered.`;
   } else if (r.kind === 'all') {
     sel.value = 'all';
     note = r.allowed ? 'Everybody connected reads it.' : 'Messages to everybody are disabled here.';
