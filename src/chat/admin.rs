@@ -356,9 +356,17 @@ impl Chat {
                 } => {
                     let Some(s) = signature(sig) else { continue };
                     if epoch != self.keys.epoch() {
-                        self.console(ConsoleLine::warning(
-                            "the group key changed while that message was being signed: version-2 clients did not receive it; send it again",
-                        ));
+                        // Signed in an epoch that ended meanwhile: signed again in the new
+                        // one, so that whoever left cannot read it.
+                        let text = serde_json::from_slice::<super::envelope::Envelope>(&envelope)
+                            .ok()
+                            .and_then(|e| e.text);
+                        if let Some(text) = text {
+                            let (envelope, id) = self.admin_envelope("all", &text);
+                            let mut again = Outgoing::default();
+                            again.v2_all(&envelope, &id, self.keys.epoch());
+                            again.start(self, Lane::Console, None);
+                        }
                         continue;
                     }
                     let Some(sealed) = seal_payload(&s, &envelope) else {
