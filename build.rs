@@ -25,10 +25,11 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// The page's unit tests (`node --test www/`) live beside its modules but are not served,
-/// nor the package.json that tells node (18 and later) that the `.js` files are ES modules.
+/// The page's unit tests (`node --test www/`) and what they share (`*.testing.mjs`) live
+/// beside its modules but are not served, nor the package.json that tells node (18 and
+/// later) that the `.js` files are ES modules.
 fn is_unit_test(name: &str) -> bool {
-    name.ends_with(".test.mjs") || name == "package.json"
+    name.ends_with(".test.mjs") || name.ends_with(".testing.mjs") || name == "package.json"
 }
 
 fn main() {
