@@ -241,20 +241,24 @@ impl Chat {
         ciphertext: Vec<u8>,
         trial: bool,
     ) {
-        let member = self.users.member(conn).expect("checked by the caller");
-        let sender = Sender {
-            conn: Some(conn),
-            name: member.name.clone(),
-            identity: member.identity.clone(),
-            is_web_admin: member.is_web_admin,
-        };
         let task = Task::ForAdmin {
-            sender: Box::new(sender),
+            sender: Box::new(self.sender(conn)),
             data,
             signature,
             trial,
         };
         self.start_work(Lane::Conn(conn), task, vec![PrivateOp::Decrypt(ciphertext)]);
+    }
+
+    /// A joined connection as the sender of a message waiting for a private-key job.
+    pub(super) fn sender(&self, conn: ConnId) -> Sender {
+        let member = self.users.member(conn).expect("checked by the caller");
+        Sender {
+            conn: Some(conn),
+            name: member.name.clone(),
+            identity: member.identity.clone(),
+            is_web_admin: member.is_web_admin,
+        }
     }
 
     /// Says on the console how many 0.9 one-to-one frames could not be tried with the

@@ -157,15 +157,8 @@ impl Chat {
         if !self.has_room_for_jobs() {
             return self.undelivered_v2(conn, &data, ADMIN_QUEUE_FULL, Why::AdminQueue);
         }
-        let member = self.users.member(conn).expect("checked by the caller");
-        let sender = Sender {
-            conn: Some(conn),
-            name: member.name.clone(),
-            identity: member.identity.clone(),
-            is_web_admin: member.is_web_admin,
-        };
         let task = Task::ForAdminV2 {
-            sender: Box::new(sender),
+            sender: Box::new(self.sender(conn)),
             data,
             iv,
             ciphertext,
