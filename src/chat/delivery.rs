@@ -173,15 +173,8 @@ impl Chat {
         if !self.signed_at_size(conn, &signature) {
             return self.undelivered(conn, &data, WRONG_SIZE, Why::BadSize);
         }
-        let waiting = self.work.waiting_in(Lane::Conn(conn));
-        if waiting >= self.limits.max_waiting_for_admin_per_sender {
-            let reason = format!(
-                "You have {waiting} messages to the administrator still waiting to be read: this one was not delivered. Send it again in a moment."
-            );
+        if let Some(reason) = self.admin_queue_refusal(conn) {
             return self.undelivered(conn, &data, &reason, Why::AdminQueue);
-        }
-        if !self.has_room_for_jobs() {
-            return self.undelivered(conn, &data, ADMIN_QUEUE_FULL, Why::AdminQueue);
         }
         self.queue_for_admin(conn, data, signature, ciphertext, false);
     }
@@ -248,6 +241,18 @@ impl Chat {
             trial,
         };
         self.start_work(Lane::Conn(conn), task, vec![PrivateOp::Decrypt(ciphertext)]);
+    }
+
+    /// Why a message from `conn` to the administrator cannot wait for its decryption now:
+    /// too many of this sender's, or of everybody's, are waiting already.
+    pub(super) fn admin_queue_refusal(&self, conn: ConnId) -> Option<String> {
+        let waiting = self.work.waiting_in(Lane::Conn(conn));
+        if waiting >= self.limits.max_waiting_for_admin_per_sender {
+            return Some(format!(
+                "You have {waiting} messages to the administrator still waiting to be read: this one was not delivered. Send it again in a moment."
+            ));
+        }
+        (!self.has_room_for_jobs()).then(|| ADMIN_QUEUE_FULL.to_string())
     }
 
     /// A joined connection as the sender of a message waiting for a private-key job.

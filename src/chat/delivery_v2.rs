@@ -30,7 +30,6 @@ const BAD_SIZE: &str =
 const NOT_FOR_ADMIN: &str =
     "The message's key was not wrapped with the administrator's key: not delivered.";
 const TOO_LONG: &str = "The message's text is longer than this server takes: not delivered.";
-const ADMIN_QUEUE_FULL: &str = "Too many messages to the administrator are waiting to be read: this one was not delivered. Send it again in a moment.";
 
 /// The smallest AES-GCM ciphertext of a sealed payload: its tag and length prefix.
 const MIN_SEALED_CIPHERTEXT: usize = 16 + 2;
@@ -147,15 +146,8 @@ impl Chat {
         if iv.len() != SECRET_IV_LEN || ciphertext.len() < MIN_SEALED_CIPHERTEXT {
             return self.undelivered_v2(conn, &data, BAD_SIZE, Why::BadSize);
         }
-        let waiting = self.work.waiting_in(Lane::Conn(conn));
-        if waiting >= self.limits.max_waiting_for_admin_per_sender {
-            let reason = format!(
-                "You have {waiting} messages to the administrator still waiting to be read: this one was not delivered. Send it again in a moment."
-            );
+        if let Some(reason) = self.admin_queue_refusal(conn) {
             return self.undelivered_v2(conn, &data, &reason, Why::AdminQueue);
-        }
-        if !self.has_room_for_jobs() {
-            return self.undelivered_v2(conn, &data, ADMIN_QUEUE_FULL, Why::AdminQueue);
         }
         let task = Task::ForAdminV2 {
             sender: Box::new(self.sender(conn)),
