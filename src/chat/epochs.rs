@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use crate::crypto::{GroupKey, SecretKey, b64_encode, group_key_aad};
+use crate::crypto::{GroupKey, SECRET_IV_LEN, SecretKey, group_key_aad, random_bytes};
 
 use super::v2_frames;
 
@@ -78,10 +78,26 @@ impl GroupKeys {
     /// The `chat-groupkey` frame of the current epoch for the member called `name`,
     /// wrapped with its member key. One AES-GCM of 32 bytes and one string.
     pub fn wrapped_for(&self, name: &str, member_key: &[u8; 32]) -> String {
-        let aad = group_key_aad(self.epoch, name);
-        let member_key = SecretKey::from_bytes(*member_key);
-        let (iv, key) = member_key.encrypt(self.current.as_bytes(), &aad);
-        v2_frames::group_key(self.epoch, &b64_encode(&iv), &b64_encode(&key))
+        self.wrapped_with_iv(name, member_key, &random_bytes())
+    }
+
+    /// The same under `iv`, drawn at random by the caller (a rotation draws every
+    /// member's at once: one system call rather than one per member).
+    pub fn wrapped_with_iv(
+        &self,
+        name: &str,
+        member_key: &[u8; 32],
+        iv: &[u8; SECRET_IV_LEN],
+    ) -> String {
+        // Written by hand rather than formatted: once per member at every rotation.
+        let mut aad = String::with_capacity(64);
+        aad.push_str("dyspatcher group key v2\n");
+        v2_frames::push_decimal(&mut aad, self.epoch);
+        aad.push('\n');
+        aad.push_str(name);
+        debug_assert_eq!(aad.as_bytes(), group_key_aad(self.epoch, name));
+        let key = SecretKey::wrap_key(member_key, iv, self.current.as_bytes(), aad.as_bytes());
+        v2_frames::group_key(self.epoch, iv, &key)
     }
 }
 

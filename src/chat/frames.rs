@@ -211,33 +211,76 @@ pub fn config(
 /// costs a pointer per user rather than a copy of every key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameText {
-    pieces: Vec<Piece>,
+    pieces: Pieces,
+}
+
+/// A frame for one recipient is sent as made (a rotation makes a thousand of those);
+/// a frame kept to be sent again is shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pieces {
+    Text(Vec<u8>),
+    One(Piece),
+    Many(Vec<Piece>),
 }
 
 /// Bytes of valid UTF-8 JSON text, shared between frames.
 pub type Piece = Rc<[u8]>;
 
 impl FrameText {
-    pub fn pieces(&self) -> &[Piece] {
-        &self.pieces
+    /// A frame that is kept and sent again (a key's `chat-key`): its clones share it.
+    pub fn shared(text: String) -> Self {
+        Self {
+            pieces: Pieces::One(Rc::from(text.into_bytes())),
+        }
+    }
+
+    /// The text as one run of bytes, or its pieces (the 0.9 users list).
+    pub fn as_bytes_or_pieces(&self) -> Result<&[u8], &[Piece]> {
+        match &self.pieces {
+            Pieces::Text(bytes) => Ok(bytes),
+            Pieces::One(one) => Ok(one),
+            Pieces::Many(many) => Err(many),
+        }
+    }
+
+    /// The bytes of a frame made for one recipient, without a copy; otherwise the frame.
+    pub fn into_text_bytes(self) -> Result<Vec<u8>, Self> {
+        match self.pieces {
+            Pieces::Text(bytes) => Ok(bytes),
+            pieces => Err(Self { pieces }),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.pieces.iter().map(|p| p.len()).sum()
+        match self.as_bytes_or_pieces() {
+            Ok(bytes) => bytes.len(),
+            Err(pieces) => pieces.iter().map(|p| p.len()).sum(),
+        }
     }
 
     /// The whole text (for tests and fuzzing; the event loop sends the pieces).
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn to_text(&self) -> String {
-        let bytes: Vec<u8> = self.pieces.iter().flat_map(|p| p.iter().copied()).collect();
+        let bytes: Vec<u8> = match self.as_bytes_or_pieces() {
+            Ok(bytes) => bytes.to_vec(),
+            Err(pieces) => pieces.iter().flat_map(|p| p.iter().copied()).collect(),
+        };
         String::from_utf8(bytes).expect("pieces are UTF-8 text")
+    }
+
+    #[cfg(test)]
+    pub fn shares_with(&self, other: &Self) -> bool {
+        match (&self.pieces, &other.pieces) {
+            (Pieces::One(a), Pieces::One(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }
 
 impl From<String> for FrameText {
     fn from(text: String) -> Self {
         Self {
-            pieces: vec![Rc::from(text.into_bytes())],
+            pieces: Pieces::Text(text.into_bytes()),
         }
     }
 }
@@ -270,7 +313,9 @@ pub fn users_list(pieces: impl IntoIterator<Item = Piece>) -> FrameText {
     let mut all = vec![head];
     all.extend(pieces);
     all.push(tail);
-    FrameText { pieces: all }
+    FrameText {
+        pieces: Pieces::Many(all),
+    }
 }
 
 pub fn joined(name: &str, key_id: &str, spki_b64: &str) -> String {
@@ -432,7 +477,7 @@ mod tests {
             users_list_piece("ADMIN", "h1", "t1", true),
             users_list_piece("bob", "h2", "t/2+=", false),
         ]);
-        assert_eq!(frame.pieces().len(), 4);
+        assert_eq!(frame.as_bytes_or_pieces().unwrap_err().len(), 4);
         let v: Value = serde_json::from_str(&frame.to_text()).unwrap();
         assert_eq!(v["cmd"], "signal");
         assert_eq!(v["data"]["code"], "chat-userslist");

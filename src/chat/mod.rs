@@ -227,12 +227,11 @@ impl Chat {
             limits.welcome_signature_burst,
             now,
         );
-        let admin_key_frame = v2_frames::key(
+        let admin_key_frame = FrameText::shared(v2_frames::key(
             admin.public().key_id(),
             &settings.admin_name,
             admin.public().spki_b64(),
-        )
-        .into();
+        ));
         let envelope_id_prefix = {
             use sha2::{Digest, Sha256};
             let hash = Sha256::new()

@@ -13,6 +13,7 @@ use std::time::Instant;
 use super::frames::{self, FrameText};
 use super::v2_frames;
 use super::{Chat, ConnId};
+use crate::crypto::{SECRET_IV_LEN, random_fill};
 
 /// The room's size as last announced to everybody, and when it may be again.
 #[derive(Debug)]
@@ -217,12 +218,18 @@ impl Chat {
     /// longer a member, so is sent neither.
     fn rotate(&mut self) {
         self.keys.rotate(self.limits.legacy_keys_kept);
-        for conn in self.users.everyone() {
+        let everyone = self.users.everyone();
+        let mut ivs = vec![0u8; SECRET_IV_LEN * everyone.len()];
+        random_fill(&mut ivs);
+        for (conn, iv) in everyone.into_iter().zip(ivs.chunks_exact(SECRET_IV_LEN)) {
             let Some(member) = self.users.member(conn) else {
                 continue;
             };
             let frame = match &member.member_key {
-                Some(member_key) => self.keys.wrapped_for(&member.name, member_key),
+                Some(member_key) => {
+                    let iv = iv.try_into().expect("chunks of the IV's length");
+                    self.keys.wrapped_with_iv(&member.name, member_key, iv)
+                }
                 None => frames::config(
                     self.settings.disable_all && !member.is_web_admin,
                     &member.name,

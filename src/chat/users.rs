@@ -60,7 +60,7 @@ impl Member {
         self.key_frame
             .get_or_init(|| {
                 let id = &self.identity;
-                v2_frames::key(id.key_id(), &self.name, id.spki_b64()).into()
+                frames::FrameText::shared(v2_frames::key(id.key_id(), &self.name, id.spki_b64()))
             })
             .clone()
     }

@@ -125,13 +125,36 @@ pub fn config(c: &ConfigV2) -> String {
     )
 }
 
-/// The group key of `epoch`, wrapped for one member (iv and key in base64).
-pub fn group_key(epoch: u64, iv_b64: &str, key_b64: &str) -> String {
-    // By hand: one of these per member at every rotation, so no serde_json tree.
-    // The fields are digits and base64: nothing to escape.
-    format!(
-        r#"{{"cmd":"signal","user":"","data":{{"code":"chat-groupkey","epoch":{epoch},"iv":"{iv_b64}","key":"{key_b64}"}}}}"#
-    )
+/// Writes `n` in decimal without a `String` of its own.
+pub fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+}
+
+/// The group key of `epoch`, wrapped for one member.
+pub fn group_key(epoch: u64, iv: &[u8], key: &[u8]) -> String {
+    // By hand, in one allocation: one of these per member at every rotation. The
+    // fields are digits and base64: nothing to escape.
+    let head = r#"{"cmd":"signal","user":"","data":{"code":"chat-groupkey","epoch":"#;
+    let mut out = String::with_capacity(head.len() + 20 + 4 * (iv.len() + key.len()) / 3 + 32);
+    out.push_str(head);
+    push_decimal(&mut out, epoch);
+    out.push_str(r#","iv":""#);
+    crate::crypto::b64_encode_into(iv, &mut out);
+    out.push_str(r#"","key":""#);
+    crate::crypto::b64_encode_into(key, &mut out);
+    out.push_str(r#""}}"#);
+    out
 }
 
 /// One user in `chat-users` or in a `join` of `chat-presence`: names are `[a-z0-9]`
@@ -324,7 +347,7 @@ mod tests {
             v["data"],
             json!({"code":"chat-presence","changes":[],"count":4})
         );
-        let v: Value = serde_json::from_str(&group_key(7, "aXY=", "a2V5")).unwrap();
+        let v: Value = serde_json::from_str(&group_key(7, b"iv", b"key")).unwrap();
         assert_eq!(
             v["data"],
             json!({"code":"chat-groupkey","epoch":7,"iv":"aXY=","key":"a2V5"})

@@ -17,6 +17,7 @@ use tungstenite::{Error as WsError, Message};
 use super::frame_encoding::Encoded;
 use super::outbound::OutQueue;
 use super::transport::{Transport, WsIo};
+use crate::chat::frames::FrameText;
 use crate::http::{self, Parsed, PortKind, Reply, Site};
 use crate::limits::Limits;
 
@@ -570,6 +571,14 @@ impl Connection {
     pub fn push_frame(&mut self, frame: &Encoded) {
         if self.is_websocket() {
             frame.queue_on(&mut self.out);
+            self.dirty = true;
+        }
+    }
+
+    /// A frame for this connection only.
+    pub fn push_own_frame(&mut self, frame: FrameText) {
+        if self.is_websocket() {
+            Encoded::queue_once(frame, &mut self.out);
             self.dirty = true;
         }
     }

@@ -492,6 +492,12 @@ impl Server {
     fn apply_outputs(&mut self, now: Instant) {
         while let Some(output) = self.chat.poll_output() {
             match output {
+                Output::Send { to, frame } if to.len() == 1 => {
+                    if let Some(conn) = self.conns.get_mut(to[0]) {
+                        conn.push_own_frame(frame);
+                        self.enlist(to[0]);
+                    }
+                }
                 Output::Send { to, frame } => {
                     let encoded = Encoded::new(&frame);
                     for key in to {
@@ -562,7 +568,9 @@ impl Server {
     /// `max_queued_bytes` still waiting behind the frame it is being sent, after the
     /// socket took what it could, is not keeping up: it is cut.
     fn flush(&mut self) {
-        for key in std::mem::take(&mut self.to_flush) {
+        // The list's room is kept from turn to turn: a rotation lists every member.
+        let mut listed = std::mem::take(&mut self.to_flush);
+        for key in listed.drain(..) {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
@@ -579,6 +587,9 @@ impl Server {
             } else if conn.http_resumes() {
                 self.backlog.push(key);
             }
+        }
+        if self.to_flush.is_empty() {
+            self.to_flush = listed;
         }
     }
 

@@ -22,15 +22,35 @@ pub enum Encoded {
 impl Encoded {
     pub fn new(text: &FrameText) -> Self {
         let header = header(text.len());
-        match text.pieces() {
-            [one] => {
+        match text.as_bytes_or_pieces() {
+            Ok(one) => {
                 let mut bytes = header;
                 bytes.extend_from_slice(one);
                 Encoded::Whole(bytes.into())
             }
-            pieces => Encoded::Pieces {
+            Err(pieces) => Encoded::Pieces {
                 header,
                 pieces: pieces.to_vec(),
+            },
+        }
+    }
+
+    /// Queues `text` for one recipient only: its header, then its bytes as they were
+    /// made, not copied (a rotation sends a thousand of these).
+    pub fn queue_once(text: FrameText, out: &mut OutQueue) {
+        let header = header(text.len());
+        match text.into_text_bytes() {
+            Ok(bytes) => out.push_unit([Chunk::Owned(header), Chunk::Owned(bytes)]),
+            Err(text) => match text.as_bytes_or_pieces() {
+                Ok(one) => {
+                    let mut bytes = header;
+                    bytes.extend_from_slice(one);
+                    out.push_owned(bytes);
+                }
+                Err(pieces) => out.push_unit(
+                    std::iter::once(Chunk::Owned(header))
+                        .chain(pieces.iter().map(|p| Chunk::Shared(p.clone()))),
+                ),
             },
         }
     }

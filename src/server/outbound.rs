@@ -82,16 +82,15 @@ impl OutQueue {
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
         while !self.chunks.is_empty() {
             let written = {
-                let mut slices = Vec::with_capacity(MAX_IOVECS.min(self.chunks.len()));
+                // On the stack: one flush per member at a rotation.
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut count = 0;
                 for (i, chunk) in self.chunks.iter().take(MAX_IOVECS).enumerate() {
                     let bytes = chunk.bytes();
-                    slices.push(IoSlice::new(if i == 0 {
-                        &bytes[self.offset..]
-                    } else {
-                        bytes
-                    }));
+                    slices[i] = IoSlice::new(if i == 0 { &bytes[self.offset..] } else { bytes });
+                    count = i + 1;
                 }
-                match out.write_vectored(&slices) {
+                match out.write_vectored(&slices[..count]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -19,13 +19,13 @@ mod random;
 mod sealed_payload;
 mod secret_key;
 
-pub use self::base64::{b64_decode, b64_encode};
+pub use self::base64::{b64_decode, b64_encode, b64_encode_into};
 pub use digest::sha256_hex;
 pub use group_key::{GROUP_IV_LEN, GroupKey};
 pub use join_proof::join_proof_message;
 pub use key_pair::{KeyError, KeyPair, MAX_ADMIN_KEY_BITS, MIN_ADMIN_KEY_BITS};
 pub use public_identity::{PublicIdentity, key_id_of_der};
-pub use random::random_bytes;
+pub use random::{random_bytes, random_fill};
 pub use sealed_payload::{envelope_signed_bytes, open_payload, seal_payload};
 pub use secret_key::{SECRET_IV_LEN, SECRET_KEY_LEN, SecretKey, group_key_aad};
 

@@ -206,3 +206,40 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod cost {
+    use super::*;
+
+    /// `cargo test --release -p dyspatcher-crypto parse_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn parse_cost() {
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/vectors/alice.pub.pem"
+        ))
+        .unwrap();
+        let id = PublicIdentity::from_pem(&pem).unwrap();
+        let n = 2000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(PublicIdentity::from_spki_b64(id.spki_b64()).unwrap());
+        }
+        let parse = t.elapsed() / n;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(id.verify(b"m", &[0u8; 256]));
+        }
+        let verify = t.elapsed() / n;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(id.encrypt(&[1u8; 32]));
+        }
+        println!(
+            "parse {parse:?} verify(bad) {verify:?} encrypt {:?} bits {}",
+            t.elapsed() / n,
+            id.bits()
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //!
 //! [`GroupKey`]: crate::GroupKey
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 
 use super::random_bytes;
@@ -46,17 +46,45 @@ impl SecretKey {
     /// Returns `(iv, ciphertext‖tag)` under a fresh random IV.
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> ([u8; SECRET_IV_LEN], Vec<u8>) {
         let iv: [u8; SECRET_IV_LEN] = random_bytes();
-        let ciphertext = self
-            .cipher
+        (iv, self.encrypt_with_iv(&iv, plaintext, aad))
+    }
+
+    /// The same under an IV the caller drew at random (in bulk, for many keys at once).
+    /// An IV must never be used twice with the same key.
+    pub fn encrypt_with_iv(
+        &self,
+        iv: &[u8; SECRET_IV_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Vec<u8> {
+        self.cipher
             .encrypt(
-                &Nonce::from(iv),
+                &Nonce::from(*iv),
                 Payload {
                     msg: plaintext,
                     aad,
                 },
             )
+            .expect("AES-GCM encryption only fails past 64 GiB")
+    }
+
+    /// Encrypts a 32-byte `key` under `wrapping` (raw key bytes) and `iv` (drawn at
+    /// random by the caller), returning ciphertext‖tag: a rotation wraps one per
+    /// member, so the cipher is made where it is used, and nothing is allocated.
+    pub fn wrap_key(
+        wrapping: &[u8; SECRET_KEY_LEN],
+        iv: &[u8; SECRET_IV_LEN],
+        key: &[u8; SECRET_KEY_LEN],
+        aad: &[u8],
+    ) -> [u8; SECRET_KEY_LEN + 16] {
+        let mut out = [0u8; SECRET_KEY_LEN + 16];
+        let (body, tag_out) = out.split_at_mut(SECRET_KEY_LEN);
+        body.copy_from_slice(key);
+        let tag = Aes256Gcm::new(wrapping.into())
+            .encrypt_inout_detached(&Nonce::from(*iv), aad, body.into())
             .expect("AES-GCM encryption only fails past 64 GiB");
-        (iv, ciphertext)
+        tag_out.copy_from_slice(&tag);
+        out
     }
 
     /// `None` when the IV has the wrong size or the tag does not verify.

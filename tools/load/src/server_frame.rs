@@ -124,27 +124,23 @@ pub fn count_entries(p: &[u8]) -> usize {
     p.windows(2).filter(|w| w == b"[\"").count()
 }
 
-/// Whether a version-2 users list names `name` as its last entry (the last to join),
-/// looking at its end only.
-pub fn users_end_with(p: &[u8], name: &[u8]) -> bool {
-    let tail = &p[p.len().saturating_sub(name.len() + 160)..];
-    rfind(tail, b"[\"").is_some_and(|i| {
-        tail[i + 2..].starts_with(name) && tail.get(i + 2 + name.len()) == Some(&b'"')
-    })
+/// The room's size a version-2 `chat-users` or `chat-presence` says (`"count"`, the
+/// last field, so looked for at the end only).
+pub fn room_count(p: &[u8]) -> Option<u64> {
+    let tail = &p[p.len().saturating_sub(40)..];
+    let at = rfind(tail, b"\"count\":")? + 8;
+    let digits: Vec<u8> = tail[at..]
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
 /// The joins less the departures of a presence frame.
 pub fn presence_balance(p: &[u8]) -> i64 {
     let count = |n: &[u8]| p.windows(n.len()).filter(|w| *w == n).count() as i64;
     count(b"[\"join\"") - count(b"[\"left\"")
-}
-
-/// Whether a presence frame announces the join of `name`.
-pub fn presence_joins(p: &[u8], name: &[u8]) -> bool {
-    let mut needle = b"[\"join\",\"".to_vec();
-    needle.extend_from_slice(name);
-    needle.push(b'"');
-    find(p, &needle).is_some()
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
@@ -197,18 +193,15 @@ mod tests {
         assert_eq!(classify(config), Kind::ConfigV2(b"TUVN"));
         let key = br#"{"cmd":"signal","data":{"code":"chat-groupkey","epoch":17,"iv":"aXY=","key":"a2V5"},"user":""}"#;
         assert_eq!(classify(key), Kind::GroupKey(17));
-        let users = br#"{"cmd":"signal","data":{"code":"chat-users","users":[["ADMIN","aa"],["bob","bb"],["carol","cc","0.9"]]},"user":""}"#;
+        let users = br#"{"cmd":"signal","user":"","data":{"code":"chat-users","users":[["ADMIN","aa"],["bob","bb"],["carol","cc","0.9"]],"count":10001}}"#;
         assert_eq!(classify(users), Kind::Users);
         assert_eq!(count_entries(users), 3);
-        assert!(users_end_with(users, b"carol"));
-        assert!(!users_end_with(users, b"caro"));
-        assert!(!users_end_with(users, b"bob"));
-        let presence = br#"{"cmd":"signal","data":{"changes":[["join","dave","dd"],["left","bob"]],"code":"chat-presence"},"user":""}"#;
+        assert_eq!(room_count(users), Some(10001));
+        let presence = br#"{"cmd":"signal","user":"","data":{"code":"chat-presence","changes":[["join","dave","dd"],["left","bob"]],"count":3}}"#;
         assert_eq!(classify(presence), Kind::Presence);
-        assert!(presence_joins(presence, b"dave"));
         assert_eq!(presence_balance(presence), 0);
-        assert!(!presence_joins(presence, b"bob"));
-        assert!(!presence_joins(presence, b"dav"));
+        assert_eq!(room_count(presence), Some(3));
+        assert_eq!(room_count(b"{}"), None);
     }
 
     /// A users list of thousands of keys and the small frame after it, read through

@@ -10,9 +10,10 @@
 //! 3. **joins**: every proof but the marker's is written at once; timed from the first
 //!    proof until every such client has its config, group key and users list. Then
 //!    the marker (the last client) sends its proof: **settled** is when every client
-//!    has seen the marker join, in its users list or a presence frame — frames of one
-//!    connection arrive in order, so each has then applied every join before it. The
-//!    server's CPU covers the joins phase (first proof to settled).
+//!    has been told the room's size with the marker in (`count` = N + 1, in its users
+//!    list or a presence frame; in a large room the marker's join itself is announced
+//!    to nobody, PROTOCOL.md "Large rooms"). The server's CPU covers the joins phase
+//!    (first proof to settled).
 //! 4. **rotate** (`--rotations R`, default 3): one member leaves, and the time and the
 //!    server's CPU (less its idle rate) run until every remaining member has a new
 //!    `chat-groupkey`.
@@ -160,7 +161,7 @@ pub fn run(args: &Args, target: Target, server: Option<Server>) -> Result<(), St
         aeskey: std::sync::Mutex::new(None),
         users_list: std::sync::Mutex::new(None),
         v2: Some(V2Watch {
-            marker: names[n - 1].clone().into_bytes(),
+            room: n as u64 + 1,
             sample_every,
         }),
     });
@@ -348,8 +349,9 @@ fn joins(run: &mut V2Run, target: &Target) -> Result<bool, String> {
     let report = run.collect();
     if !settled {
         run.notes.push(format!(
-            "not settled: {} of {n} clients saw the marker join",
-            run.sum(|c| &c.settled)
+            "not settled: {} of {n} clients saw the room's size reach {}",
+            run.sum(|c| &c.settled),
+            n + 1
         ));
     }
     note_ends(run, &report);
@@ -405,6 +407,9 @@ fn rotations(run: &mut V2Run) -> Result<(), String> {
             .push(format!("rotation server CPU each, ms: {}", all.join(", ")));
         run.put("rotation_cpu_ms", report::median(&mut cpu_ms));
     }
+    // The room's size after the last departure may come up to `count_every` (500 ms)
+    // after its group key.
+    std::thread::sleep(Duration::from_millis(700));
     let report = run.collect();
     let mut epochs: Vec<_> = report.epochs.iter().collect();
     epochs.sort();
@@ -437,10 +442,12 @@ fn check_samples(run: &mut V2Run, samples: &[Sample], users: i64, rotations: usi
     let mut wrong_view = Vec::new();
     let mut failures = Vec::new();
     let mut by_epoch: std::collections::BTreeMap<u64, Vec<[u8; 32]>> = Default::default();
+    let mut views: Vec<i64> = Vec::new();
     for s in samples {
-        if s.view != users {
-            wrong_view.push(format!("client {} sees {}", s.id, s.view));
+        if s.count != users {
+            wrong_view.push(format!("client {} was told of {} users", s.id, s.count));
         }
+        views.push(s.view);
         match unwrap_keys(&run.keys[s.id].pair, &run.names[s.id], s) {
             Ok(keys) => {
                 if keys.len() != rotations + 1 {
@@ -461,14 +468,17 @@ fn check_samples(run: &mut V2Run, samples: &[Sample], users: i64, rotations: usi
     if !one_per_epoch || distinct.len() != by_epoch.len() {
         failures.push("group keys differ within an epoch or repeat across epochs".into());
     }
+    views.sort_unstable();
     run.notes.push(format!(
-        "sampled {} clients: users seen {}; group keys {}",
+        "sampled {} clients: room's size {}; users listed or announced to them {}–{}; group keys {}",
         samples.len(),
         if wrong_view.is_empty() {
             format!("= {users} for all")
         } else {
             wrong_view.join(", ")
         },
+        views.first().unwrap_or(&0),
+        views.last().unwrap_or(&0),
         if failures.is_empty() {
             format!(
                 "unwrapped, one per epoch, new at each rotation (epochs {:?})",

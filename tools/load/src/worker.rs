@@ -55,7 +55,7 @@ pub struct Counters {
     pub cut_after_join: AtomicU64,
     /// Version 2: clients that received their challenge.
     pub challenged: AtomicU64,
-    /// Version 2: joined clients that have seen the marker's join.
+    /// Version 2: joined clients that have seen the room's size reach every client.
     pub settled: AtomicU64,
     /// Version 2: `chat-groupkey` frames received.
     pub groupkeys: AtomicU64,
@@ -63,9 +63,9 @@ pub struct Counters {
 
 /// What version-2 clients watch for.
 pub struct V2Watch {
-    /// The name of the last client to join: a client that saw it join (in its users
-    /// list or a presence frame) has seen every join before it.
-    pub marker: Vec<u8>,
+    /// The room's size once every client (and the administrator) is in: a client that
+    /// saw it (in its users list or a presence frame) has seen every join.
+    pub room: u64,
     /// Clients whose id is a multiple of this keep their users count exactly and the
     /// frames that carry their keys ([`Sample`]).
     pub sample_every: usize,
@@ -79,9 +79,11 @@ pub struct Sample {
     pub memberkey: String,
     /// Every `chat-groupkey` frame it received, as received.
     pub groupkeys: Vec<String>,
-    /// Users it knows of: its users list's entries plus the joins less the departures
-    /// of the presence frames after it.
+    /// Users it was told of: its users list's entries plus the joins less the
+    /// departures of the presence frames after it (the view, in a large room).
     pub view: i64,
+    /// The room's size as last said.
+    pub count: i64,
 }
 
 pub struct Shared {
@@ -292,8 +294,8 @@ struct Client {
     got_groupkey: bool,
     /// Version 2: counted in `settled`.
     settled: bool,
-    /// Version 2: the marker's join was seen.
-    saw_marker: bool,
+    /// Version 2: the room's size with every client was seen.
+    saw_all: bool,
     sample: Option<Sample>,
 }
 
@@ -438,7 +440,7 @@ impl Worker {
                 in_window: true,
                 got_groupkey: false,
                 settled: false,
-                saw_marker: false,
+                saw_all: false,
                 sample: sampled.then(|| Sample {
                     id: spec.id,
                     ..Sample::default()
@@ -614,21 +616,25 @@ impl Worker {
                 client.got_groupkey = true;
             }
             Kind::Users => {
+                let count = server_frame::room_count(text);
                 if let Some(sample) = &mut client.sample {
                     sample.view = server_frame::count_entries(text) as i64;
+                    sample.count = count.map_or(-1, |c| c as i64);
                 }
                 if let Some(watch) = &self.shared.v2 {
-                    client.saw_marker |= server_frame::users_end_with(text, &watch.marker);
+                    client.saw_all |= count == Some(watch.room);
                 }
                 joined_now = !client.got_list && client.got_config && client.got_groupkey;
                 client.got_list = true;
             }
             Kind::Presence => {
+                let count = server_frame::room_count(text);
                 if let Some(sample) = &mut client.sample {
                     sample.view += server_frame::presence_balance(text);
+                    sample.count = count.map_or(-1, |c| c as i64);
                 }
                 if let Some(watch) = &self.shared.v2 {
-                    client.saw_marker |= server_frame::presence_joins(text, &watch.marker);
+                    client.saw_all |= count == Some(watch.room);
                 }
             }
             Kind::Left => report.lefts += 1,
@@ -654,7 +660,7 @@ impl Worker {
         }
         if self.shared.v2.is_some()
             && !client.settled
-            && client.saw_marker
+            && client.saw_all
             && client.got_config
             && client.got_list
             && client.got_groupkey
