@@ -130,9 +130,11 @@ fn count_only_updates_come_within_a_second_not_one_per_join() {
     let (mut alice, _bobby) = listed_pair(&url);
     let crowd = pool_keys(2, 8);
     let joins = crowd.len();
+    // What came before (the counts of alice's and bobby's joins) is not measured.
+    alice.expect_none(|_| false, Duration::from_millis(100));
     let start = Instant::now();
     // Eight unlisted joins at once, while alice reads and notes when each count comes.
-    let (counts, last_join) = std::thread::scope(|scope| {
+    let (counts, last_join, _crowd) = std::thread::scope(|scope| {
         let joiners: Vec<_> = crowd
             .iter()
             .enumerate()
@@ -157,7 +159,7 @@ fn count_only_updates_come_within_a_second_not_one_per_join() {
         }
         let done: Vec<(Client, Instant)> = joiners.into_iter().map(|j| j.join().unwrap()).collect();
         let last = done.iter().map(|(_, at)| *at).max().unwrap();
-        (counts, last)
+        (counts, last, done) // the crowd stays connected
     });
     assert_eq!(alice.session.count(), Some(3 + joins), "{counts:?}");
     let (last_at, _) = *counts.last().unwrap();
@@ -360,6 +362,8 @@ fn when_a_listed_user_leaves_the_first_unlisted_is_listed_in_the_same_frame() {
     }
     // dave is still not listed, and carol now writes to whoever she likes as listed.
     assert!(!was_announced(&alice, "dave"));
+    // (Once carol holds the key of the epoch bobby's departure began.)
+    carol.expect(|e| *e == ClientEvent::GroupKey { epoch: 2 }, WAIT);
     carol.say_all("listed now");
     alice.expect_v2_text("carol", "listed now", WAIT);
 }
