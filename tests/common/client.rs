@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dyspatcher_client::{ClientEvent, ClientSession};
+use dyspatcher_client::{ClientEvent, ClientSession, User};
 use dyspatcher_crypto::KeyPair;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
@@ -164,6 +164,35 @@ impl Client {
             |e| matches!(e, ClientEvent::KeyArrived { key_id, .. } if Some(key_id) == hash.as_ref()),
             WAIT,
         );
+    }
+
+    /// Version 2: `chat-find` for the connected users whose name starts with `prefix`,
+    /// and the server's answer: the users (looked up from now on) and `more`. The other
+    /// events that come meanwhile stay pending.
+    pub fn find(&mut self, prefix: &str) -> (Vec<User>, bool) {
+        let ask = self.session.find(prefix);
+        self.send(&ask);
+        match self.expect_keeping(|e| matches!(e, ClientEvent::Found { .. }), WAIT) {
+            ClientEvent::Found { users, more, .. } => (users, more),
+            _ => unreachable!("expect_keeping returns what matched"),
+        }
+    }
+
+    /// Version 2: waits until the room's `count` is `count` (at once if it is); the
+    /// other events that come meanwhile stay pending.
+    pub fn expect_count(&mut self, count: usize, timeout: Duration) {
+        if self.session.count() != Some(count) {
+            self.expect_keeping(|e| *e == ClientEvent::Count { count }, timeout);
+        }
+    }
+
+    /// The names of the session's users list (listed and looked up), in its order.
+    pub fn user_names(&self) -> Vec<String> {
+        self.session
+            .users()
+            .iter()
+            .map(|u| u.name.clone())
+            .collect()
     }
 
     /// Like [`Client::expect`], but the events skipped stay pending, in order.

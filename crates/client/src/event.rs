@@ -160,6 +160,17 @@ pub enum ClientEvent {
     /// Version 2: a message to all refused as `stale-epoch`, sealed again under the
     /// current epoch with the same `id`: send `frame`.
     Resend { id: String, frame: String },
+    /// Version 2: the room's size (`count` of `chat-users` and `chat-presence`, the
+    /// administrator included) changed; in a large room it exceeds the users listed.
+    Count { count: usize },
+    /// Version 2 `chat-found`: the connected users whose name starts with `name`, in name
+    /// order; `more`: the server has others it did not send. They are now looked up
+    /// (in [`crate::ClientSession::users`], their departure announced).
+    Found {
+        name: String,
+        users: Vec<User>,
+        more: bool,
+    },
     /// A frame that is not a server frame of the protocol.
     Ignored { reason: String },
 }

@@ -45,6 +45,12 @@
 //!   [`ClientEvent::Resend`] (the last [`MAX_UNACKED_TO_ALL`] unacknowledged are kept).
 //! - Messages of 0.9 users (the 0.9 `rsa` frame, the server's `legacy` frame to all)
 //!   become [`ClientEvent::Message`], as from a 0.9 client.
+//! - In a large room the users list is a view: the listed users and those the session
+//!   looked up. [`ClientSession::count`] is the room's size ([`ClientEvent::Count`] when it
+//!   changes); [`ClientSession::find`] asks for users by the start of their name
+//!   ([`ClientEvent::Found`]); a message from a sender not in the view is checked with
+//!   the key of the relay's `fromkey`, fetched first (the sender is looked up then).
+//!   At most [`MAX_LOOKED_UP`] looked-up users are kept.
 
 mod envelope;
 mod epochs;
@@ -52,6 +58,7 @@ mod event;
 mod file;
 mod key_cache;
 mod replay_guard;
+mod room_view;
 mod seal;
 mod session;
 mod v2_frames;
@@ -65,6 +72,7 @@ pub use file::{
 };
 pub use key_cache::{MAX_KEYIDS_PER_REQUEST, MAX_WAITING_FRAMES};
 pub use replay_guard::REPLAY_WINDOW_MS;
+pub use room_view::MAX_LOOKED_UP;
 pub use seal::{ClientError, Outgoing, frame, plaintext, seal_aes, seal_rsa};
 pub use session::{ClientSession, DEFAULT_MAX_TEXT};
 pub use v2_frames::{all_data, direct_data};

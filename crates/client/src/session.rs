@@ -10,6 +10,7 @@ use super::epochs::Epochs;
 use super::event::{Algo, ClientEvent, DropReason, User};
 use super::key_cache::KeyCache;
 use super::replay_guard::ReplayGuard;
+use super::room_view::LookedUp;
 use super::seal::{ClientError, Outgoing, frame, plaintext, seal_aes, seal_rsa};
 use super::v2_send::SentToAll;
 use dyspatcher_crypto::{
@@ -46,6 +47,10 @@ pub struct ClientSession {
     pub(crate) sent_to_all: SentToAll,
     /// Version 2: also send a legacy copy of messages to all when 0.9 users are listed.
     pub(crate) legacy_copies: bool,
+    /// Version 2: the room's `count`, once a frame carried it.
+    pub(crate) count: Option<usize>,
+    /// Version 2: which of `users` are there because we looked them up.
+    pub(crate) looked_up: LookedUp,
 }
 
 impl std::fmt::Debug for ClientSession {
@@ -86,6 +91,8 @@ impl ClientSession {
             replay: ReplayGuard::default(),
             sent_to_all: SentToAll::default(),
             legacy_copies: true,
+            count: None,
+            looked_up: LookedUp::default(),
         }
     }
 
@@ -316,14 +323,29 @@ impl ClientSession {
         }
     }
 
-    /// The key that signed a message claiming to be from `from`: our own, a listed
-    /// user's, or (version 2) one to fetch first.
-    pub(crate) fn sender_key(&self, from: &str) -> Result<&PublicIdentity, Unread> {
+    /// The key that signed a message claiming to be from `from`: our own, a known
+    /// user's, or (version 2) one to fetch first. Version 2: a sender we do not know
+    /// (not listed to us in a large room) is asked for by `fromkey`, the Key ID the
+    /// server relayed the frame with.
+    pub(crate) fn sender_key(
+        &self,
+        from: &str,
+        fromkey: Option<&str>,
+    ) -> Result<&PublicIdentity, Unread> {
         match self.user(from) {
             Some(User { key: Some(key), .. }) => Ok(key),
             Some(user) if self.version == 2 => Err(Unread::WaitForKey(user.hash.clone())),
             // Our own message to everybody comes back to us too.
             None if from == self.name => Ok(self.keys.public()),
+            None if self.version == 2 => match fromkey.filter(|k| is_key_id(k)) {
+                // Any key in the cache hashes to its Key ID: the server's word that it is
+                // the sender's, as `from` is, and as the users list would be.
+                Some(key_id) => self
+                    .key_cache
+                    .get(key_id)
+                    .ok_or_else(|| Unread::WaitForKey(key_id.to_owned())),
+                None => Err(DropReason::UnknownSender(from.to_owned()).into()),
+            },
             _ => Err(DropReason::UnknownSender(from.to_owned()).into()),
         }
     }
@@ -364,6 +386,7 @@ impl ClientSession {
                 "chat-users" => self.users_v2(&data, events)?,
                 "chat-presence" => self.presence_v2(&data, events)?,
                 "chat-key" => self.key_v2(&data, events)?,
+                "chat-found" => self.found(&data, events)?,
                 "chat-undelivered" => self.undelivered(&data, events)?,
                 "chat-held" => events.push(ClientEvent::Held {
                     id: str_field(&data, "id")?.to_owned(),
@@ -532,7 +555,7 @@ impl ClientSession {
             return Err(DropReason::BadPlaintext.into());
         };
         let verified = if self.verify {
-            let key = self.sender_key(from)?;
+            let key = self.sender_key(from, None)?;
             if !key.verify(&plain, &signature) {
                 return Err(DropReason::BadSignature(from.to_owned()).into());
             }
@@ -605,6 +628,11 @@ pub(crate) fn b64_field(
         .and_then(Value::as_str)
         .and_then(b64_decode)
         .ok_or(DropReason::Malformed(key))
+}
+
+/// A Key ID: 64 lowercase hex characters (SHA-256 of a key's DER).
+pub(crate) fn is_key_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// `{"publickey":{"hash":..,"text":..}}` of a users list entry or a `chat-join`.

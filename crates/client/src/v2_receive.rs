@@ -89,12 +89,16 @@ impl ClientSession {
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.users.clone_from(&users);
+        self.looked_up.clear();
         events.push(ClientEvent::UsersList(users));
+        self.take_count(data, events);
         Ok(())
     }
 
-    /// `chat-presence`: `join` replaces an entry of the same name, `left` of an unknown
-    /// name is ignored; one event per change, in order.
+    /// `chat-presence`: `join` replaces an entry of the same name (a looked-up user is
+    /// listed now), `left` of an unknown name is ignored; one event per change, in
+    /// order, then [`ClientEvent::Count`] if the count changed (alone when `changes` is
+    /// empty: in a large room, joins beyond the listed are not announced).
     pub(crate) fn presence_v2(
         &mut self,
         data: &Map<String, Value>,
@@ -115,6 +119,7 @@ impl ClientSession {
                 Some("join") => match self.v2_user(&Value::Array(items[1..].to_vec())) {
                     Some(user) => {
                         self.users.retain(|u| u.name != user.name);
+                        self.looked_up.remove(&user.name);
                         self.users.push(user.clone());
                         events.push(ClientEvent::Joined(user));
                     }
@@ -127,6 +132,7 @@ impl ClientSession {
                         && self.users.iter().any(|u| u.name == name)
                     {
                         self.users.retain(|u| u.name != name);
+                        self.looked_up.remove(name);
                         events.push(ClientEvent::Left {
                             name: name.to_owned(),
                         });
@@ -137,11 +143,12 @@ impl ClientSession {
                 }),
             }
         }
+        self.take_count(data, events);
         Ok(())
     }
 
     /// `[name, Key ID]` or `[name, Key ID, "0.9"]`, with the key if we hold it.
-    fn v2_user(&self, entry: &Value) -> Option<User> {
+    pub(crate) fn v2_user(&self, entry: &Value) -> Option<User> {
         let items = entry.as_array()?;
         let (name, hash) = (items.first()?.as_str()?, items.get(1)?.as_str()?);
         let old_client = match items.get(2) {
@@ -157,8 +164,9 @@ impl ClientSession {
         })
     }
 
-    /// `chat-key`: the key goes to every listed user of that Key ID, and the frames that
-    /// waited for it are read now.
+    /// `chat-key`: the key goes to every known user of that Key ID, and the frames that
+    /// waited for it are read now. The owner of a key asked for by a sender's `fromkey`
+    /// is not known yet: it becomes looked up (the server follows it for us now).
     pub(crate) fn key_v2(
         &mut self,
         data: &Map<String, Value>,
@@ -176,6 +184,14 @@ impl ClientSession {
                 let key = self.key_cache.get(&key_id).cloned();
                 for user in self.users.iter_mut().filter(|u| u.hash == key_id) {
                     user.key.clone_from(&key);
+                }
+                if self.user(&name).is_none() && name != self.name {
+                    self.look_up(User {
+                        name: name.clone(),
+                        hash: key_id.clone(),
+                        key,
+                        old_client: false,
+                    });
                 }
                 events.push(ClientEvent::KeyArrived {
                     key_id: key_id.clone(),
@@ -285,7 +301,7 @@ impl ClientSession {
         let payload = self.decrypt_v2(data)?;
         let to_all = data.get("to").and_then(Value::as_str) == Some("all");
         if to_all && data.get("legacy").and_then(Value::as_bool) == Some(true) {
-            return self.read_legacy(from, &payload);
+            return self.read_legacy(from, fromkey(data), &payload);
         }
         let opened = envelope::open(&payload).ok_or(DropReason::BadPlaintext)?;
         let Some(envelope) = opened.envelope else {
@@ -301,7 +317,7 @@ impl ClientSession {
             ));
         }
         let verified = if self.verify {
-            let key = self.sender_key(from)?;
+            let key = self.sender_key(from, fromkey(data))?;
             if !key.verify(&envelope_signed_bytes(opened.bytes), opened.signature) {
                 return Ok(flag(&envelope.from, FlagReason::BadSignature));
             }
@@ -340,7 +356,12 @@ impl ClientSession {
 
     /// A legacy frame to all: a 0.9 user's plaintext and 0.9 signature, relayed by the
     /// server under the epoch key. It carries no id or time: shown as a 0.9 message.
-    fn read_legacy(&self, from: &str, payload: &[u8]) -> Result<ClientEvent, Unread> {
+    fn read_legacy(
+        &self,
+        from: &str,
+        fromkey: Option<&str>,
+        payload: &[u8],
+    ) -> Result<ClientEvent, Unread> {
         let (signature, plain) = open_payload(payload).ok_or(DropReason::BadPlaintext)?;
         let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(plain) else {
             return Err(DropReason::BadPlaintext.into());
@@ -367,7 +388,7 @@ impl ClientSession {
             ));
         }
         let verified = if self.verify {
-            if !self.sender_key(from)?.verify(plain, signature) {
+            if !self.sender_key(from, fromkey)?.verify(plain, signature) {
                 return Ok(flag(claimed, FlagReason::BadSignature));
             }
             true
@@ -383,6 +404,11 @@ impl ClientSession {
             id: None,
         })
     }
+}
+
+/// The relay's `fromkey`: the Key ID of the sending connection.
+fn fromkey(data: &Map<String, Value>) -> Option<&str> {
+    data.get("fromkey").and_then(Value::as_str)
 }
 
 fn flag(claimed_from: &str, why: FlagReason) -> ClientEvent {

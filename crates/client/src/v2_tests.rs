@@ -661,3 +661,296 @@ fn v2_costs() {
         );
     }
 }
+
+// ---- large rooms: count, chat-find, fromkey ----
+
+fn signal(data: Value) -> String {
+    frame("signal", "", data)
+}
+
+/// What the server relays in a large room: `from` and `fromkey`, the sending
+/// connection's Key ID.
+fn relay_with_key(sent: &str, from: &str, key: &str) -> String {
+    let v: Value = serde_json::from_str(sent).unwrap();
+    let mut data = v["data"].as_object().unwrap().clone();
+    data.insert("from".into(), from.into());
+    data.insert("fromkey".into(), key_id(key).into());
+    frame("message", "", Value::Object(data))
+}
+
+#[test]
+fn the_count_comes_with_the_list_and_alone_when_nothing_else_changed() {
+    let mut alice = ClientSession::new_v2("alice", keys("alice"));
+    assert_eq!(alice.count(), None);
+    let events = alice.handle(&signal(json!({"code": "chat-users", "count": 300,
+        "users": [["ADMIN", key_id("admin")], ["alice", key_id("alice")]]})));
+    assert!(
+        matches!(&events[..], [ClientEvent::UsersList(list), ClientEvent::Count { count: 300 }] if list.len() == 2),
+        "{events:?}"
+    );
+    assert_eq!(alice.count(), Some(300));
+    // Joins beyond the listed: only the count, in a frame of no changes.
+    let count_only = |n: u64| signal(json!({"code": "chat-presence", "changes": [], "count": n}));
+    assert_eq!(
+        alice.handle(&count_only(312)),
+        [ClientEvent::Count { count: 312 }]
+    );
+    assert_eq!(alice.handle(&count_only(312)), [], "unchanged: no event");
+    assert_eq!(alice.count(), Some(312));
+    // A listed user leaving: the first unlisted one listed in its place, in one frame.
+    alice.handle(&signal(json!({"code": "chat-presence", "count": 313,
+        "changes": [["join", "bobby", key_id("bob")]]})));
+    let events = alice.handle(&signal(json!({"code": "chat-presence", "count": 312,
+        "changes": [["left", "bobby"], ["join", "carol", key_id("small2048")]]})));
+    assert!(
+        matches!(&events[..], [
+            ClientEvent::Left { name },
+            ClientEvent::Joined(carol),
+            ClientEvent::Count { count: 312 },
+        ] if name == "bobby" && carol.name == "carol"),
+        "{events:?}"
+    );
+    let names: Vec<&str> = alice.users().iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["ADMIN", "alice", "carol"]);
+    // No count, or no usable one: the count stays what it was.
+    for count in [json!(null), json!(-1), json!("313"), json!(1.5)] {
+        let events = alice.handle(&signal(
+            json!({"code": "chat-presence", "changes": [], "count": count}),
+        ));
+        assert_eq!(events, [], "{count}");
+    }
+    assert_eq!(alice.count(), Some(312));
+}
+
+#[test]
+fn found_users_are_looked_up_until_they_leave() {
+    let mut room = Room::new();
+    let mut alice = room.join("alice", "alice");
+    let ask: Value = serde_json::from_str(&alice.find("bo")).unwrap();
+    assert_eq!(
+        ask,
+        json!({"cmd": "signal", "user": "alice", "data": {"code": "chat-find", "name": "bo"}})
+    );
+    // Bad input is sent as asked: the server's answer is empty.
+    let ask: Value = serde_json::from_str(&alice.find("B-o\"")).unwrap();
+    assert_eq!(ask["data"]["name"], "B-o\"");
+
+    let events = alice.handle(&signal(
+        json!({"code": "chat-found", "name": "bo", "more": true,
+        "users": [["bob", key_id("small2048"), "0.9"], ["bobby", key_id("bob")]]}),
+    ));
+    let [
+        ClientEvent::Found {
+            name,
+            users,
+            more: true,
+        },
+    ] = &events[..]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(name, "bo");
+    let found: Vec<(&str, bool)> = users
+        .iter()
+        .map(|u| (u.name.as_str(), u.old_client))
+        .collect();
+    assert_eq!(found, [("bob", true), ("bobby", false)]);
+    assert!(alice.is_looked_up("bobby") && alice.is_looked_up("bob"));
+    assert!(!alice.is_looked_up("ADMIN"));
+    assert_eq!(alice.user("bobby").unwrap().hash, key_id("bob"));
+
+    // A looked-up user can be written to: its key is fetched like a listed one's.
+    assert_eq!(
+        alice.message_to("bobby", "found you"),
+        Err(ClientError::KeyNotFetched("bobby".into()))
+    );
+    fetch(&mut alice, "bobby", "bob");
+    assert!(alice.message_to("bobby", "found you").is_ok());
+
+    // Its departure (announced to those who looked it up) forgets it.
+    let events = alice.handle(&signal(
+        json!({"code": "chat-presence", "changes": [["left", "bobby"]], "count": 3}),
+    ));
+    assert!(matches!(&events[0], ClientEvent::Left { name } if name == "bobby"));
+    assert_eq!(alice.user("bobby"), None);
+    assert!(!alice.is_looked_up("bobby"));
+    assert_eq!(
+        alice.message_to("bobby", "gone"),
+        Err(ClientError::UnknownRecipient("bobby".into()))
+    );
+
+    // Listed now (a listed user left): it stays when looked-up ones are forgotten.
+    alice.handle(&signal(
+        json!({"code": "chat-presence", "changes": [["join", "bob", key_id("small2048"), "0.9"]]}),
+    ));
+    assert!(!alice.is_looked_up("bob"));
+
+    // An empty answer, and answers that are not one.
+    let events = alice.handle(&signal(
+        json!({"code": "chat-found", "name": "zz", "users": [], "more": false}),
+    ));
+    assert!(
+        matches!(&events[..], [ClientEvent::Found { users, more: false, .. }] if users.is_empty())
+    );
+    for bad in [
+        json!({"code": "chat-found", "name": "zz"}),
+        json!({"code": "chat-found", "users": []}),
+        json!({"code": "chat-found", "name": "zz", "users": [["x"]]}),
+        json!({"code": "chat-found", "name": "zz", "users": [["x", "y", "1.0"]]}),
+    ] {
+        assert!(
+            matches!(
+                &alice.handle(&signal(bad.clone()))[..],
+                [ClientEvent::Ignored { .. }]
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(alice.user("x"), None);
+}
+
+#[test]
+fn at_most_256_looked_up_users_the_oldest_forgotten() {
+    let mut room = Room::new();
+    let mut alice = room.join("alice", "alice");
+    alice.handle(&signal(json!({"code": "chat-found", "name": "alice",
+        "users": [["alice", key_id("alice")]]})));
+    assert!(!alice.is_looked_up("alice"), "listed, not looked up");
+    for batch in 0..15 {
+        let users: Vec<Value> = (0..20)
+            .map(|i| {
+                let n = batch * 20 + i;
+                json!([format!("u{n:03}"), format!("{n:064x}")])
+            })
+            .collect();
+        alice.handle(&signal(
+            json!({"code": "chat-found", "name": "u", "users": users, "more": true}),
+        ));
+        // Looking one up again makes it the most recent.
+        alice.handle(&signal(json!({"code": "chat-found", "name": "u000",
+            "users": [["u000", format!("{:064x}", 0)]]})));
+    }
+    assert_eq!(alice.users().len(), 2 + MAX_LOOKED_UP);
+    assert!(alice.user("u000").is_some(), "looked up again each time");
+    assert_eq!(alice.user("u001"), None, "the oldest is forgotten");
+    assert!(alice.user("u299").is_some());
+    assert!(alice.user("alice").is_some() && alice.user("ADMIN").is_some());
+}
+
+#[test]
+fn a_sender_not_listed_is_verified_with_the_key_of_its_fromkey() {
+    let mut room = Room::new();
+    let mut alice = room.join("alice", "alice");
+    // dave joins a large room: listed to nobody, so alice never hears of him.
+    let mut dave = room.join("dave", "small2048");
+    fetch(&mut dave, "alice", "alice");
+    let one = dave.message_to("alice", "from the crowd").unwrap();
+    let all = dave.message_to_all("to all, from the crowd").unwrap();
+
+    // Without fromkey (a relay that does not say) the sender is unknown: dropped.
+    assert_eq!(
+        alice.handle(&relay(&one.frame, "dave")),
+        [ClientEvent::V2Dropped {
+            from: "dave".into(),
+            reason: DropReason::UnknownSender("dave".into())
+        }]
+    );
+    // Nor is a fromkey that is not a Key ID asked for.
+    let mut bad: Value = serde_json::from_str(&relay(&one.frame, "dave")).unwrap();
+    bad["data"]["fromkey"] = "../../etc".into();
+    assert!(matches!(
+        &alice.handle(&bad.to_string())[..],
+        [ClientEvent::V2Dropped {
+            reason: DropReason::UnknownSender(_),
+            ..
+        }]
+    ));
+
+    let events = alice.handle(&relay_with_key(&one.frame, "dave", "small2048"));
+    let [ClientEvent::NeedKeys { frame: ask }] = &events[..] else {
+        panic!("{events:?}")
+    };
+    let ask: Value = serde_json::from_str(ask).unwrap();
+    assert_eq!(ask["data"]["keyids"], json!([key_id("small2048")]));
+    assert_eq!(
+        alice.handle(&relay_with_key(&all.frame, "dave", "small2048")),
+        [],
+        "waits without asking again"
+    );
+    // An answer with another key for that Key ID is refused: nothing is shown unverified.
+    let wrong = signal(
+        json!({"code": "chat-key", "keyid": key_id("small2048"), "name": "dave",
+        "publickey": keys("bob").public().spki_b64()}),
+    );
+    assert!(matches!(
+        &alice.handle(&wrong)[..],
+        [ClientEvent::Ignored { .. }]
+    ));
+    assert_eq!(alice.user("dave"), None);
+
+    let events = alice.handle(&key_answer("small2048", "dave"));
+    assert!(matches!(&events[0], ClientEvent::KeyArrived { name, .. } if name == "dave"));
+    assert_eq!(
+        text_of(&events),
+        [
+            ("dave", "alice", "from the crowd"),
+            ("dave", "all", "to all, from the crowd")
+        ]
+    );
+    // dave is looked up now: alice can answer him, and hears of his departure.
+    assert!(alice.is_looked_up("dave"));
+    let back = alice.message_to("dave", "hello dave").unwrap();
+    assert_eq!(
+        text_of(&dave.handle(&relay_with_key(&back.frame, "alice", "alice"))),
+        [("alice", "dave", "hello dave")]
+    );
+
+    // A signature by another key than the one the server names is flagged, not shown.
+    let mut eve = room.join("eve", "bob");
+    fetch(&mut eve, "alice", "alice");
+    let mut env = eve.envelope("alice", "f1", 1, "I am dave");
+    env.from = "dave".into();
+    let data = direct_data(
+        keys("alice").public(),
+        "alice",
+        "f1",
+        &env.seal(&keys("bob")),
+    );
+    assert_eq!(
+        alice.handle(&relay_with_key(
+            &eve.message_frame(data),
+            "dave",
+            "small2048"
+        )),
+        [ClientEvent::Flagged {
+            claimed_from: "dave".into(),
+            why: FlagReason::BadSignature
+        }]
+    );
+
+    // A sender whose key is missing (gone meanwhile): its frames are dropped.
+    let mut frank = room.join("frank", "admin");
+    fetch(&mut frank, "alice", "alice");
+    let gone = frank.message_to("alice", "bye").unwrap();
+    let mut relayed: Value = serde_json::from_str(&relay(&gone.frame, "frank")).unwrap();
+    let unknown = "f".repeat(64);
+    relayed["data"]["fromkey"] = unknown.clone().into();
+    assert!(matches!(
+        &alice.handle(&relayed.to_string())[..],
+        [ClientEvent::NeedKeys { .. }]
+    ));
+    let events = alice.handle(&signal(
+        json!({"code": "chat-key", "keyid": unknown, "missing": true}),
+    ));
+    assert_eq!(
+        events,
+        [
+            ClientEvent::KeyMissing { key_id: unknown },
+            ClientEvent::V2Dropped {
+                from: "frank".into(),
+                reason: DropReason::UnknownSender("frank".into())
+            }
+        ]
+    );
+    assert_eq!(alice.user("frank"), None);
+}
