@@ -39,6 +39,7 @@ let flushing = false;
 let listed = new Map(); // name -> Key ID, as last listed
 let lastUsers = null; // the last users output, to draw again when a mark changes
 let lastFound = null; // the last answer to the search box, drawn again as the list changes
+let lookedFor = new Set(); // outbox recipients looked up on this connection (once each)
 let joinName = ''; // the name typed in the form (the administrator's is changed by the server)
 let remembered = false; // this device keeps my keys (identity-store.js)
 let stored = null; // what this device remembered at load
@@ -467,6 +468,7 @@ function showState(st) {
       retry.joined();
       retrying = true;
       flushNeeded = outbox.size > 0;
+      lookedFor = new Set();
       if (!st.again) firstJoin(st.me);
       // What was looked up is followed per connection: the search is asked again.
       else if (U.findText().trim()) find(U.findText());
@@ -642,9 +644,16 @@ async function flush() {
   flushing = true;
   try {
     // A message to somebody not (yet) back after the reconnect waits for them.
+    // In a large room they may be there unlisted: looked up by name, once per connection
+    // (the answer, a new users list, flushes again).
     const ready = (e) => {
-      const here = e.to === 'all' || session.recipient(e.to).kind !== 'unknown';
+      const r = e.to === 'all' ? null : session.recipient(e.to);
+      const here = !r || r.kind !== 'unknown';
       if (!here) U.status(e.id, 'waiting', `waiting for ${e.to} to connect…`);
+      if (!here && r.partial && !lookedFor.has(e.to)) {
+        lookedFor.add(e.to);
+        apply(session.lookUp(e.to));
+      }
       return here;
     };
     for (let e = outbox.next(ready); e; e = outbox.next(ready)) {

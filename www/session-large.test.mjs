@@ -155,12 +155,19 @@ test('large room: a name not in the list is said to be findable, not absent', as
   assert.deepEqual(small.s.recipient('zora'), { kind: 'unknown', typed: 'zora' });
 });
 
-test('a new connection starts the list again: what was looked up before is not followed', async () => {
+test('a new connection starts the list again: what was looked up before is not followed; lookUp() finds them again, unseen', async () => {
   const { s, feed } = await inLargeRoom();
+  s.find('c');
   await feed(found('c', [['carol', KEYS.carol.keyid]]));
   const again = await feed(signal('chat-users', { users: [ADMIN, ['bob', KEYS.bob.keyid]], count: 50 }));
   assert.deepEqual(names(again), ['ADMIN', 'bob']);
   assert.equal(s.recipient('carol').kind, 'unknown');
+  // A message to carol waits in the outbox: she is looked up by her whole name.
+  assert.deepEqual(sent(s.lookUp('carol')).map((f) => f.data), [{ code: 'chat-find', name: 'carol' }]);
+  assert.deepEqual(s.lookUp('c'), [], 'a name, not the start of one');
+  const back = await feed(found('carol', [['carol', KEYS.carol.keyid]]));
+  assert.deepEqual(ofType(back, 'found'), [], 'not the search box\'s question');
+  assert.equal(s.recipient('carol').kind, 'one');
 });
 
 // ---- fromkey: a sender not listed ---------------------------------------------------------

@@ -237,6 +237,13 @@ export class Session {
     return [{ type: 'send', frame: P.find(this.#me, name) }];
   }
 
+  // Looks `name` up without showing the answer: somebody written to before a
+  // reconnection, whom the new connection does not list. Its users join the list.
+  lookUp(name) {
+    if (!this.#v2 || this.#state.name !== 'joined' || !P.NAME_RE.test(name)) return [];
+    return [{ type: 'send', frame: P.find(this.#me, name) }];
+  }
+
   // The @name the text starts with when it is not the chosen recipient, for a warning
   // before sending: { named, namedTo, refused } (namedTo null: nobody that can be written
   // to, and `refused` says why: 'unknown', 'self' or 'disabled'); null when there is none.
