@@ -151,6 +151,8 @@ Limits (docs/LIMITS.md):
       --max-file-size MIB    largest file relayed, in MiB (default 25)
       --hold-for SECS        how long a message to a user who left is held for their return
                              with the same key (default 600; 0: not held)
+      --list-size N          users listed to everybody on our page (default 256); in a larger
+                             room the others are found by name (1 to 100000)
 
   -h, --help                 this help
   -V, --version              the version
@@ -278,6 +280,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, String> {
             _ => parse_count("--hold-for", &v, 86_400)? as u64,
         };
         limits.hold_for = std::time::Duration::from_secs(secs);
+    }
+
+    if let Some(v) = text(&mut args, "--list-size")? {
+        limits.list_size = parse_count("--list-size", &v, 100_000)?;
     }
 
     let tunnel = crate::tunnel::parse_options(&mut args)?;
@@ -511,6 +517,11 @@ mod tests {
         let limits = run(&["--hold-for", "0"]).unwrap().limits;
         assert!(limits.hold_for.is_zero());
         assert!(run(&["--hold-for", "-1"]).is_err());
+        assert_eq!(run(&[]).unwrap().limits.list_size, 256);
+        assert_eq!(run(&["--list-size", "2"]).unwrap().limits.list_size, 2);
+        for bad in ["0", "100001", "x"] {
+            assert!(run(&["--list-size", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -119,6 +119,19 @@ pub struct Limits {
     /// Departed keys remembered for the hold; past it the one that left first is
     /// forgotten (its senders are told, as when its window ends).
     pub held_departed_keys: usize,
+    /// Version-2 users listed to everybody (`--list-size`); the others are found by
+    /// name. Telling everybody of every join costs O(N²) over N joins (PROTOCOL.md,
+    /// "Large rooms").
+    pub list_size: usize,
+    /// Unlisted users one member follows (found or asked the key of): their departures
+    /// are announced to it; past it the oldest is no longer followed.
+    pub looked_up_per_member: usize,
+    /// Users one `chat-find` answer lists.
+    pub found_per_request: usize,
+    /// Least time between two announcements of a changed room size alone: joins of
+    /// unlisted users change nothing else, and one frame to everybody per join would
+    /// be the O(N²) again.
+    pub count_every: Duration,
 }
 
 /// Bytes of the text of one `/qr.svg` QR code, after percent-decoding: a link with its
@@ -177,6 +190,10 @@ impl Default for Limits {
             held_per_sender_bytes: 2 * 1024 * 1024,
             held_total_bytes: 16 * 1024 * 1024,
             held_departed_keys: 4096,
+            list_size: 256,
+            looked_up_per_member: 256,
+            found_per_request: 20,
+            count_every: Duration::from_millis(500),
         }
     }
 }

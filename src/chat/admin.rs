@@ -332,6 +332,7 @@ impl Chat {
                     let data = V2Data {
                         v: 2,
                         from: None,
+                        fromkey: None,
                         to: frame_to,
                         id: Some(id),
                         wrapped: Some(b64_encode(&wrapped)),
@@ -341,7 +342,8 @@ impl Chat {
                         ciphertext: b64_encode(&ciphertext),
                         file: None,
                     };
-                    let frame = data.relayed_from(&self.settings.admin_name);
+                    let frame =
+                        data.relayed_from(&self.settings.admin_name, self.admin.public().key_id());
                     match to {
                         Recipient::Conn(conn) => self.send_one(conn, frame),
                         Recipient::Held => held.push((identity, data.to.clone(), frame)),
@@ -376,6 +378,7 @@ impl Chat {
                     let data = V2Data {
                         v: 2,
                         from: None,
+                        fromkey: None,
                         to: "all".into(),
                         id: Some(id),
                         wrapped: None,
@@ -385,7 +388,8 @@ impl Chat {
                         ciphertext: b64_encode(&ciphertext),
                         file: None,
                     };
-                    let frame = data.relayed_from(&self.settings.admin_name);
+                    let frame =
+                        data.relayed_from(&self.settings.admin_name, self.admin.public().key_id());
                     let all = self.users.of_version(true);
                     self.send(all, frame);
                 }

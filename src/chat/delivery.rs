@@ -104,13 +104,23 @@ impl Chat {
         }
         let legacy = self.users.of_version(false);
         self.send(legacy, frames::relayed(&data));
-        self.relay_legacy_to_v2(&text.from, &plain, &signature);
+        let from_key = self
+            .users
+            .member(conn)
+            .map(|m| m.identity.key_id().to_string());
+        self.relay_legacy_to_v2(&text.from, from_key.as_deref(), &plain, &signature);
         self.delivered(conn, &data);
     }
 
     /// A 0.9 message to all, for the version-2 members: its plaintext and signature as
     /// the 0.9 client made them, sealed under the group key of the epoch.
-    fn relay_legacy_to_v2(&mut self, from: &str, plain: &[u8], signature: &[u8]) {
+    fn relay_legacy_to_v2(
+        &mut self,
+        from: &str,
+        from_key: Option<&str>,
+        plain: &[u8],
+        signature: &[u8],
+    ) {
         let members = self.users.of_version(true);
         let Some(payload) = seal_payload(signature, plain) else {
             return;
@@ -122,6 +132,7 @@ impl Chat {
         let data = V2Data {
             v: 2,
             from: None,
+            fromkey: None,
             to: "all".into(),
             id: None,
             wrapped: None,
@@ -131,7 +142,9 @@ impl Chat {
             ciphertext: b64_encode(&ciphertext),
             file: None,
         };
-        self.send(members, data.relayed_from(from));
+        let from_key = from_key.unwrap_or(self.admin.public().key_id());
+        let frame = data.relayed_from(from, from_key);
+        self.send(members, frame);
     }
 
     fn deliver_to_user(&mut self, conn: ConnId, to: &str, data: MessageData) {

@@ -87,8 +87,9 @@ impl Chat {
         {
             return self.undelivered_v2(conn, &data, BAD_SIZE, Why::BadSize);
         }
-        let from = self.users.member(conn).expect("checked").name.clone();
-        self.send_one(recipient, data.relayed_from(&from));
+        let member = self.users.member(conn).expect("checked");
+        let frame = data.relayed_from(&member.name, member.identity.key_id());
+        self.send_one(recipient, frame);
         self.delivered_v2(conn, &data);
     }
 
@@ -112,7 +113,8 @@ impl Chat {
         }
         let member = self.users.member(conn).expect("checked");
         let (from, sender_key) = (member.name.clone(), member.identity.key_id().to_string());
-        match self.hold(&sender_key, data, wrapped_len, data.relayed_from(&from)) {
+        let frame = data.relayed_from(&from, &sender_key);
+        match self.hold(&sender_key, data, wrapped_len, frame) {
             Holding::Held(until_ms) => {
                 let frame = v2_frames::held(data.valid_id(), &to, until_ms);
                 self.send_one(conn, frame);
@@ -201,7 +203,8 @@ impl Chat {
             .filter(|&c| Some(c) != sender.conn)
             .filter(|&c| self.users.member(c).is_some_and(|m| m.is_v2()));
         if let Some(web_admin) = web_admin {
-            self.send_one(web_admin, data.relayed_from(&sender.name));
+            let frame = data.relayed_from(&sender.name, sender.identity.key_id());
+            self.send_one(web_admin, frame);
         }
         if let Some(conn) = sender.conn {
             self.delivered_v2(conn, &data);
@@ -233,7 +236,7 @@ impl Chat {
         {
             return self.undelivered_v2(conn, &data, TOO_LONG, Why::Malformed);
         }
-        let from = member.name.clone();
+        let (from, from_key) = (member.name.clone(), member.identity.key_id().to_string());
         let line = self.message_line(&from, member.is_web_admin, "all", &envelope.shown());
         self.console(line);
         let others: Vec<ConnId> = self
@@ -242,7 +245,7 @@ impl Chat {
             .into_iter()
             .filter(|&c| c != conn)
             .collect();
-        self.send(others, data.relayed_from(&from));
+        self.send(others, data.relayed_from(&from, &from_key));
         self.delivered_v2(conn, &data);
     }
 

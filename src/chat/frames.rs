@@ -29,6 +29,8 @@ pub enum ClientFrame {
     MessageV2(V2Data),
     /// Version 2: the public keys of these Key IDs, please (not yet cut to the limit).
     GetKeys(Vec<String>),
+    /// Version 2: the users whose name starts with this (`None`: not a name's start).
+    Find(Option<String>),
     /// Version 2: a file chunk, ack or cancel (`file_frames.rs`).
     File(super::file_frames::FileFrame),
     Ignored(&'static str),
@@ -116,6 +118,14 @@ fn parse_signal(user: Value, data: Value) -> ClientFrame {
     match data.get("code").and_then(Value::as_str) {
         Some("chat-join") => {}
         Some("chat-getkeys") => return ClientFrame::GetKeys(parse_key_ids(&data, usize::MAX)),
+        Some("chat-find") => {
+            let prefix = data.get("name").and_then(Value::as_str).filter(|p| {
+                (1..=crate::names::MAX_NAME_LEN).contains(&p.len())
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+            return ClientFrame::Find(prefix.map(str::to_string));
+        }
         Some("chat-proof") => {
             return match data.get("signature").and_then(Value::as_str) {
                 Some(signature) => ClientFrame::Proof {

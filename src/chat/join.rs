@@ -11,6 +11,7 @@ use super::budgets::Budgets;
 use super::frames::FrameText;
 use super::private_work::{Lane, Recipient};
 use super::users::{AwaitedProof, Member};
+use super::view::Departure;
 use super::{Admission, Chat, ConnId, close_code, frames, v2_frames};
 use crate::console::ConsoleLine;
 use crate::crypto::{
@@ -283,7 +284,13 @@ impl Chat {
             let announce = frames::joined(&name, identity.key_id(), identity.spki_b64());
             self.send(others, announce);
         }
-        self.turn.joined(&name, identity.key_id(), !v2);
+        let seq = self.users.member(conn).map_or(0, |m| m.seq());
+        if !v2 || self.view.joined(conn, seq, self.limits.list_size) {
+            self.turn.joined(&name, identity.key_id(), !v2);
+        } else {
+            // Unlisted: nobody is told but by the room's size (PROTOCOL.md, "Large rooms").
+            self.turn.resized();
+        }
         self.console(
             ConsoleLine::new()
                 .name(&name, false)
@@ -424,7 +431,7 @@ impl Chat {
         self.pending_welcomes.retain(|&c| c != old);
         self.send_one(old, frames::notice(REPLACED));
         self.close(old, close_code::POLICY, "replaced");
-        self.announce_departure(&member, Some("joined from another place"));
+        self.announce_departure(old, &member, Some("joined from another place"));
         Some(member.budgets)
     }
 
@@ -434,7 +441,7 @@ impl Chat {
             return;
         };
         let member = *member;
-        self.announce_departure(&member, why);
+        self.announce_departure(conn, &member, why);
         self.remember_departure(&member);
         self.remembered.keep(
             member.identity.key_id(),
@@ -444,7 +451,7 @@ impl Chat {
         );
     }
 
-    fn announce_departure(&mut self, member: &Member, why: Option<&str>) {
+    fn announce_departure(&mut self, conn: ConnId, member: &Member, why: Option<&str>) {
         let suffix = why.map(|w| format!(" ({w})")).unwrap_or_default();
         if member.is_web_admin {
             self.console(
@@ -456,7 +463,18 @@ impl Chat {
         }
         let audience = self.audience_of_presence(false);
         self.send(audience, frames::left(&member.name));
-        self.turn.left(&member.name);
+        match self.view.left(conn, member.seq()) {
+            Departure::Listed { promoted } => {
+                self.turn.left(&member.name);
+                if let Some(next) = promoted.and_then(|c| self.users.member(c)) {
+                    self.turn.joined(&next.name, next.identity.key_id(), false);
+                }
+            }
+            Departure::Unlisted { followers } => {
+                self.turn.left_unlisted(&member.name, followers);
+            }
+            Departure::Other => self.turn.left(&member.name),
+        }
         self.console(
             ConsoleLine::new()
                 .name(&member.name, false)

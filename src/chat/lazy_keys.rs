@@ -43,11 +43,15 @@ impl Chat {
                 self.send(sees_all, frame);
                 continue;
             }
-            let listed = self
-                .users
-                .by_key(&key_id)
+            let owner = self.users.by_key(&key_id);
+            let listed = owner
                 .and_then(|c| self.users.member(c))
                 .map(|member| member.key_frame());
+            if let Some(owner) = owner {
+                for &asker in &sees_all {
+                    self.look_up(asker, owner);
+                }
+            }
             // A key that left a short while ago: still given, for a message to be held.
             let frame = match listed.or_else(|| self.departed_key_frame(&key_id)) {
                 Some(frame) => frame,

@@ -33,6 +33,7 @@ pub mod frames;
 mod held;
 mod join;
 mod lazy_keys;
+mod lookup;
 mod presence;
 mod private_work;
 mod split;
@@ -40,6 +41,7 @@ mod transfers;
 mod users;
 mod v2_frames;
 mod verification;
+mod view;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -198,6 +200,10 @@ pub struct Chat {
     known_names: verification::KnownNames,
     /// Messages held for users gone a short while (`held.rs`).
     held: held::Held,
+    /// Who is told of whom in a large room (`view.rs`).
+    view: view::View,
+    /// The room's size as last announced (`presence.rs`).
+    count: presence::SizeSent,
     out: VecDeque<Output>,
 }
 
@@ -261,6 +267,8 @@ impl Chat {
             transfers: transfers::Transfers::default(),
             known_names: Default::default(),
             held: held::Held::default(),
+            view: view::View::default(),
+            count: presence::SizeSent { sent: 1, next: now },
             out: VecDeque::new(),
         }
     }
@@ -338,6 +346,7 @@ impl Chat {
             ClientFrame::Message(data) if joined => self.message(conn, data),
             ClientFrame::MessageV2(data) if joined => self.message_v2(conn, data),
             ClientFrame::GetKeys(key_ids) if joined => self.get_keys(conn, key_ids),
+            ClientFrame::Find(prefix) if joined => self.find(conn, prefix.as_deref()),
             ClientFrame::File(file) if joined => self.file_frame(conn, file, now),
             ClientFrame::Join { .. } | ClientFrame::Proof { .. } | ClientFrame::Ignored(_)
                 if joined => {}
@@ -377,15 +386,17 @@ impl Chat {
         };
         let files = self.transfers.poll_timeout(&self.limits);
         let held = self.held_timeout();
+        let size = self.size_timeout();
         join.into_iter()
             .chain(welcome)
             .chain(files)
             .chain(held)
+            .chain(size)
             .min()
     }
 
     /// Timers: joins that never came, welcomes waiting for the welcome budget, file
-    /// transfers, held messages whose window ended.
+    /// transfers, held messages whose window ended, a room size to announce.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.clock = now;
         for conn in self.users.pending_too_long(self.limits.join_timeout, now) {
@@ -395,6 +406,7 @@ impl Chat {
         self.start_waiting_welcomes(now);
         self.file_timeouts(now);
         self.held_timeouts(now);
+        self.size_timeouts(now);
     }
 
     /// A private-key job is done: what waited for it (and, in its lane, behind it) goes

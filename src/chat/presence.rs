@@ -8,10 +8,18 @@
 //! once per turn, in `settle`.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 use super::frames::{self, FrameText};
 use super::v2_frames;
 use super::{Chat, ConnId};
+
+/// The room's size as last announced to everybody, and when it may be again.
+#[derive(Debug)]
+pub struct SizeSent {
+    pub sent: usize,
+    pub next: Instant,
+}
 
 #[derive(Debug, Default)]
 pub struct Turn {
@@ -21,6 +29,12 @@ pub struct Turn {
     changes: String,
     /// A user (not the administrator) left: the group keys change.
     departed: bool,
+    /// The room's size changed (an unlisted user joined or left, or a timer found it
+    /// not yet announced).
+    resized: bool,
+    /// Departures of unlisted users, for the members who looked them up: changes as in
+    /// `changes`, per member.
+    followers_told: BTreeMap<ConnId, String>,
     /// Key IDs asked for (`chat-getkeys`), and who asked.
     key_requests: BTreeMap<String, Vec<ConnId>>,
 }
@@ -41,6 +55,20 @@ impl Turn {
         self.departed = true;
     }
 
+    /// An unlisted user left: only `followers` are told of it by name.
+    pub fn left_unlisted(&mut self, name: &str, followers: Vec<ConnId>) {
+        for follower in followers {
+            v2_frames::push_left_change(self.followers_told.entry(follower).or_default(), name);
+        }
+        self.departed = true;
+        self.resized = true;
+    }
+
+    /// The room's size changed with nothing else to announce.
+    pub fn resized(&mut self) {
+        self.resized = true;
+    }
+
     pub fn ask_key(&mut self, key_id: String, conn: ConnId) {
         let askers = self.key_requests.entry(key_id).or_default();
         if !askers.contains(&conn) {
@@ -52,6 +80,7 @@ impl Turn {
         self.joiners.is_empty()
             && self.changes.is_empty()
             && !self.departed
+            && !self.resized
             && self.key_requests.is_empty()
     }
 }
@@ -72,16 +101,29 @@ impl Chat {
             .collect();
         self.send_users_lists(&joiners);
         self.release_held(&joiners);
-        if !turn.changes.is_empty() {
-            let told: HashSet<ConnId> = joiners.iter().copied().collect();
+        let count = self.room_count(true);
+        let told: HashSet<ConnId> = joiners.iter().copied().collect();
+        for (follower, changes) in &turn.followers_told {
+            if !told.contains(follower) && self.users.member(*follower).is_some() {
+                self.send_one(*follower, v2_frames::presence(changes, count));
+            }
+        }
+        // A size alone goes at most every `count_every`; a change of the listed goes
+        // at once, with the size.
+        let size_due = count != self.count.sent && self.clock >= self.count.next;
+        if !turn.changes.is_empty() || size_due {
             let audience: Vec<ConnId> = self
                 .audience_of_presence(true)
                 .into_iter()
                 .filter(|c| !told.contains(c))
                 .collect();
             if !audience.is_empty() {
-                self.send(audience, v2_frames::presence(&turn.changes));
+                self.send(audience, v2_frames::presence(&turn.changes, count));
             }
+            if turn.changes.is_empty() {
+                self.count.next = self.clock + self.limits.count_every;
+            }
+            self.count.sent = count;
         }
         if turn.departed {
             self.rotate();
@@ -123,24 +165,51 @@ impl Chat {
         }
     }
 
-    /// The `chat-users` frame: the administrator, then (if `with_users`) the users in
-    /// join order, 0.9 ones marked.
+    /// The entries of the complete users list, as `chat-users` and `chat-presence`
+    /// count them: the administrator and the users (only the administrator when
+    /// `--only-admin` hides the users).
+    pub(super) fn room_count(&self, with_users: bool) -> usize {
+        1 + if with_users {
+            self.users.user_count()
+        } else {
+            0
+        }
+    }
+
+    /// When the room's size, changed and not yet announced, may be announced.
+    pub(super) fn size_timeout(&self) -> Option<Instant> {
+        (self.room_count(true) != self.count.sent).then_some(self.count.next)
+    }
+
+    pub(super) fn size_timeouts(&mut self, now: Instant) {
+        if self.room_count(true) != self.count.sent && now >= self.count.next {
+            self.turn.resized();
+        }
+    }
+
+    /// The `chat-users` frame: the administrator, then (if `with_users`) the listed
+    /// users in join order, 0.9 ones marked.
     fn users_v2(&self, with_users: bool) -> FrameText {
         let admin = self.admin.public().key_id();
-        let mut entries = String::with_capacity(if with_users {
-            80 * (self.users.user_count() + 1)
-        } else {
-            80
-        });
-        v2_frames::push_user_entry(&mut entries, &self.settings.admin_name, admin, false);
+        // The listed version-2 users and every 0.9 one, in join order.
+        let mut listed: Vec<(u64, ConnId)> = Vec::new();
         if with_users {
-            for (_, member) in self.users.users() {
-                entries.push(',');
-                let key_id = member.identity.key_id();
-                v2_frames::push_user_entry(&mut entries, &member.name, key_id, !member.is_v2());
-            }
+            listed.extend(self.view.listed());
+            listed.extend(
+                self.users
+                    .legacy_users()
+                    .filter_map(|c| self.users.member(c).map(|m| (m.seq(), c))),
+            );
+            listed.sort_unstable();
         }
-        v2_frames::users(&entries).into()
+        let mut entries = String::with_capacity(80 * (listed.len() + 1));
+        v2_frames::push_user_entry(&mut entries, &self.settings.admin_name, admin, false);
+        for member in listed.iter().filter_map(|&(_, c)| self.users.member(c)) {
+            entries.push(',');
+            let key_id = member.identity.key_id();
+            v2_frames::push_user_entry(&mut entries, &member.name, key_id, !member.is_v2());
+        }
+        v2_frames::users(&entries, self.room_count(with_users)).into()
     }
 
     /// A new epoch: each version-2 member gets the new group key wrapped with its own

@@ -33,6 +33,11 @@ pub struct Member {
 }
 
 impl Member {
+    /// Its place in join order.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     pub fn is_v2(&self) -> bool {
         self.member_key.is_some()
     }
@@ -88,7 +93,8 @@ pub struct Users {
     slots: HashMap<ConnId, Slot>,
     /// The pending slots by opening time, so the oldest is found without a scan.
     pending: BTreeSet<(Instant, ConnId)>,
-    by_name: HashMap<String, ConnId>,
+    /// Ordered, so that a prefix finds its names in one range (`chat-find`).
+    by_name: BTreeMap<String, ConnId>,
     /// Joined connections by Key ID, the web administrator included: one per key.
     by_key: HashMap<String, ConnId>,
     order: BTreeMap<u64, ConnId>,
@@ -187,6 +193,21 @@ impl Users {
         self.by_name.get(name).copied()
     }
 
+    /// Connected users (never the web administrator) whose name starts with `prefix`, in
+    /// name order, at most `max`; `true` if there are more.
+    pub fn by_prefix(&self, prefix: &str, max: usize) -> (Vec<ConnId>, bool) {
+        let mut found = self
+            .by_name
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(_, &conn)| conn);
+        let first: Vec<ConnId> = found.by_ref().take(max).collect();
+        (first, found.next().is_some())
+    }
+
     pub fn web_admin(&self) -> Option<ConnId> {
         self.web_admin
     }
@@ -278,6 +299,14 @@ impl Users {
     /// The users' pieces of the users list, in join order.
     pub fn pieces(&self) -> impl Iterator<Item = frames::Piece> + '_ {
         self.users().map(|(_, m)| m.piece())
+    }
+
+    /// The joined 0.9 users (never the web administrator).
+    pub fn legacy_users(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.legacy
+            .iter()
+            .copied()
+            .filter(|&c| Some(c) != self.web_admin)
     }
 
     /// Every joined connection of one version (the web administrator included).

@@ -15,6 +15,10 @@ pub struct V2Data {
     /// own value is ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Set by the server on relay: the Key ID of the sending connection, so that a
+    /// client can fetch the key of a sender it was not told of (large rooms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fromkey: Option<String>,
     pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -43,10 +47,11 @@ impl V2Data {
             .filter(|id| super::frames::is_valid_id(id))
     }
 
-    /// A copy of the fields for a relay, `from` the server's word.
-    pub fn relayed_from(&self, from: &str) -> String {
+    /// A copy of the fields for a relay, `from` and `fromkey` the server's word.
+    pub fn relayed_from(&self, from: &str, from_key: &str) -> String {
         let mut data = self.clone();
         data.from = Some(from.to_string());
+        data.fromkey = Some(from_key.to_string());
         frame(
             "message",
             "",
@@ -140,21 +145,32 @@ pub fn push_user_entry(out: &mut String, name: &str, key_id: &str, is_0_9: bool)
     out.push_str(if is_0_9 { "\",\"0.9\"]" } else { "\"]" });
 }
 
-/// `chat-users` from entries written by [`push_user_entry`], comma-separated.
-pub fn users(entries: &str) -> String {
+/// `chat-users` from entries written by [`push_user_entry`], comma-separated; `count`:
+/// the entries of the complete list (more than these in a large room).
+pub fn users(entries: &str, count: usize) -> String {
     let head = r#"{"cmd":"signal","user":"","data":{"code":"chat-users","users":["#;
-    let mut out = String::with_capacity(head.len() + entries.len() + 4);
+    let mut out = String::with_capacity(head.len() + entries.len() + 32);
     out.push_str(head);
     out.push_str(entries);
-    out.push_str("]}}");
+    out.push_str("],\"count\":");
+    out.push_str(&count.to_string());
+    out.push_str("}}");
     out
 }
 
 /// `chat-presence` from changes written by [`push_join_change`] / [`push_left_change`],
-/// comma-separated.
-pub fn presence(changes: &str) -> String {
+/// comma-separated (none: the room's size alone changed).
+pub fn presence(changes: &str, count: usize) -> String {
     format!(
-        r#"{{"cmd":"signal","user":"","data":{{"code":"chat-presence","changes":[{changes}]}}}}"#
+        r#"{{"cmd":"signal","user":"","data":{{"code":"chat-presence","changes":[{changes}],"count":{count}}}}}"#
+    )
+}
+
+/// `chat-found`: the answer to a `chat-find` of `name`, entries as in `chat-users`.
+pub fn found(name: &str, entries: &str, more: bool) -> String {
+    debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric()));
+    format!(
+        r#"{{"cmd":"signal","user":"","data":{{"code":"chat-found","name":"{name}","users":[{entries}],"more":{more}}}}}"#
     )
 }
 
@@ -258,14 +274,14 @@ mod tests {
     #[test]
     fn v2_data_is_parsed_and_relayed_with_the_servers_from_only() {
         let data: Value = serde_json::from_str(
-            r#"{"v":2,"to":"bob","id":"m1","wrapped":"d3I=","iv":"aXY=","ciphertext":"Y3Q=","from":"mallory","junk":1}"#,
+            r#"{"v":2,"to":"bob","id":"m1","wrapped":"d3I=","iv":"aXY=","ciphertext":"Y3Q=","from":"mallory","fromkey":"66","junk":1}"#,
         )
         .unwrap();
         let parsed = parse_v2_data(&data).unwrap().unwrap();
-        let relayed: Value = serde_json::from_str(&parsed.relayed_from("alice")).unwrap();
+        let relayed: Value = serde_json::from_str(&parsed.relayed_from("alice", "ab")).unwrap();
         assert_eq!(
             relayed,
-            json!({"cmd":"message","user":"","data":{"v":2,"from":"alice","to":"bob","id":"m1",
+            json!({"cmd":"message","user":"","data":{"v":2,"from":"alice","fromkey":"ab","to":"bob","id":"m1",
                 "wrapped":"d3I=","iv":"aXY=","ciphertext":"Y3Q="}})
         );
         assert!(parse_v2_data(&json!({"algo":"aes"})).is_none());
@@ -283,18 +299,30 @@ mod tests {
         push_user_entry(&mut entries, "ADMIN", "ab", false);
         entries.push(',');
         push_user_entry(&mut entries, "carol", "cd", true);
-        let v: Value = serde_json::from_str(&users(&entries)).unwrap();
+        let v: Value = serde_json::from_str(&users(&entries, 9)).unwrap();
         assert_eq!(
             v["data"]["users"],
             json!([["ADMIN", "ab"], ["carol", "cd", "0.9"]])
         );
+        assert_eq!(v["data"]["count"], 9);
+        let v: Value = serde_json::from_str(&found("ca", &entries, true)).unwrap();
+        assert_eq!(
+            v["data"],
+            json!({"code":"chat-found","name":"ca","users":[["ADMIN", "ab"], ["carol", "cd", "0.9"]],"more":true})
+        );
         let mut changes = String::new();
         push_join_change(&mut changes, "dave", "ef", false);
         push_left_change(&mut changes, "bob");
-        let v: Value = serde_json::from_str(&presence(&changes)).unwrap();
+        let v: Value = serde_json::from_str(&presence(&changes, 3)).unwrap();
         assert_eq!(
             v["data"]["changes"],
             json!([["join", "dave", "ef"], ["left", "bob"]])
+        );
+        assert_eq!(v["data"]["count"], 3);
+        let v: Value = serde_json::from_str(&presence("", 4)).unwrap();
+        assert_eq!(
+            v["data"],
+            json!({"code":"chat-presence","changes":[],"count":4})
         );
         let v: Value = serde_json::from_str(&group_key(7, "aXY=", "a2V5")).unwrap();
         assert_eq!(

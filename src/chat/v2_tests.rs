@@ -86,11 +86,15 @@ impl H {
     }
 
     fn with(settings: Settings) -> Self {
+        Self::with_limits(settings, Limits::default())
+    }
+
+    fn with_limits(settings: Settings, limits: Limits) -> Self {
         let admin = key("admin");
         let now = Instant::now();
         let mut chat = Chat::new(
             settings,
-            Limits::default(),
+            limits,
             admin.clone(),
             GroupKey::generate(),
             [9; 32],
@@ -1124,4 +1128,195 @@ fn the_console_writes_to_someone_gone_a_short_while_and_shows_what_became_of_it(
         "{:?}",
         h.console
     );
+}
+
+// Large rooms (PROTOCOL.md, "Large rooms: the list is a view"), with a list of two.
+
+fn large_room() -> H {
+    let limits = Limits {
+        list_size: 2,
+        found_per_request: 2,
+        ..Limits::default()
+    };
+    let mut h = H::with_limits(settings(), limits);
+    h.join_v2(1, "alice", key("alice"));
+    h.join_v2(2, "bobby", key("bob"));
+    h.join_v2(3, "carol", key("small2048"));
+    h.join_v2(4, "dave", extra_key(0));
+    h
+}
+
+fn names_of(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry[0].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn presences(frames: &[Value]) -> Vec<Value> {
+    frames
+        .iter()
+        .filter(|f| code(f) == "chat-presence")
+        .map(|f| f["data"].clone())
+        .collect()
+}
+
+#[test]
+fn a_large_room_lists_the_first_and_counts_the_others() {
+    let mut h = large_room();
+    let dave = h.take(4);
+    let users = dave.iter().find(|f| code(f) == "chat-users").unwrap();
+    assert_eq!(
+        names_of(&users["data"]["users"]),
+        ["ADMIN", "alice", "bobby"]
+    );
+    assert_eq!(users["data"]["count"], 5);
+    // alice was told of bob's join (listed) at once, of carol and dave by the size
+    // alone, and only when `count_every` allowed.
+    let alice = presences(&h.take(1));
+    assert_eq!(
+        alice[0]["changes"],
+        json!([["join", "bobby", key("bob").public().key_id()]])
+    );
+    assert_eq!(alice[0]["count"], 3);
+    assert!(
+        alice[1..].iter().all(|p| p["changes"] == json!([])),
+        "{alice:?}"
+    );
+    let last = alice.last().unwrap()["count"].as_u64().unwrap();
+    assert!(
+        last < 5,
+        "dave's join came in the same instant: not yet said"
+    );
+    assert_eq!(
+        h.chat.poll_timeout(),
+        Some(h.now + Duration::from_millis(500))
+    );
+    h.take(2);
+    h.take(3);
+    h.now += Duration::from_millis(500);
+    h.chat.handle_timeout(h.now);
+    h.pump();
+    // dave's list already said 5: hearing it again is harmless.
+    for conn in [1, 2, 3, 4] {
+        let got = presences(&h.take(conn));
+        assert_eq!(
+            got,
+            [json!({"code":"chat-presence","changes":[],"count":5})],
+            "{conn}"
+        );
+    }
+    assert_eq!(h.chat.poll_timeout(), None);
+}
+
+#[test]
+fn chat_find_gives_names_by_prefix_and_follows_them() {
+    let mut h = large_room();
+    h.join_v2(5, "carlos", extra_key(1));
+    h.take(1);
+    let find = |name: &str| {
+        json!({"cmd":"signal","user":"alice","data":{"code":"chat-find","name":name}}).to_string()
+    };
+    h.send(1, &find("ca"));
+    let found: Vec<Value> = h
+        .take(1)
+        .into_iter()
+        .filter(|f| code(f) == "chat-found")
+        .collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(names_of(&found[0]["data"]["users"]), ["carlos", "carol"]);
+    assert_eq!(found[0]["data"]["more"], false);
+    assert_eq!(found[0]["data"]["name"], "ca");
+    h.send(1, &find("c"));
+    h.send(1, &find("ADMIN"));
+    h.send(1, &find("b-o"));
+    let answers: Vec<Value> = h.take(1).into_iter().map(|f| f["data"].clone()).collect();
+    assert_eq!(answers[0]["more"], false, "two of two");
+    assert_eq!(
+        answers[1],
+        json!({"code":"chat-found","name":"","users":[],"more":false})
+    );
+    assert_eq!(answers[2]["users"], json!([]));
+    h.send(1, &find("d"));
+    let d = h.take(1);
+    assert_eq!(names_of(&d[0]["data"]["users"]), ["dave"]);
+    // carol leaves: alice, who found her, is told by name; bob by the size only.
+    h.chat.closed(3, None);
+    h.pump();
+    let alice = presences(&h.take(1));
+    assert_eq!(alice[0]["changes"], json!([["left", "carol"]]));
+    assert!(
+        presences(&h.take(2))
+            .iter()
+            .all(|p| p["changes"] == json!([])),
+        "bob never looked carol up"
+    );
+    // A listed user leaves: the first unlisted (dave, by join order) is listed.
+    h.chat.closed(2, None);
+    h.pump();
+    let dave = key_of_extra(0);
+    for conn in [1, 4, 5] {
+        let got = presences(&h.take(conn));
+        assert_eq!(
+            got[0]["changes"],
+            json!([["left", "bobby"], ["join", "dave", dave]]),
+            "{conn}"
+        );
+        assert_eq!(got[0]["count"], 4);
+    }
+    h.join_v2(6, "erin", extra_key(2));
+    let users = h
+        .take(6)
+        .into_iter()
+        .find(|f| code(f) == "chat-users")
+        .unwrap();
+    assert_eq!(
+        names_of(&users["data"]["users"]),
+        ["ADMIN", "alice", "dave"]
+    );
+}
+
+fn key_of_extra(n: usize) -> String {
+    extra_key(n).public().key_id().to_string()
+}
+
+#[test]
+fn asking_for_a_key_follows_its_user_and_relays_say_who_sent() {
+    let mut h = large_room();
+    h.take(4);
+    let carol = key("small2048").public().key_id().to_string();
+    let ask = json!({"cmd":"signal","user":"dave","data":{"code":"chat-getkeys","keyids":[carol]}});
+    h.send(4, &ask.to_string());
+    assert_eq!(h.codes(4), ["chat-key"]);
+    // carol writes to all: the relay names her key, for those who do not list her.
+    let epoch = h.chat.keys.epoch();
+    let frame = h.message_to_all(3, "hi", epoch, |_| {});
+    h.send(3, &frame);
+    let got = h.take(2);
+    let messages = message_frames(&got);
+    assert_eq!(messages[0]["data"]["from"], "carol");
+    assert_eq!(messages[0]["data"]["fromkey"], carol.as_str());
+    h.chat.closed(3, None);
+    h.pump();
+    let dave = presences(&h.take(4));
+    assert_eq!(dave[0]["changes"], json!([["left", "carol"]]));
+}
+
+#[test]
+fn only_admin_finds_nobody() {
+    let limits = Limits {
+        list_size: 1,
+        ..Limits::default()
+    };
+    let mut s = settings();
+    s.only_admin = true;
+    let mut h = H::with_limits(s, limits);
+    h.join_v2(1, "alice", key("alice"));
+    h.join_v2(2, "bobby", key("bob"));
+    let find = json!({"cmd":"signal","user":"bobby","data":{"code":"chat-find","name":"al"}});
+    h.take(2);
+    h.send(2, &find.to_string());
+    let got = h.take(2);
+    assert_eq!(got[0]["data"]["users"], json!([]));
 }
