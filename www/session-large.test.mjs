@@ -145,6 +145,12 @@ test('find: a looked-up person who becomes listed stays, listed; the most recent
   const after = names(await feed(found('z', [['zz', kid(5)]])));
   assert.ok(after.includes('u1') && !after.includes('u2'));
   assert.equal(s.recipient('u0').kind, 'unknown');
+  // Asking for a looked-up user's key (to write to them) makes them the most recent too,
+  // as it does for the server.
+  await s.send('u3', 'hi');
+  await feed(found('y', [['yy', kid(6)]]));
+  const kept = names(await feed(found('x', [['xx', kid(8)]])));
+  assert.ok(kept.includes('u3') && !kept.includes('u4') && !kept.includes('u5'));
 });
 
 test('large room: a name not in the list is said to be findable, not absent', async () => {

@@ -819,7 +819,19 @@ export class Session {
     }
     const out = [];
     for (let i = 0; i < ask.length; i += KEYS_PER_FRAME) out.push({ type: 'send', frame: P.getKeys(this.#me, ask.slice(i, i + KEYS_PER_FRAME)) });
+    this.#askedKeys(ask);
     return out;
+  }
+
+  // Asking for a key looks its user up again for the server: the most recent here too.
+  #askedKeys(keyids) {
+    if (!this.#lookups.size || !keyids.length) return;
+    const asked = new Set(keyids);
+    for (const name of [...this.#lookups]) {
+      if (!asked.has(this.#users.get(name)?.keyid)) continue;
+      this.#lookups.delete(name);
+      this.#lookups.add(name);
+    }
   }
 
   // A chat-key answer: kept only when its DER has the Key ID asked for.
