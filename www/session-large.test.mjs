@@ -153,6 +153,13 @@ test('find: a looked-up person who becomes listed stays, listed; the most recent
   assert.ok(kept.includes('u3') && !kept.includes('u4') && !kept.includes('u5'));
 });
 
+test('large room: @all says how many read it, most of whom are not listed', async () => {
+  const { s } = await inLargeRoom();
+  assert.deepEqual(s.recipient('all'), { kind: 'all', allowed: true, people: 9999 });
+  const small = await joined('alice', KEYS.alice);
+  assert.deepEqual(small.s.recipient('all'), { kind: 'all', allowed: true });
+});
+
 test('large room: a name not in the list is said to be findable, not absent', async () => {
   const { s } = await inLargeRoom();
   assert.deepEqual(s.recipient('zora'), { kind: 'unknown', typed: 'zora', partial: true });

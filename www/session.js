@@ -202,13 +202,14 @@ export class Session {
 
   // What the recipient selector shows for the chosen `to`:
   //   { kind: 'none' }                 nobody chosen yet
-  //   { kind: 'all', allowed }         everybody (not allowed under --disable-all)
+  //   { kind: 'all', allowed, people? } everybody (not allowed under --disable-all); in a
+  //                                    large room `people`: how many, most of them unlisted
   //   { kind: 'one', to, admin, allowed, gone? }   one person (not allowed: oneself; gone: left a
   //                                    short while ago, the server may hold a message for them)
   //   { kind: 'unknown', typed }       nobody of that name is connected (any more)
   recipient(to) {
     if (!to) return { kind: 'none' };
-    if (to.toLowerCase() === 'all') return { kind: 'all', allowed: this.#allAllowed() };
+    if (to.toLowerCase() === 'all') return { kind: 'all', allowed: this.#allAllowed(), ...(this.#partial() ? { people: this.#usersView().total } : {}) };
     const name = this.#resolve(to);
     if (!name) return { kind: 'unknown', typed: to, ...(this.#partial() ? { partial: true } : {}) };
     const gone = this.#users.has(name) ? {} : { gone: true };

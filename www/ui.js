@@ -7,6 +7,9 @@ import { titleWith } from './notifications.js';
 
 const $ = (id) => document.getElementById(id);
 
+// A count as people read it: 10,000.
+const number = (n) => n.toLocaleString('en-US');
+
 // How long the search box waits after the last key before it asks the server: one
 // question per word typed, not per letter.
 export const FIND_DEBOUNCE_MS = 300;
@@ -253,7 +256,9 @@ export function recipient(r, named) {
     note = `${r.to} is not connected: a message waits for them up to 10 minutes, then is not delivered.`;
   } else if (r.kind === 'all') {
     sel.value = 'all';
-    note = r.allowed ? 'Everybody connected reads it.' : 'Messages to everybody are disabled here.';
+    // In a large room the list shows a part of who reads it: the number says how many.
+    const all = r.people ? `Everybody connected reads it: all ${number(r.people)} people, listed or not.` : 'Everybody connected reads it.';
+    note = r.allowed ? all : 'Messages to everybody are disabled here.';
   } else {
     sel.value = r.to;
     note = r.allowed ? `Only ${r.to}${r.admin ? ', the administrator,' : ''} reads it.` : 'That is you: choose somebody else.';
@@ -351,9 +356,6 @@ export function closeUsers() {
   $('users').classList.remove('open');
   $('users-toggle').setAttribute('aria-expanded', 'false');
 }
-
-// A count as people read it: 10,000.
-const number = (n) => n.toLocaleString('en-US');
 
 // `total`: how many the list has when complete; `partial`: the server lists only a part of
 // the room, and the others can be found by name.

@@ -84,6 +84,10 @@ forEachEngine((t) => {
     assert.equal(anna.listed.partial, true);
     assert.ok(!anna.listed.users.some((u) => u.name === 'alice'));
 
+    // To everybody: the note says how many that is, not only the listed ones.
+    await a.locator('#users-list li.all .pick').click();
+    assert.equal(await a.locator('#to-note').textContent(), 'Everybody connected reads it: all 5 people, listed or not.');
+
     // Typed in the search box: the server's answer lists zora, who can be chosen.
     await a.locator('#find').fill('ZO');
     assert.equal(await a.locator('#find').inputValue(), 'zo', 'names are lower case');
