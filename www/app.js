@@ -266,7 +266,7 @@ function find(text) {
     U.findNote(problem);
     return;
   }
-  U.findNote(out.length ? 'Looking…' : 'Not connected: search again once connected.');
+  U.findNote(out.length ? 'Looking…' : 'Not connected: asked again once connected.');
   apply(out);
 }
 

@@ -357,10 +357,10 @@ export function closeUsers() {
   $('users-toggle').setAttribute('aria-expanded', 'false');
 }
 
-// `total`: how many the list has when complete; `partial`: the server lists only a part of
-// the room, and the others can be found by name.
 let drawnUsers = ''; // the people last drawn: a frame that changes only the count leaves them
 
+// `total`: how many the list has when complete; `partial`: the server lists only a part of
+// the room, and the others can be found by name.
 export function renderUsers({ users, all, total = users.length, partial = false }) {
   const ul = $('users-list');
   ul.classList.remove('offline');
