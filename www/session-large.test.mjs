@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_LOOKED_UP, MAX_FOUND } from './session.js';
+import { findProblem } from './protocol.js';
 import { KEYS, frame, signal, users, keyOf, ofType, one, sent, sentText, ROOM, joined, deliver } from './v2-room.testing.mjs';
 
 const ADMIN = ['ADMIN', KEYS.admin.keyid];
@@ -73,6 +74,14 @@ test('find: lower-cased, 1 to 15 of a-z0-9, sent as chat-find; anything else sen
   assert.deepEqual(sent(s.find('  Zo ')), [{ cmd: 'signal', user: 'alice', data: { code: 'chat-find', name: 'zo' } }]);
   for (const bad of ['', ' ', 'zo-', 'zoé', 'a'.repeat(16), '@zo']) assert.deepEqual(s.find(bad), [], JSON.stringify(bad));
   assert.deepEqual(sent(s.find('a'.repeat(15))).map((f) => f.data.name), ['a'.repeat(15)]);
+});
+
+test('the search box says why a text cannot be looked for', () => {
+  assert.equal(findProblem(''), '');
+  assert.equal(findProblem(' Zo '), '');
+  assert.equal(findProblem('zo-'), 'Names have only letters a–z and digits 0–9.');
+  assert.equal(findProblem('zoé'), 'Names have only letters a–z and digits 0–9.');
+  assert.equal(findProblem('a'.repeat(16)), 'Names have at most 15 characters.');
 });
 
 test('find: the matches are shown, join the list as looked up, and can be written to', async () => {
