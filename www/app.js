@@ -38,6 +38,8 @@ let flushNeeded = false; // joined again: send the outbox once the users list is
 let flushing = false;
 let listed = new Map(); // name -> Key ID, as last listed
 let lastUsers = null; // the last users output, to draw again when a mark changes
+let lastFound = null; // the last answer to the search box, drawn again as the list changes
+let lookedFor = new Set(); // outbox recipients looked up on this connection (once each)
 let joinName = ''; // the name typed in the form (the administrator's is changed by the server)
 let remembered = false; // this device keeps my keys (identity-store.js)
 let stored = null; // what this device remembered at load
@@ -56,6 +58,7 @@ function start() {
     remember: () => rememberDevice(),
     forget: () => forgetDevice(),
     notify: () => toggleNotifications(),
+    find,
     share: () => {
       const link = Share.pageLink(location);
       U.share(link, Share.qrSource(link));
@@ -246,7 +249,32 @@ async function compare(name) {
     U.notice(on ? `You marked ${name}'s key as verified.` : `${name}'s key is no longer marked verified.`);
     if (remembered) Store.saveVerified(watch.verified).catch((e) => console.warn('verified keys not stored', e));
     if (lastUsers) U.renderUsers(withTrust(lastUsers));
+    if (lastFound) showFound();
   });
+}
+
+// ---- finding someone in a large room ---------------------------------------------------
+
+// What is typed in the search box, after its pause: asked of the server, whose answer
+// (a `found` output) lists the matches.
+function find(text) {
+  const problem = P.findProblem(text);
+  const out = session.find(text); // nothing asked for '' or a problem: an answer on its way is not shown
+  if (!text.trim() || problem) {
+    lastFound = null;
+    U.found(null);
+    U.findNote(problem);
+    return;
+  }
+  U.findNote(out.length ? 'Looking…' : 'Not connected: asked again once connected.');
+  apply(out);
+}
+
+// The matches still in the list (one who left is no longer one), with their marks.
+function showFound() {
+  const here = new Map(lastUsers ? lastUsers.users.map((u) => [u.name, u.keyid]) : []);
+  const users = lastFound.users.filter((u) => here.get(u.name) === u.keyid);
+  U.found(withTrust({ ...lastFound, users }));
 }
 
 // ---- the socket ------------------------------------------------------------------------
@@ -287,12 +315,17 @@ const show = {
     watchUsers(o.users);
     lastUsers = o;
     U.renderUsers(withTrust(o));
+    if (lastFound) showFound();
     updateHelp();
     // Joined again, or somebody a message waits for may be back.
     if (flushNeeded || (outbox.queued > 0 && session.state.name === 'joined')) {
       flushNeeded = false;
       flush();
     }
+  },
+  found: (o) => {
+    lastFound = o;
+    showFound();
   },
   'user-joined': (o) => U.notice(`${o.name} joined`),
   'user-left': (o) => U.notice(`${o.name} left`),
@@ -435,7 +468,10 @@ function showState(st) {
       retry.joined();
       retrying = true;
       flushNeeded = outbox.size > 0;
+      lookedFor = new Set();
       if (!st.again) firstJoin(st.me);
+      // What was looked up is followed per connection: the search is asked again.
+      else if (U.findText().trim()) find(U.findText());
       showDevice();
       updateHelp();
       return;
@@ -608,9 +644,16 @@ async function flush() {
   flushing = true;
   try {
     // A message to somebody not (yet) back after the reconnect waits for them.
+    // In a large room they may be there unlisted: looked up by name, once per connection
+    // (the answer, a new users list, flushes again).
     const ready = (e) => {
-      const here = e.to === 'all' || session.recipient(e.to).kind !== 'unknown';
+      const r = e.to === 'all' ? null : session.recipient(e.to);
+      const here = !r || r.kind !== 'unknown';
       if (!here) U.status(e.id, 'waiting', `waiting for ${e.to} to connect…`);
+      if (!here && r.partial && !lookedFor.has(e.to)) {
+        lookedFor.add(e.to);
+        apply(session.lookUp(e.to));
+      }
       return here;
     };
     for (let e = outbox.next(ready); e; e = outbox.next(ready)) {

@@ -37,6 +37,19 @@ export const aesMessage = (user, id, iv, ciphertext, signature) =>
 
 export const getKeys = (user, keyids) => JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-getkeys', keyids } });
 
+// The start of a name, as chat-find takes it (docs/PROTOCOL.md, "Large rooms").
+export const FIND_RE = /^[a-z0-9]{1,15}$/;
+
+export const find = (user, name) => JSON.stringify({ cmd: 'signal', user, data: { code: 'chat-find', name } });
+
+// Why the text of the search box cannot be looked for, or '' (also for an empty box).
+export function findProblem(text) {
+  const t = text.trim().toLowerCase();
+  if (t === '' || FIND_RE.test(t)) return '';
+  if (t.length > 15) return 'Names have at most 15 characters.';
+  return 'Names have only letters a–z and digits 0–9.';
+}
+
 // A 1:1 message: `wrapped`, `iv`, `ciphertext` in base64. `file`: a file offer's clear
 // part for the server ({ tid, size, chunks }).
 export const oneMessage = (user, to, id, { wrapped, iv, ciphertext }, file = null) =>

@@ -14,7 +14,12 @@
 //   state { state }                   the connection state changed
 //   notice { text, level }            a line for the log ('' or 'warn')
 //   join-error { text }               a line for the join form (before the first join)
-//   users { users, all }              the people to list, and whether @all is offered
+//   users { users, all, total, partial }   the people to list, whether @all is offered,
+//                                     how many the list has when complete (counted as
+//                                     `users` is), and whether it is partial: a large room,
+//                                     of which the server lists a part (find() the others)
+//   found { name, users, more }       the answer to my latest find(): the matches (already
+//                                     among `users`), and whether there are more
 //   user-joined / user-left { name }
 //   message { kind, from, console, to, admin, reply, text }   a verified message to show
 //   dropped { from, reason }          a 0.9 message that failed verification, not shown
@@ -68,6 +73,12 @@ export const MAX_FRAME_BYTES = 128 * 1024;
 // such a message for a while (docs/PROTOCOL.md, "Held for a short absence") and says so
 // (chat-held), then acks it when they come back, or reports it. The most recent ones.
 export const MAX_GONE = 64;
+// People looked up (found by name, or senders not listed) the page keeps in its list:
+// the server follows the most recent looked_up_per_member (256) of them and says nothing
+// more of the others (docs/PROTOCOL.md, "Large rooms"), so the oldest is dropped here too.
+export const MAX_LOOKED_UP = 256;
+// The matches of one chat-found taken: the server's found_per_request.
+export const MAX_FOUND = 20;
 // Keys of 0.9 users are fetched as soon as they are listed (a 0.9 1:1 message's size
 // depends on its key, and their frames reach everybody): at most this many per frame.
 const KEYS_PER_FRAME = 64;
@@ -93,7 +104,7 @@ export class Session {
   #isAdmin = false; // the last config said so (kept across a reconnect until the next one)
   #disableAll = false;
   #group = null; // AES-GCM group key
-  #users = new Map(); // name -> { keyid, peer, bad }
+  #users = new Map(); // name -> { keyid, bad, legacy, listed }: listed by the server, or looked up
   #gone = new Map(); // name -> { keyid, bad, legacy }: version-2 users who left, in order
   #pending = new Map(); // frame id -> { message: id of the shown message, to, text, copy }
   #mine = new Set(); // signatures of my messages to all: the server echoes them back
@@ -110,6 +121,10 @@ export class Session {
   #wanted = new Map(); // Key ID asked for -> [ async (peer or null) => outputs ]
   #waitEpoch = []; // resends of refused stale messages: [{ epoch, run(key, epoch) }]
   #seen = new SeenIds(REPLAY_WINDOW_MS);
+  // large rooms
+  #count = 0; // the size of the complete list, as the server last said (0: not said)
+  #lookups = new Set(); // names looked up and not listed, the least recent first
+  #finding = ''; // the latest name asked for with chat-find
 
   // `host`: the host[:port] the socket connects to (the page's own), which a proof of
   // the key is bound to.
@@ -187,15 +202,16 @@ export class Session {
 
   // What the recipient selector shows for the chosen `to`:
   //   { kind: 'none' }                 nobody chosen yet
-  //   { kind: 'all', allowed }         everybody (not allowed under --disable-all)
+  //   { kind: 'all', allowed, people? } everybody (not allowed under --disable-all); in a
+  //                                    large room `people`: how many, most of them unlisted
   //   { kind: 'one', to, admin, allowed, gone? }   one person (not allowed: oneself; gone: left a
   //                                    short while ago, the server may hold a message for them)
   //   { kind: 'unknown', typed }       nobody of that name is connected (any more)
   recipient(to) {
     if (!to) return { kind: 'none' };
-    if (to.toLowerCase() === 'all') return { kind: 'all', allowed: this.#allAllowed() };
+    if (to.toLowerCase() === 'all') return { kind: 'all', allowed: this.#allAllowed(), ...(this.#partial() ? { people: this.#usersView().total } : {}) };
     const name = this.#resolve(to);
-    if (!name) return { kind: 'unknown', typed: to };
+    if (!name) return { kind: 'unknown', typed: to, ...(this.#partial() ? { partial: true } : {}) };
     const gone = this.#users.has(name) ? {} : { gone: true };
     return { kind: 'one', to: name, admin: name === this.#admin, allowed: name !== this.#me || this.#isAdmin, ...gone };
   }
@@ -210,6 +226,23 @@ export class Session {
     const r = this.recipient(m[1]);
     if (!r.allowed) return null;
     return { to: r.kind === 'all' ? 'all' : r.to, text: text.slice(m[0].length) };
+  }
+
+  // Asks the server for the connected people whose name starts with `text` (chat-find);
+  // the answer comes as a `found` output. A text that cannot start a name sends nothing.
+  find(text) {
+    const name = text.trim().toLowerCase();
+    this.#finding = '';
+    if (!this.#v2 || this.#state.name !== 'joined' || !P.FIND_RE.test(name)) return [];
+    this.#finding = name;
+    return [{ type: 'send', frame: P.find(this.#me, name) }];
+  }
+
+  // Looks `name` up without showing the answer: somebody written to before a
+  // reconnection, whom the new connection does not list. Its users join the list.
+  lookUp(name) {
+    if (!this.#v2 || this.#state.name !== 'joined' || !P.NAME_RE.test(name)) return [];
+    return [{ type: 'send', frame: P.find(this.#me, name) }];
   }
 
   // The @name the text starts with when it is not the chosen recipient, for a warning
@@ -240,6 +273,7 @@ export class Session {
       if (this.#v2 ? !this.#groupKeys.has(this.#epoch) : !this.#group) return sendError('No group key from the server: @all is unavailable.');
     } else {
       name = this.#resolve(d.to);
+      if (!name && this.#partial()) return sendError(`Nobody called "${d.to}" is in your list: this room is large, find them by name under People first.`);
       if (!name) return sendError(`Unknown destination: nobody called "${d.to}" is connected.`);
       if (name === this.#me && !this.#isAdmin) return sendError('That is you: choose somebody else.');
       const tooLong = this.#peerOf(name) && this.#tooLong09(name, d.text);
@@ -419,9 +453,11 @@ export class Session {
       case 'chat-groupkey':
         return this.#groupKey(d);
       case 'chat-users':
-        return this.#v2 && Array.isArray(d.users) ? this.#usersV2(d.users) : [];
+        return this.#v2 && Array.isArray(d.users) ? this.#usersV2(d.users, d.count) : [];
       case 'chat-presence':
-        return this.#v2 && Array.isArray(d.changes) ? this.#presence(d.changes) : [];
+        return this.#v2 && Array.isArray(d.changes) ? this.#presence(d.changes, d.count) : [];
+      case 'chat-found':
+        return this.#v2 && typeof d.name === 'string' && Array.isArray(d.users) ? this.#found(d) : [];
       case 'chat-key':
         return this.#keyArrived(d);
       case 'file-window':
@@ -487,6 +523,9 @@ export class Session {
     this.#epoch = 0;
     this.#groupKeys.clear();
     this.#users.clear();
+    this.#lookups.clear();
+    this.#count = 0;
+    this.#finding = '';
     let keyProblem = '';
     if (this.#v2) {
       this.#maxText = Number.isSafeInteger(d['max-text']) && d['max-text'] > 0 ? d['max-text'] : 65536;
@@ -552,7 +591,7 @@ export class Session {
       return false;
     }
     this.#peers.set(peer.keyid, peer);
-    this.#users.set(name, { keyid: peer.keyid, bad: !!hash && hash !== peer.keyid, legacy: false });
+    this.#users.set(name, { keyid: peer.keyid, bad: !!hash && hash !== peer.keyid, legacy: false, listed: true });
     return true;
   }
 
@@ -567,9 +606,23 @@ export class Session {
     const users = [];
     for (const [name, u] of this.#users) {
       if (name === this.#me && name !== this.#admin) continue;
-      users.push({ name, keyid: u.keyid, bad: u.bad, admin: name === this.#admin, self: name === this.#me, ...(u.legacy ? { legacy: true } : {}) });
+      users.push(this.#person(name, u));
     }
-    return { type: 'users', users, all: !(this.#disableAll && !this.#isAdmin) };
+    // `count` has me in it, whom the list shows only as the administrator's console.
+    const total = this.#count ? Math.max(users.length, this.#count - (this.#me === this.#admin ? 0 : 1)) : users.length;
+    return { type: 'users', users, all: !(this.#disableAll && !this.#isAdmin), total, partial: this.#partial() };
+  }
+
+  #person(name, u) {
+    return { name, keyid: u.keyid, bad: u.bad, admin: name === this.#admin, self: name === this.#me, ...(u.legacy ? { legacy: true } : {}), ...(u.listed ? {} : { lookedUp: true }) };
+  }
+
+  // The server lists only a part of the room: the others are found by name.
+  #partial() {
+    if (!this.#count) return false;
+    let listed = 0;
+    for (const u of this.#users.values()) if (u.listed) listed++;
+    return this.#count > listed;
   }
 
   async #message(d) {
@@ -686,6 +739,7 @@ export class Session {
   #left(name) {
     const u = this.#users.get(name);
     this.#users.delete(name);
+    this.#lookups.delete(name);
     if (!this.#v2 || !u || u.legacy) return;
     this.#gone.delete(name);
     this.#gone.set(name, u);
@@ -740,8 +794,9 @@ export class Session {
 
   // ---- version 2: keys ---------------------------------------------------------------
 
-  // Runs `use(peer)` with the key of `keyid` when it is known; otherwise asks the server
-  // for it and runs `use` when the answer comes (with null when it does not have it).
+  // Runs `use(peer, name)` with the key of `keyid` when it is known; otherwise asks the
+  // server for it and runs `use` when the answer comes (with null when it does not have
+  // it; `name`: whose key the answer says it is, '' when known before).
   async #withKey(keyid, use) {
     const peer = this.#peers.get(keyid);
     if (peer || !this.#v2) return use(peer || null);
@@ -765,7 +820,19 @@ export class Session {
     }
     const out = [];
     for (let i = 0; i < ask.length; i += KEYS_PER_FRAME) out.push({ type: 'send', frame: P.getKeys(this.#me, ask.slice(i, i + KEYS_PER_FRAME)) });
+    this.#askedKeys(ask);
     return out;
+  }
+
+  // Asking for a key looks its user up again for the server: the most recent here too.
+  #askedKeys(keyids) {
+    if (!this.#lookups.size || !keyids.length) return;
+    const asked = new Set(keyids);
+    for (const name of [...this.#lookups]) {
+      if (!asked.has(this.#users.get(name)?.keyid)) continue;
+      this.#lookups.delete(name);
+      this.#lookups.add(name);
+    }
   }
 
   // A chat-key answer: kept only when its DER has the Key ID asked for.
@@ -781,10 +848,11 @@ export class Session {
       if (peer && peer.keyid !== d.keyid) peer = null;
     }
     if (peer) this.#peers.set(peer.keyid, peer);
+    const name = peer && typeof d.name === 'string' ? d.name : '';
     const out = [];
     for (const use of waits) {
       try {
-        out.push(...(await use(peer)));
+        out.push(...(await use(peer, name)));
       } catch { /* one message that could not be made or read: the others still go */ }
     }
     return out;
@@ -792,33 +860,82 @@ export class Session {
 
   // ---- version 2: the room -------------------------------------------------------------
 
-  #usersV2(list) {
+  // The listed part of the room, and (`count`) the size of all of it. What was looked up
+  // on an earlier connection is not followed on this one: the list starts again.
+  #usersV2(list, count) {
     this.#users.clear();
+    this.#lookups.clear();
     for (const a of list) {
       const u = P.userEntry(a);
-      if (u) this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy });
+      if (u) this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy, listed: true });
     }
     for (const name of this.#users.keys()) this.#gone.delete(name);
     if (list.length && P.userEntry(list[0])) this.#admin = list[0][0];
+    this.#setCount(count);
     return [...this.#adminKeyChange(), this.#usersView(), ...this.#want09()];
   }
 
-  #presence(changes) {
+  #setCount(count) {
+    if (Number.isSafeInteger(count) && count >= 0) this.#count = count;
+  }
+
+  // The changes of the view, in order; `changes` may be empty (only `count` changed). In
+  // a partial room a join is someone taking the place of a listed one who left, not
+  // someone arriving: only `left` is said then.
+  #presence(changes, count) {
     const out = [];
+    const arriving = !this.#partial();
     for (const c of changes) {
       if (!Array.isArray(c)) continue;
       if (c[0] === 'join') {
         const u = P.userEntry(c.slice(1));
         if (!u || u.name === this.#admin) continue;
-        this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy });
+        this.#users.set(u.name, { keyid: u.keyid, bad: false, legacy: u.legacy, listed: true });
+        this.#lookups.delete(u.name);
         this.#gone.delete(u.name);
-        if (u.name !== this.#me) out.push({ type: 'user-joined', name: u.name });
+        if (u.name !== this.#me && arriving) out.push({ type: 'user-joined', name: u.name });
       } else if (c[0] === 'left' && typeof c[1] === 'string' && this.#users.has(c[1]) && c[1] !== this.#admin) {
         this.#left(c[1]);
         out.push({ type: 'user-left', name: c[1] });
       }
     }
+    this.#setCount(count);
     return [this.#usersView(), ...out, ...this.#want09()];
+  }
+
+  // The answer to a chat-find: its users are looked up (the server announces their
+  // departure to me from now on), so they join the list; the answer to my latest question
+  // is shown, an earlier one (overtaken by more typing) only adds its users.
+  #found(d) {
+    const matches = [];
+    for (const a of d.users.slice(0, MAX_FOUND)) {
+      const u = P.userEntry(a);
+      if (!u || u.name === this.#admin) continue;
+      this.#lookedUp(u.name, u.keyid, u.legacy);
+      if (u.name !== this.#me) matches.push(this.#person(u.name, this.#users.get(u.name)));
+    }
+    const out = [this.#usersView()];
+    if (d.name === this.#finding) out.push({ type: 'found', name: d.name, users: matches, more: d.more === true });
+    return [...out, ...this.#want09()];
+  }
+
+  // Somebody the server follows for me without listing them. Listed already: nothing
+  // changes, unless the Key ID did (a name that came back with another key).
+  #lookedUp(name, keyid, legacy) {
+    const had = this.#users.get(name);
+    if (had && had.listed) {
+      if (had.keyid !== keyid) this.#users.set(name, { keyid, bad: false, legacy, listed: true });
+      return;
+    }
+    this.#users.set(name, { keyid, bad: false, legacy, listed: false });
+    this.#gone.delete(name);
+    this.#lookups.delete(name);
+    this.#lookups.add(name);
+    if (this.#lookups.size > MAX_LOOKED_UP) {
+      const oldest = this.#lookups.values().next().value;
+      this.#lookups.delete(oldest);
+      this.#users.delete(oldest);
+    }
   }
 
   // The keys of the 0.9 users not known yet.
@@ -894,11 +1011,19 @@ export class Session {
     if (!e) return [this.#flag(from)];
     if (e.from !== from) return [this.#flag(e.from)];
     const keyid = this.#keyidOf(e.from);
-    if (!keyid) return [this.#flag(e.from)];
-    return this.#withKey(keyid, (peer) => this.#checked(peer, d, e, sig, body));
+    if (keyid) return this.#withKey(keyid, (peer) => this.#checked(peer, d, e, sig, body));
+    // Not in my list (a large room): the key of the sending session, by the server's
+    // `fromkey`; asking for it makes the sender looked up, then listed here.
+    if (e.from === this.#me || typeof d.fromkey !== 'string' || !P.KEYID_RE.test(d.fromkey)) return [this.#flag(e.from)];
+    const check = (peer, name) => this.#checked(peer, d, e, sig, body, !name || name === e.from);
+    if (!this.#peers.has(d.fromkey)) return this.#want([d.fromkey], check);
+    // Its key is known from before: asked for again all the same, to be followed.
+    return [{ type: 'send', frame: P.getKeys(this.#me, [d.fromkey]) }, ...(await check(this.#peers.get(d.fromkey), ''))];
   }
 
-  async #checked(peer, d, e, sig, body) {
+  // `list`: the sender is not in my list and its key says it is who the frame says: once
+  // the message is genuine, the sender is listed as looked up.
+  async #checked(peer, d, e, sig, body, list = false) {
     let ok = false;
     try {
       ok = !!peer && (await this.#c.verifyEnvelope(peer, sig, body));
@@ -908,6 +1033,16 @@ export class Session {
     const all = d.to === 'all';
     const addressed = all ? e.to === 'all' && e.epoch === d.epoch : e.to === me || e.from === me;
     if (!addressed) return [this.#flag(e.from, 'was addressed to someone else')];
+    if (list && !this.#users.has(e.from)) {
+      this.#lookedUp(e.from, peer.keyid, false);
+      return [this.#usersView(), ...this.#shownV2(d, e)];
+    }
+    return this.#shownV2(d, e);
+  }
+
+  // The last checks of a verified, well addressed message, and what is shown of it.
+  #shownV2(d, e) {
+    const me = this.#me;
     const now = this.#now();
     if (Math.abs(e.time - now) > REPLAY_WINDOW_MS) {
       return [notice(`A message from ${e.from} is not shown: its time is more than 10 minutes off this device's clock (an old message sent again, or a clock set wrong).`, 'warn')];

@@ -7,6 +7,13 @@ import { titleWith } from './notifications.js';
 
 const $ = (id) => document.getElementById(id);
 
+// A count as people read it: 10,000.
+const number = (n) => n.toLocaleString('en-US');
+
+// How long the search box waits after the last key before it asks the server: one
+// question per word typed, not per letter.
+export const FIND_DEBOUNCE_MS = 300;
+
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -16,7 +23,7 @@ function el(tag, cls, text) {
 
 // `on`: { join(name), keyFiles(privateFile, publicFile), send(), typed(), pick(to),
 // reconnect(), download(which: 'private' | 'public'), compare(name), remember(),
-// forget(), notify(), share() }
+// forget(), notify(), share(), find(text) }
 export function init(on) {
   follow($('log'));
   const toggle = $('users-toggle');
@@ -32,12 +39,32 @@ export function init(on) {
     on.pick(item.dataset.reply);
   });
   // The whole row picks the person, not only the name; its Key ID button shows the key.
-  $('users-list').addEventListener('click', (e) => {
+  const rowClick = (e) => {
     const kid = e.target.closest('button.kid');
     if (kid) return toggleKid(kid);
     const row = e.target.closest('li.user');
     if (row && e.target.closest('button.compare')) return on.compare(row.dataset.name);
     if (row && row.dataset.name) on.pick(row.dataset.name);
+  };
+  $('users-list').addEventListener('click', rowClick);
+  $('found-list').addEventListener('click', rowClick);
+  const find = $('find');
+  let findTimer = 0;
+  const findNow = () => {
+    clearTimeout(findTimer);
+    on.find(find.value);
+  };
+  find.addEventListener('input', () => {
+    // Names are lower case: what is typed is, as in the join form.
+    if (find.value !== find.value.toLowerCase()) find.value = find.value.toLowerCase();
+    clearTimeout(findTimer);
+    findTimer = setTimeout(findNow, find.value.trim() ? FIND_DEBOUNCE_MS : 0);
+  });
+  find.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      findNow();
+    }
   });
   $('to').addEventListener('change', (e) => {
     const to = e.target.value;
@@ -217,9 +244,9 @@ export function recipient(r, named) {
     sel.value = '';
     note = 'Choose who reads it, or start with @name.';
   } else if (r.kind === 'unknown') {
-    unknown.textContent = `${r.typed}: not connected`;
+    unknown.textContent = `${r.typed}: ${r.partial ? 'not in your list' : 'not connected'}`;
     sel.value = '?';
-    note = `Nobody called "${r.typed}" is connected.`;
+    note = r.partial ? `"${r.typed}" is not in your list: find them by name under People.` : `Nobody called "${r.typed}" is connected.`;
   } else if (r.gone) {
     // Gone a short while: the server may hold a message for them, and the person must see
     // that it will not be read now.
@@ -229,7 +256,9 @@ export function recipient(r, named) {
     note = `${r.to} is not connected: a message waits for them up to 10 minutes, then is not delivered.`;
   } else if (r.kind === 'all') {
     sel.value = 'all';
-    note = r.allowed ? 'Everybody connected reads it.' : 'Messages to everybody are disabled here.';
+    // In a large room the list shows a part of who reads it: the number says how many.
+    const all = r.people ? `Everybody connected reads it: all ${number(r.people)} people, listed or not.` : 'Everybody connected reads it.';
+    note = r.allowed ? all : 'Messages to everybody are disabled here.';
   } else {
     sel.value = r.to;
     note = r.allowed ? `Only ${r.to}${r.admin ? ', the administrator,' : ''} reads it.` : 'That is you: choose somebody else.';
@@ -328,55 +357,92 @@ export function closeUsers() {
   $('users-toggle').setAttribute('aria-expanded', 'false');
 }
 
-export function renderUsers({ users, all }) {
+let drawnUsers = ''; // the people last drawn: a frame that changes only the count leaves them
+
+// `total`: how many the list has when complete; `partial`: the server lists only a part of
+// the room, and the others can be found by name.
+export function renderUsers({ users, all, total = users.length, partial = false }) {
   const ul = $('users-list');
   ul.classList.remove('offline');
-  const items = [];
-  if (all) {
-    const li = el('li', 'user all');
-    li.dataset.name = 'all';
-    const b = el('button', 'pick', '@all');
-    b.type = 'button';
-    b.setAttribute('aria-label', 'Write to everybody (@all)');
-    b.append(el('span', 'hint', 'everybody'));
-    li.append(b);
-    items.push(li);
-  }
-  for (const u of users) {
-    const li = el('li', 'user' + (u.admin ? ' admin' : ''));
-    li.dataset.name = u.name;
-    const b = el('button', 'pick', u.name);
-    b.type = 'button';
-    if (u.admin) b.append(el('span', 'badge', u.self ? 'your console' : 'administrator'));
-    if (u.legacy) b.append(el('span', 'badge old', '0.9 client'));
-    b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}${u.legacy ? ', on an old 0.9 client' : ''}`);
-    if (u.trust) b.append(trustMark(u.trust, true));
-    const k = el('button', 'kid');
-    k.type = 'button';
-    kidButton(k, u.keyid);
-    k.setAttribute('aria-label', `Key ID of ${u.name}`);
-    // The comparison panel's button comes first and narrow: the row's middle (where a
-    // click on the row lands) stays the name, which picks the person.
-    if (!u.self) {
-      const c = el('button', 'compare ghost', '⇄');
-      c.type = 'button';
-      c.title = `Compare keys with ${u.name}`;
-      c.setAttribute('aria-label', `Compare keys with ${u.name}`);
-      li.append(c);
+  $('found-list').classList.remove('offline');
+  const drawn = JSON.stringify([users, all]);
+  if (drawn !== drawnUsers) {
+    drawnUsers = drawn;
+    const items = [];
+    if (all) {
+      const li = el('li', 'user all');
+      li.dataset.name = 'all';
+      const b = el('button', 'pick', '@all');
+      b.type = 'button';
+      b.setAttribute('aria-label', 'Write to everybody (@all)');
+      b.append(el('span', 'hint', 'everybody'));
+      li.append(b);
+      items.push(li);
     }
-    li.append(b, k);
-    if (u.bad) li.append(el('span', 'error', 'Key ID differs from the server’s!'));
-    items.push(li);
+    for (const u of users) items.push(userRow(u));
+    ul.replaceChildren(...items);
+    toOptions(users, all);
   }
+  const more = total > users.length;
+  // The bar, narrow on a phone, has the room's size; the list's heading, how much of it is listed.
+  $('users-count').textContent = `(${number(more ? total : users.length)})`;
+  $('people-count').textContent = more ? `(${number(users.length)} of ${number(total)})` : `(${number(users.length)})`;
+  $('people-partial').textContent = more ? `${number(users.length)} of ${number(total)} people are listed here: this room is large. Find the others by name.` : 'Everybody here is listed.';
+  $('find-box').hidden = !partial && $('find').value === '';
+}
+
+// One person: a click on the row picks them; their Key ID, the comparison panel.
+function userRow(u) {
+  const li = el('li', 'user' + (u.admin ? ' admin' : ''));
+  li.dataset.name = u.name;
+  const b = el('button', 'pick', u.name);
+  b.type = 'button';
+  if (u.admin) b.append(el('span', 'badge', u.self ? 'your console' : 'administrator'));
+  if (u.legacy) b.append(el('span', 'badge old', '0.9 client'));
+  b.setAttribute('aria-label', `Write to ${u.name}${u.admin ? ', the administrator' : ''}${u.self ? ' (your console)' : ''}${u.legacy ? ', on an old 0.9 client' : ''}`);
+  if (u.trust) b.append(trustMark(u.trust, true));
+  const k = el('button', 'kid');
+  k.type = 'button';
+  kidButton(k, u.keyid);
+  k.setAttribute('aria-label', `Key ID of ${u.name}`);
+  // The comparison panel's button comes first and narrow: the row's middle (where a
+  // click on the row lands) stays the name, which picks the person.
+  if (!u.self) {
+    const c = el('button', 'compare ghost', '⇄');
+    c.type = 'button';
+    c.title = `Compare keys with ${u.name}`;
+    c.setAttribute('aria-label', `Compare keys with ${u.name}`);
+    li.append(c);
+  }
+  li.append(b, k);
+  if (u.bad) li.append(el('span', 'error', 'Key ID differs from the server’s!'));
+  return li;
+}
+
+// The search's state under the box: `text` ('' for none).
+export const findNote = (text) => ($('find-note').textContent = text);
+
+export const findText = () => $('find').value;
+
+// The answer to the search: f { name, users, more } (users: rows as renderUsers'), or null
+// to clear it.
+export function found(f) {
+  const ul = $('found-list');
+  if (!f) {
+    ul.replaceChildren();
+    return;
+  }
+  const items = f.users.map(userRow);
+  if (f.more) items.push(el('li', 'more hint', `more… other names start with “${f.name}”: type more of the name.`));
   ul.replaceChildren(...items);
-  $('users-count').textContent = `(${users.length})`;
-  toOptions(users, all);
+  findNote(f.users.length ? `${f.users.length} found: choose one to write to them.` : `Nobody connected has a name starting with “${f.name}”.`);
 }
 
 // Disconnected: nobody is known to be there; the list stays, greyed, as it was.
 export function markUsersOffline() {
   $('users-list').classList.add('offline');
-  $('users-count').textContent = '(offline)';
+  $('found-list').classList.add('offline');
+  $('users-count').textContent = $('people-count').textContent = '(offline)';
 }
 
 export function timeElement() {

@@ -79,11 +79,11 @@ function openSocket(url, onText, onClose) {
 }
 
 export class Peer {
-  // `wsUrl`: the page's WebSocket (http://host:port/ws, as ws: with http); `keyFile`: a
-  // PKCS#8 PEM of tests/vectors.
-  static async join(wsUrl, name, keyText) {
+  // `wsUrl`: the page's WebSocket (http://host:port/ws, as ws: with http); `keys`: a
+  // PKCS#8 PEM of tests/vectors, or a key set of crypto.js (Peer.newKeys()).
+  static async join(wsUrl, name, keys) {
     const p = new Peer();
-    p.keys = await C.importPem(keyText);
+    p.keys = typeof keys === 'string' ? await C.importPem(keys) : keys;
     const u = new URL(wsUrl);
     p.session = new Session(C, { host: u.host });
     p.url = wsUrl;
@@ -153,6 +153,33 @@ export class Peer {
   // The messages the session showed.
   shown() {
     return this.outputs.filter((o) => o.type === 'message');
+  }
+
+  // A key set of its own (one live session per key: a room of many peers needs many).
+  static newKeys() {
+    return C.generate(2048);
+  }
+
+  // Sends `text` to `to` as the page does (its key fetched first if need be).
+  async send(to, text) {
+    const out = await this.session.send(to, text, () => !this.closed, { confirmed: true });
+    const err = out.find((o) => o.type === 'send-error');
+    if (err) throw new Error(`peer: not sent: ${err.text}`);
+    this.apply(out);
+  }
+
+  // Looks up the connected people whose name starts with `text` (chat-find): the
+  // session's `found` output, once the answer came.
+  find(text) {
+    const from = this.outputs.length;
+    this.apply(this.session.find(text));
+    return this.until(() => this.outputs.slice(from).find((o) => o.type === 'found' && o.name === text), `chat-found ${text}`);
+  }
+
+  // The last users list the session showed.
+  get listed() {
+    const views = this.outputs.filter((o) => o.type === 'users');
+    return views.length ? views[views.length - 1] : null;
   }
 
   sendRaw(text) {
