@@ -843,7 +843,6 @@ impl H {
     }
 }
 
-use std::rc::Rc;
 
 /// The server's CPU for one rotation (and the presence that comes with it) at 1,000
 /// and 10,000 version-2 members: measured, not asserted. Members are put in directly
