@@ -93,9 +93,10 @@ impl Chat {
         }
         if prove {
             let nonce = self.next_nonce();
+            // Thousands may wait for their proof at once: they keep no parsed key.
             let awaited = AwaitedProof {
                 name,
-                identity,
+                identity: identity.compact(),
                 nonce: nonce.clone(),
                 v2,
             };
@@ -116,15 +117,17 @@ impl Chat {
             return;
         };
         let message = join_proof_message(self.users.host(conn).unwrap_or(""), &awaited.nonce);
+        // Parsed once for the proof and the member key's encryption.
+        let identity = awaited.identity.parsed();
         let proven = b64_decode(signature.trim())
-            .is_some_and(|signature| awaited.identity.verify(&message, &signature));
+            .is_some_and(|signature| identity.verify(&message, &signature));
         if !proven {
             self.send_one(conn, frames::notice(PROOF_FAILED));
             self.refuse_join(conn, &awaited.name, "no proof of the private key");
             return;
         }
         let v2 = awaited.v2;
-        self.decide_join(conn, awaited.name, awaited.identity, true, v2, now);
+        self.decide_join(conn, awaited.name, identity, true, v2, now);
     }
 
     /// Unpredictable without a clock or an RNG here: the secret is the shell's.
@@ -241,7 +244,7 @@ impl Chat {
         self.users.join(
             conn,
             name.clone(),
-            identity.clone(),
+            identity.compact(),
             is_web_admin,
             budgets,
             member_key,

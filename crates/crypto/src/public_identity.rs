@@ -28,9 +28,14 @@ fn max_oaep_plaintext(modulus_bytes: usize) -> usize {
 
 #[derive(Clone)]
 pub struct PublicIdentity {
-    key: PublicKey,
+    /// The parsed key, with its Montgomery parameters (about 1.3 KB for RSA-2048);
+    /// `None` in a compact copy, which parses it again for each operation.
+    key: Option<PublicKey>,
     spki_b64: String,
     key_id: String,
+    modulus_bytes: usize,
+    bits: usize,
+    exponent: Option<u64>,
 }
 
 impl std::fmt::Debug for PublicIdentity {
@@ -51,11 +56,48 @@ impl PublicIdentity {
         Ok(Self::from_key(key))
     }
 
+    /// The same identity without the parsed key: what a server keeps for each of
+    /// thousands of users, who use their key rarely (a join, a message to all).
+    pub fn compact(&self) -> Self {
+        Self {
+            key: None,
+            spki_b64: self.spki_b64.clone(),
+            key_id: self.key_id.clone(),
+            ..*self
+        }
+    }
+
+    /// The same identity with its key parsed once, for several operations in a row.
+    pub fn parsed(self) -> Self {
+        match self.key() {
+            Some(std::borrow::Cow::Owned(key)) => Self {
+                key: Some(key),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
+    /// The parsed key, parsed now in a compact identity. `None` never happens for an
+    /// identity made by this type (its DER was made from a parsed key), but a failure
+    /// is an answer, not a panic.
+    fn key(&self) -> Option<std::borrow::Cow<'_, PublicKey>> {
+        match &self.key {
+            Some(key) => Some(std::borrow::Cow::Borrowed(key)),
+            None => {
+                let der = b64_decode(&self.spki_b64)?;
+                PublicKey::from_public_key_der(&der)
+                    .ok()
+                    .map(std::borrow::Cow::Owned)
+            }
+        }
+    }
+
     /// Whether a client may join with this key: only the sizes and the exponent that
     /// browsers and openssl make (the administrator's own key is not held to this).
     pub fn check_client_key(&self) -> Result<(), KeyError> {
         let bits = self.bits();
-        let exponent = self.exponent();
+        let exponent = self.exponent;
         let usual_exponent = exponent == Some(CLIENT_KEY_EXPONENT);
         if (MIN_CLIENT_KEY_BITS..=MAX_CLIENT_KEY_BITS).contains(&bits) && usual_exponent {
             return Ok(());
@@ -67,8 +109,8 @@ impl PublicIdentity {
     }
 
     /// The public exponent, `None` when it does not fit 64 bits.
-    fn exponent(&self) -> Option<u64> {
-        let bytes = self.key.e().to_be_bytes();
+    fn exponent_of(key: &PublicKey) -> Option<u64> {
+        let bytes = key.e().to_be_bytes();
         let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
         let bytes = &bytes[start..];
         (bytes.len() <= 8).then(|| bytes.iter().fold(0u64, |e, &b| (e << 8) | u64::from(b)))
@@ -89,7 +131,10 @@ impl PublicIdentity {
         let key_id = key_id_of_der(der.as_bytes());
         Self {
             spki_b64: b64_encode(der.as_bytes()),
-            key,
+            modulus_bytes: key.size(),
+            bits: key.n().bit_width_vartime() as usize,
+            exponent: Self::exponent_of(&key),
+            key: Some(key),
             key_id,
         }
     }
@@ -105,17 +150,23 @@ impl PublicIdentity {
     }
 
     pub fn to_pem(&self) -> String {
-        self.key
-            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
-            .expect("an RSA public key always encodes")
+        let der = b64_decode(&self.spki_b64).expect("our own base64");
+        let body = b64_encode(&der);
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
     }
 
     pub fn modulus_bytes(&self) -> usize {
-        self.key.size()
+        self.modulus_bytes
     }
 
     pub fn bits(&self) -> usize {
-        self.key.n().bit_width_vartime() as usize
+        self.bits
     }
 
     pub fn max_plaintext(&self) -> usize {
@@ -127,7 +178,7 @@ impl PublicIdentity {
         if plaintext.len() > self.max_plaintext() {
             return None;
         }
-        self.key
+        self.key()?
             .encrypt(&mut SysRng, Oaep::<Sha256>::new(), plaintext)
             .ok()
     }
@@ -141,7 +192,10 @@ impl PublicIdentity {
         let Ok(signature) = Signature::try_from(signature) else {
             return false;
         };
-        VerifyingKey::<Sha256>::new_with_auto_salt_len(self.key.clone())
+        let Some(key) = self.key() else {
+            return false;
+        };
+        VerifyingKey::<Sha256>::new_with_auto_salt_len(key.into_owned())
             .verify(message, &signature)
             .is_ok()
     }
