@@ -89,14 +89,31 @@ impl GroupKeys {
         member_key: &[u8; 32],
         iv: &[u8; SECRET_IV_LEN],
     ) -> String {
-        // Written by hand rather than formatted: once per member at every rotation.
-        let mut aad = String::with_capacity(64);
-        aad.push_str("dyspatcher group key v2\n");
-        v2_frames::push_decimal(&mut aad, self.epoch);
-        aad.push('\n');
-        aad.push_str(name);
-        debug_assert_eq!(aad.as_bytes(), group_key_aad(self.epoch, name));
-        let key = SecretKey::wrap_key(member_key, iv, self.current.as_bytes(), aad.as_bytes());
+        // On the stack, written by hand: once per member at every rotation. Names are
+        // at most 15 bytes, so it is at most 60 (longer: on the heap).
+        let mut digits = [0u8; 20];
+        let mut buffer = [0u8; 80];
+        let mut len = 0;
+        let parts: [&[u8]; 4] = [
+            b"dyspatcher group key v2\n",
+            v2_frames::decimal(self.epoch, &mut digits),
+            b"\n",
+            name.as_bytes(),
+        ];
+        let fits = parts.iter().map(|p| p.len()).sum::<usize>() <= buffer.len();
+        let heap;
+        let aad: &[u8] = if fits {
+            for part in parts {
+                buffer[len..len + part.len()].copy_from_slice(part);
+                len += part.len();
+            }
+            &buffer[..len]
+        } else {
+            heap = group_key_aad(self.epoch, name);
+            &heap
+        };
+        debug_assert_eq!(aad, group_key_aad(self.epoch, name));
+        let key = SecretKey::wrap_key(member_key, iv, self.current.as_bytes(), aad);
         v2_frames::group_key(self.epoch, iv, &key)
     }
 }

@@ -64,6 +64,10 @@ use users::Users;
 /// The event loop's name for a connection.
 pub type ConnId = usize;
 
+/// Who a frame goes to: most frames go to one connection, which needs no list on the
+/// heap (a rotation sends one frame to each member).
+pub type Recipients = smallvec::SmallVec<[ConnId; 1]>;
+
 /// WebSocket close codes the chat uses (RFC 6455 §7.4.1).
 pub mod close_code {
     pub const NORMAL: u16 = 1000;
@@ -98,7 +102,7 @@ pub struct Settings {
 pub enum Output {
     /// One text frame to each of these connections (the same bytes for all).
     Send {
-        to: Vec<ConnId>,
+        to: Recipients,
         frame: FrameText,
     },
     /// Send what is queued, then a close frame, then close.
@@ -488,14 +492,17 @@ impl Chat {
     fn send(&mut self, to: Vec<ConnId>, frame: impl Into<FrameText>) {
         if !to.is_empty() {
             self.out.push_back(Output::Send {
-                to,
+                to: Recipients::from_vec(to),
                 frame: frame.into(),
             });
         }
     }
 
     fn send_one(&mut self, conn: ConnId, frame: impl Into<FrameText>) {
-        self.send(vec![conn], frame);
+        self.out.push_back(Output::Send {
+            to: smallvec::smallvec![conn],
+            frame: frame.into(),
+        });
     }
 
     fn close(&mut self, conn: ConnId, code: u16, reason: impl Into<Cow<'static, str>>) {

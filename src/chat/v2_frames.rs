@@ -128,8 +128,12 @@ pub fn config(c: &ConfigV2) -> String {
 /// Writes `n` in decimal without a `String` of its own.
 pub fn push_decimal(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];
+    out.push_str(std::str::from_utf8(decimal(n, &mut digits)).expect("ASCII digits"));
+}
+
+/// `n` in decimal, in `digits`.
+pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
-    let mut n = n;
     loop {
         at -= 1;
         digits[at] = b'0' + (n % 10) as u8;
@@ -138,7 +142,7 @@ pub fn push_decimal(out: &mut String, n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    &digits[at..]
 }
 
 /// The group key of `epoch`, wrapped for one member.
@@ -146,7 +150,8 @@ pub fn group_key(epoch: u64, iv: &[u8], key: &[u8]) -> String {
     // By hand, in one allocation: one of these per member at every rotation. The
     // fields are digits and base64: nothing to escape.
     let head = r#"{"cmd":"signal","user":"","data":{"code":"chat-groupkey","epoch":"#;
-    let mut out = String::with_capacity(head.len() + 20 + 4 * (iv.len() + key.len()) / 3 + 32);
+    // Room for the WebSocket header too, which the event loop puts in front.
+    let mut out = String::with_capacity(head.len() + 20 + 4 * (iv.len() + key.len()) / 3 + 48);
     out.push_str(head);
     push_decimal(&mut out, epoch);
     out.push_str(r#","iv":""#);

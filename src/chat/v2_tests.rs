@@ -126,7 +126,7 @@ impl H {
                         );
                         self.deliver(conn, &text);
                     }
-                    self.sends.push((to, frame));
+                    self.sends.push((to.to_vec(), frame));
                 }
                 Output::Close { conn, .. } => {
                     self.closed.insert(conn);
@@ -842,7 +842,6 @@ impl H {
         self.pump();
     }
 }
-
 
 /// The server's CPU for one rotation (and the presence that comes with it) at 1,000
 /// and 10,000 version-2 members: measured, not asserted. Members are put in directly

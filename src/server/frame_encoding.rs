@@ -38,17 +38,28 @@ impl Encoded {
     /// Queues `text` for one recipient only: its header, then its bytes as they were
     /// made, not copied (a rotation sends a thousand of these).
     pub fn queue_once(text: FrameText, out: &mut OutQueue) {
-        let header = header(text.len());
+        let (room, used) = header_bytes(text.len());
+        let header = &room[..used];
         match text.into_text_bytes() {
-            Ok(bytes) => out.push_unit([Chunk::Owned(header), Chunk::Owned(bytes)]),
+            Ok(mut bytes) => {
+                // The header goes in front of the text in its own buffer (moved, not
+                // allocated, when the text left room for it): every allocation here
+                // is paid again when it is freed.
+                let text_len = bytes.len();
+                bytes.extend_from_slice(header);
+                bytes.rotate_right(header.len());
+                debug_assert_eq!(bytes.len(), text_len + header.len());
+                out.push_owned(bytes);
+            }
             Err(text) => match text.as_bytes_or_pieces() {
                 Ok(one) => {
-                    let mut bytes = header;
+                    let mut bytes = Vec::with_capacity(header.len() + one.len());
+                    bytes.extend_from_slice(header);
                     bytes.extend_from_slice(one);
                     out.push_owned(bytes);
                 }
                 Err(pieces) => out.push_unit(
-                    std::iter::once(Chunk::Owned(header))
+                    std::iter::once(Chunk::Owned(header.to_vec()))
                         .chain(pieces.iter().map(|p| Chunk::Shared(p.clone()))),
                 ),
             },
@@ -67,15 +78,23 @@ impl Encoded {
 }
 
 fn header(len: usize) -> Vec<u8> {
+    let (room, used) = header_bytes(len);
+    room[..used].to_vec()
+}
+
+/// The header of an unmasked text frame of `len` bytes, on the stack: at most 10 bytes.
+fn header_bytes(len: usize) -> ([u8; 10], usize) {
     let header = FrameHeader {
         opcode: OpCode::Data(Data::Text),
         ..FrameHeader::default()
     };
-    let mut bytes = Vec::with_capacity(10);
+    let mut room = [0u8; 10];
+    let mut cursor = std::io::Cursor::new(&mut room[..]);
     header
-        .format(len as u64, &mut bytes)
-        .expect("writing to a Vec cannot fail");
-    bytes
+        .format(len as u64, &mut cursor)
+        .expect("a frame header is at most 10 bytes");
+    let used = cursor.position() as usize;
+    (room, used)
 }
 
 #[cfg(test)]
