@@ -78,17 +78,21 @@ impl GroupKeys {
     /// The `chat-groupkey` frame of the current epoch for the member called `name`,
     /// wrapped with its member key. One AES-GCM of 32 bytes and one string.
     pub fn wrapped_for(&self, name: &str, member_key: &[u8; 32]) -> String {
-        self.wrapped_with_iv(name, member_key, &random_bytes())
+        let mut out = String::with_capacity(v2_frames::GROUP_KEY_FRAME_BYTES + 16);
+        self.push_wrapped(&mut out, name, member_key, &random_bytes());
+        out
     }
 
-    /// The same under `iv`, drawn at random by the caller (a rotation draws every
-    /// member's at once: one system call rather than one per member).
-    pub fn wrapped_with_iv(
+    /// The same appended to `out`, under `iv`, drawn at random by the caller (a
+    /// rotation draws every member's at once: one system call rather than one per
+    /// member, and writes every member's frame in one buffer).
+    pub fn push_wrapped(
         &self,
+        out: &mut String,
         name: &str,
         member_key: &[u8; 32],
         iv: &[u8; SECRET_IV_LEN],
-    ) -> String {
+    ) {
         // On the stack, written by hand: once per member at every rotation. Names are
         // at most 15 bytes, so it is at most 60 (longer: on the heap).
         let mut digits = [0u8; 20];
@@ -114,7 +118,7 @@ impl GroupKeys {
         };
         debug_assert_eq!(aad, group_key_aad(self.epoch, name));
         let key = SecretKey::wrap_key(member_key, iv, self.current.as_bytes(), aad);
-        v2_frames::group_key(self.epoch, iv, &key)
+        v2_frames::push_group_key(out, self.epoch, iv, &key);
     }
 }
 

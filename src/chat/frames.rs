@@ -221,6 +221,13 @@ enum Pieces {
     Text(Vec<u8>),
     One(Piece),
     Many(Vec<Piece>),
+    /// A part of a buffer shared by many frames, each for someone else (a rotation's
+    /// group keys: one allocation for all the members).
+    Slice {
+        whole: Piece,
+        start: u32,
+        end: u32,
+    },
 }
 
 /// Bytes of valid UTF-8 JSON text, shared between frames.
@@ -234,12 +241,33 @@ impl FrameText {
         }
     }
 
+    /// `whole[range]`, one frame's text in a buffer of several.
+    pub fn slice(whole: Piece, range: std::ops::Range<usize>) -> Self {
+        debug_assert!(range.end <= whole.len());
+        Self {
+            pieces: Pieces::Slice {
+                whole,
+                start: range.start as u32,
+                end: range.end as u32,
+            },
+        }
+    }
+
+    /// The shared buffer and the range of a [`FrameText::slice`].
+    pub fn as_slice_of(&self) -> Option<(&Piece, std::ops::Range<usize>)> {
+        match &self.pieces {
+            Pieces::Slice { whole, start, end } => Some((whole, *start as usize..*end as usize)),
+            _ => None,
+        }
+    }
+
     /// The text as one run of bytes, or its pieces (the 0.9 users list).
     pub fn as_bytes_or_pieces(&self) -> Result<&[u8], &[Piece]> {
         match &self.pieces {
             Pieces::Text(bytes) => Ok(bytes),
             Pieces::One(one) => Ok(one),
             Pieces::Many(many) => Err(many),
+            Pieces::Slice { whole, start, end } => Ok(&whole[*start as usize..*end as usize]),
         }
     }
 

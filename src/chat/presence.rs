@@ -221,24 +221,37 @@ impl Chat {
         let everyone = self.users.everyone();
         let mut ivs = vec![0u8; SECRET_IV_LEN * everyone.len()];
         random_fill(&mut ivs);
+        // Every version-2 member's frame in one buffer, each sent as its part of it:
+        // one allocation for the rotation rather than one per member.
+        let mut all = String::with_capacity(v2_frames::GROUP_KEY_FRAME_BYTES * everyone.len());
+        let mut parts: Vec<(ConnId, std::ops::Range<usize>)> = Vec::with_capacity(everyone.len());
         for (conn, iv) in everyone.into_iter().zip(ivs.chunks_exact(SECRET_IV_LEN)) {
             let Some(member) = self.users.member(conn) else {
                 continue;
             };
-            let frame = match &member.member_key {
+            match &member.member_key {
                 Some(member_key) => {
                     let iv = iv.try_into().expect("chunks of the IV's length");
-                    self.keys.wrapped_with_iv(&member.name, member_key, iv)
+                    let start = all.len();
+                    self.keys
+                        .push_wrapped(&mut all, &member.name, member_key, iv);
+                    parts.push((conn, start..all.len()));
                 }
-                None => frames::config(
-                    self.settings.disable_all && !member.is_web_admin,
-                    &member.name,
-                    member.is_web_admin,
-                    member.identity.key_id(),
-                    self.keys.legacy_b64(),
-                ),
-            };
-            self.send_one(conn, frame);
+                None => {
+                    let config = frames::config(
+                        self.settings.disable_all && !member.is_web_admin,
+                        &member.name,
+                        member.is_web_admin,
+                        member.identity.key_id(),
+                        self.keys.legacy_b64(),
+                    );
+                    self.send_one(conn, config);
+                }
+            }
+        }
+        let whole: frames::Piece = std::rc::Rc::from(all.into_bytes());
+        for (conn, range) in parts {
+            self.send_one(conn, FrameText::slice(whole.clone(), range));
         }
     }
 }

@@ -145,21 +145,21 @@ pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     &digits[at..]
 }
 
-/// The group key of `epoch`, wrapped for one member.
-pub fn group_key(epoch: u64, iv: &[u8], key: &[u8]) -> String {
-    // By hand, in one allocation: one of these per member at every rotation. The
-    // fields are digits and base64: nothing to escape.
+/// About the size of a `chat-groupkey` frame (the group key of an epoch, wrapped for
+/// one member): a rotation reserves this per member.
+pub const GROUP_KEY_FRAME_BYTES: usize = 200;
+
+/// Appends the `chat-groupkey` frame to `out`, by hand: one of these per member at
+/// every rotation. The fields are digits and base64: nothing to escape.
+pub fn push_group_key(out: &mut String, epoch: u64, iv: &[u8], key: &[u8]) {
     let head = r#"{"cmd":"signal","user":"","data":{"code":"chat-groupkey","epoch":"#;
-    // Room for the WebSocket header too, which the event loop puts in front.
-    let mut out = String::with_capacity(head.len() + 20 + 4 * (iv.len() + key.len()) / 3 + 48);
     out.push_str(head);
-    push_decimal(&mut out, epoch);
+    push_decimal(out, epoch);
     out.push_str(r#","iv":""#);
-    crate::crypto::b64_encode_into(iv, &mut out);
+    crate::crypto::b64_encode_into(iv, out);
     out.push_str(r#"","key":""#);
-    crate::crypto::b64_encode_into(key, &mut out);
+    crate::crypto::b64_encode_into(key, out);
     out.push_str(r#""}}"#);
-    out
 }
 
 /// One user in `chat-users` or in a `join` of `chat-presence`: names are `[a-z0-9]`
@@ -352,7 +352,9 @@ mod tests {
             v["data"],
             json!({"code":"chat-presence","changes":[],"count":4})
         );
-        let v: Value = serde_json::from_str(&group_key(7, b"iv", b"key")).unwrap();
+        let mut text = String::new();
+        push_group_key(&mut text, 7, b"iv", b"key");
+        let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             v["data"],
             json!({"code":"chat-groupkey","epoch":7,"iv":"aXY=","key":"a2V5"})

@@ -39,6 +39,11 @@ impl Encoded {
     /// made, not copied (a rotation sends a thousand of these).
     pub fn queue_once(text: FrameText, out: &mut OutQueue) {
         let (room, used) = header_bytes(text.len());
+        if let Some((whole, range)) = text.as_slice_of() {
+            let slice = Chunk::Slice(whole.clone(), range.start as u32, range.end as u32);
+            out.push_unit([Chunk::Header(room, used as u8), slice]);
+            return;
+        }
         let header = &room[..used];
         match text.into_text_bytes() {
             Ok(mut bytes) => {

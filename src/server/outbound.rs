@@ -16,6 +16,10 @@ const KEPT_CAPACITY: usize = 64;
 pub enum Chunk {
     Shared(Rc<[u8]>),
     Owned(Vec<u8>),
+    /// A part of a shared buffer (one member's frame among a rotation's).
+    Slice(Rc<[u8]>, u32, u32),
+    /// A WebSocket frame header, kept inline: no allocation per frame.
+    Header([u8; 10], u8),
 }
 
 impl Chunk {
@@ -23,6 +27,8 @@ impl Chunk {
         match self {
             Chunk::Shared(b) => b,
             Chunk::Owned(v) => v,
+            Chunk::Slice(b, start, end) => &b[*start as usize..*end as usize],
+            Chunk::Header(h, len) => &h[..*len as usize],
         }
     }
 }
