@@ -269,7 +269,9 @@ export class Transfers {
       const n = t.got + t.lost;
       const lost = t.lost ? `, ${count(t.lost)} did not get it` : '';
       // A delivery means every chunk is out: from then on the bar counts people.
-      if (t.got) return { type: 'file-progress', row: rowOf('out', t.tid), dir: 'out', done: n, total: t.expected, text: `Sent to everybody: ${count(t.got)} of about ${count(t.expected)} have it so far${lost}.` };
+      // More than expected: `count` was older than the room (or the console is on the web).
+      const all = Math.max(t.expected, n);
+      if (t.got) return { type: 'file-progress', row: rowOf('out', t.tid), dir: 'out', done: n, total: all, text: `Sent to everybody: ${count(t.got)} of about ${count(all)} have it so far${lost}.` };
       text += ` to about ${count(t.expected)} people` + (n ? `; nobody has it yet${lost}` : '');
     }
     return { type: 'file-progress', row: rowOf('out', t.tid), dir: 'out', done, total: t.size, text };
