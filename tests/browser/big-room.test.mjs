@@ -2,7 +2,8 @@
 // against the real server, made small with --list-size 2: the page is beyond the listed
 // ones, with members in node (peer.mjs) around it. It shows how many are in the room,
 // finds an unlisted person by name and writes to them, reads a message from a sender it
-// does not list as genuine (its key by `fromkey`), and sees a looked-up person leave.
+// does not list as genuine (its key by `fromkey`), and sees a looked-up person leave; a
+// file to everybody is counted against the whole room (peers that ack), not the list.
 // Screenshots of the list with its search, phone and desktop, light and dark.
 // One engine: DYSPATCHER_ENGINES=chromium node --test tests/browser/big-room.test.mjs
 
