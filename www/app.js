@@ -365,7 +365,7 @@ const show = {
   },
   'file-offered': (o) => {
     if (o.old) F.note(rowOf('out', o.tid), 'People on old 0.9 clients do not get files.', 'warn');
-    transfers.offered(o.tid, o.audience).then(applyFiles);
+    transfers.offered(o.tid, o.audience, o.expected).then(applyFiles);
   },
   'file-accepted': (o) => transfers.accepted(o.tid).then(applyFiles),
   'file-refused': (o) => transfers.refused(o.tid, o.reason).then(applyFiles),

@@ -10,7 +10,9 @@
 //   send { frame }                          a frame for the socket
 //   file-incoming { row, tid, from, to, admin, name, size }   an offer taken: show its row
 //   file-refused-offer { from, text }       an offer not taken, and why
-//   file-progress { row, dir, done, total, text }   dir 'out' | 'in'; done/total in bytes
+//   file-progress { row, dir, done, total, text }   dir 'out' | 'in'; done/total in bytes, or
+//                                           (to all in a partial room, once the file is out)
+//                                           in recipients with an outcome
 //   file-note { row, dir, text, level }     a line under the transfer (e.g. one recipient)
 //   file-complete { row, tid, from, name, mime, preview, bytes }   received and verified;
 //                                           preview: an image type whose magic bytes match, or ''
@@ -80,6 +82,9 @@ export function sanitizeName(name) {
 // A MIME type as declared, or '' when it is not one (it is shown nowhere but decides a preview).
 const cleanType = (t) => (typeof t === 'string' && /^[a-z0-9.+-]{1,40}\/[a-z0-9.+-]{1,80}$/i.test(t) ? t.toLowerCase() : '');
 
+// A number of people as the list's heading writes it (9,999).
+const count = (n) => n.toLocaleString('en-US');
+
 export function sizeText(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
@@ -141,7 +146,7 @@ export class Transfers {
       const raw = C.randomBytes(32);
       const chunks = chunkCount(bytes.length);
       const file = { tid, name: sanitizeName(name), type: cleanType(type) || 'application/octet-stream', size: bytes.length, chunks, 'chunk-size': CHUNK_SIZE, sha256: await C.sha256hex(bytes), key: C.b64(raw) };
-      this.#out.set(tid, { tid, to, bytes, chunks, key: await C.importSecret(raw), next: 0, acked: 0, state: 'offered', from: this.#me(), audience: to === 'all' ? null : [to], outcomes: new Map() });
+      this.#out.set(tid, { tid, to, bytes, size: bytes.length, chunks, key: await C.importSecret(raw), next: 0, acked: 0, state: 'offered', from: this.#me(), audience: to === 'all' ? null : [to], outcomes: new Map(), expected: 0, got: 0, lost: 0 });
       return { tid, file, clear: { tid, size: bytes.length, chunks } };
     });
   }
@@ -149,10 +154,17 @@ export class Transfers {
   // Who the offer went to, as this page saw the room (to all: the version-2 members but me
   // and the console): the transfer is over for me once each has an outcome, since the
   // server ends a transfer with its last recipient's file-status and no further window.
-  offered(tid, audience) {
+  // `expected` (to all in a room listed only in part): about how many the server relays it
+  // to, listed or not; their outcomes are counted against it rather than each shown.
+  offered(tid, audience, expected = 0) {
     return this.#run(() => {
       const t = this.#out.get(tid);
-      if (t && t.to === 'all') t.audience = audience;
+      if (!t || t.to !== 'all') return [];
+      t.audience = audience;
+      if (Number.isSafeInteger(expected) && expected > 0) {
+        t.expected = Math.max(expected, audience.length);
+        t.listed = new Set(audience);
+      }
       return [];
     });
   }
@@ -195,6 +207,7 @@ export class Transfers {
       if (!t || (state !== 'delivered' && state !== 'failed' && state !== 'cancelled')) return [];
       const who = typeof to === 'string' && /^[A-Za-z0-9]{1,15}$/.test(to) ? to : 'a recipient';
       const why = typeof reason === 'string' && reason ? reason : state === 'cancelled' ? `${who} cancelled the file.` : `the file was not delivered to ${who}.`;
+      if (t.expected) return this.#outcomeOfMany(t, who, state, why);
       t.outcomes.set(who, state);
       const row = rowOf('out', tid);
       const done = t.audience && t.audience.every((n) => t.outcomes.has(n));
@@ -214,6 +227,25 @@ export class Transfers {
     });
   }
 
+  // To all in a partial room, thousands of outcomes: counted, and a line only for a listed
+  // person who did not get it (so at most the audience's lines). Over once as many came as
+  // the room had recipients and each listed one has its own; even then it says how many
+  // have it, not "everybody": `expected` is the server's `count`, not its list.
+  #outcomeOfMany(t, who, state, why) {
+    const row = rowOf('out', t.tid);
+    const listed = t.listed.has(who);
+    if (listed && t.outcomes.has(who)) return [];
+    if (listed) t.outcomes.set(who, state);
+    if (state === 'delivered') t.got += 1;
+    else t.lost += 1;
+    const out = listed && state !== 'delivered' ? [{ type: 'file-note', row, dir: 'out', text: why, level: 'warn' }] : [];
+    if (t.got + t.lost < t.expected || t.outcomes.size < t.listed.size) return [...out, this.#outProgress(t)];
+    this.#out.delete(t.tid);
+    const lost = t.lost ? `; ${count(t.lost)} did not get it` : '';
+    out.push(t.got ? { type: 'file-sent', row, text: `Sent: ${count(t.got)} ${t.got === 1 ? 'has' : 'have'} it${lost}.` } : failed(row, 'out', 'Nobody received it.'));
+    return out;
+  }
+
   // Chunks up to the window, each read and sealed when it may go.
   async #fill(t) {
     const C = this.#c;
@@ -224,14 +256,25 @@ export class Transfers {
       const { iv, ct } = await C.gcmSeal(t.key, part, chunkAad(C, t.from, t.tid, seq, t.chunks));
       out.push({ type: 'send', frame: frame('file-chunk', t.from, { tid: t.tid, seq, iv: C.b64(iv), data: C.b64(ct) }) });
     }
+    // Every chunk is out: the outcomes may take long to come (thousands of recipients).
+    if (t.next === t.chunks) t.bytes = null;
     return out;
   }
 
   #outProgress(t) {
-    const done = Math.min(t.bytes.length, t.acked * CHUNK_SIZE);
-    let text = t.acked === 0 ? 'Sending…' : `Sending… ${sizeText(done)} of ${sizeText(t.bytes.length)}`;
+    const done = Math.min(t.size, t.acked * CHUNK_SIZE);
+    let text = t.acked === 0 ? 'Sending…' : `Sending… ${sizeText(done)} of ${sizeText(t.size)}`;
     if (t.to === 'all' && t.acked > 0) text += ' (as far as the slowest recipient)';
-    return { type: 'file-progress', row: rowOf('out', t.tid), dir: 'out', done, total: t.bytes.length, text };
+    if (t.expected) {
+      const n = t.got + t.lost;
+      const lost = t.lost ? `, ${count(t.lost)} did not get it` : '';
+      // A delivery means every chunk is out: from then on the bar counts people.
+      // More than expected: `count` was older than the room (or the console is on the web).
+      const all = Math.max(t.expected, n);
+      if (t.got) return { type: 'file-progress', row: rowOf('out', t.tid), dir: 'out', done: n, total: all, text: `Sent to everybody: ${count(t.got)} of about ${count(all)} have it so far${lost}.` };
+      text += ` to about ${count(t.expected)} people` + (n ? `; nobody has it yet${lost}` : '');
+    }
+    return { type: 'file-progress', row: rowOf('out', t.tid), dir: 'out', done, total: t.size, text };
   }
 
   // ---- receiving -------------------------------------------------------------------

@@ -197,3 +197,51 @@ test('to all: over once each recipient the page saw has an outcome; each outcome
   assert.deepEqual(second.map((o) => [o.type, o.text]), [['file-note', 'carol left: the file was not delivered to carol.'], ['file-sent', 'Sent to 1 of 2.']]);
   assert.deepEqual(await alice.status(p.tid, 'dave', 'delivered'), [], 'over: a late status is ignored');
 });
+
+test('to all in a partial room: outcomes counted against the room, a line only for a listed one who did not get it, never "everybody"', async () => {
+  const alice = new Transfers(C, { me: () => 'alice' });
+  const p = await alice.prepare({ to: 'all', name: 'r', type: '', bytes: bytes(10) });
+  await alice.offered(p.tid, ['bobby', 'carol'], 1000);
+  assert.equal(of(await alice.accepted(p.tid), 'file-progress')[0].text, 'Sending… to about 1,000 people');
+  const first = await alice.status(p.tid, 'bobby', 'delivered');
+  assert.deepEqual(first.map((o) => [o.type, o.text, o.done, o.total]), [['file-progress', 'Sent to everybody: 1 of about 1,000 have it so far.', 1, 1000]]);
+  assert.deepEqual(await alice.status(p.tid, 'bobby', 'delivered'), [], 'a listed one counts once');
+  const second = await alice.status(p.tid, 'carol', 'failed', 'carol left: the file was not delivered to carol.');
+  assert.deepEqual(second.map((o) => [o.type, o.text]), [
+    ['file-note', 'carol left: the file was not delivered to carol.'],
+    ['file-progress', 'Sent to everybody: 1 of about 1,000 have it so far, 1 did not get it.'],
+  ]);
+  // Everybody the page listed has an outcome: 998 more are in the room.
+  for (let i = 0; i < 997; i++) {
+    const out = await alice.status(p.tid, `u${i}`, 'delivered');
+    assert.deepEqual(out.map((o) => o.type), ['file-progress'], `u${i}: counted, no line, not over`);
+  }
+  const last = await alice.status(p.tid, 'u997', 'failed', 'u997 left: the file was not delivered to u997.');
+  assert.deepEqual(last.map((o) => [o.type, o.text]), [['file-sent', 'Sent: 998 have it; 2 did not get it.']]);
+  assert.deepEqual(await alice.status(p.tid, 'u998', 'delivered'), [], 'over: a late status is ignored');
+});
+
+test('to all in a partial room: the count reached is not the end while a listed recipient has no outcome', async () => {
+  const alice = new Transfers(C, { me: () => 'alice' });
+  const p = await alice.prepare({ to: 'all', name: 'r', type: '', bytes: bytes(CHUNK_SIZE * 2) });
+  await alice.offered(p.tid, ['bobby'], 3);
+  await alice.accepted(p.tid);
+  const w = await alice.window(p.tid, 1);
+  assert.equal(of(w, 'file-progress')[0].text, 'Sending… 32 KB of 64 KB (as far as the slowest recipient) to about 3 people');
+  for (const n of ['u1', 'u2', 'u3']) assert.equal(of(await alice.status(p.tid, n, 'delivered'), 'file-sent').length, 0, n);
+  const more = await alice.status(p.tid, 'u4', 'cancelled');
+  assert.equal(of(more, 'file-note').length, 0, 'an unlisted one gets no line');
+  assert.deepEqual(of(more, 'file-progress').map((o) => [o.text, o.done, o.total]), [['Sent to everybody: 3 of about 4 have it so far, 1 did not get it.', 4, 4]], 'more than the count said: never beyond the whole');
+  const end = await alice.status(p.tid, 'bobby', 'delivered');
+  assert.deepEqual(end.map((o) => [o.type, o.text]), [['file-sent', 'Sent: 4 have it; 1 did not get it.']]);
+});
+
+test('to all in a partial room: only failures so far say nobody has it yet', async () => {
+  const alice = new Transfers(C, { me: () => 'alice' });
+  const p = await alice.prepare({ to: 'all', name: 'r', type: '', bytes: bytes(10) });
+  await alice.offered(p.tid, [], 2);
+  await alice.accepted(p.tid);
+  assert.equal(of(await alice.status(p.tid, 'u1', 'failed'), 'file-progress')[0].text, 'Sending… to about 2 people; nobody has it yet, 1 did not get it');
+  const end = await alice.status(p.tid, 'u2', 'failed');
+  assert.deepEqual(end.map((o) => [o.type, o.text]), [['file-failed', 'Nobody received it.']]);
+});

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_LOOKED_UP, MAX_FOUND } from './session.js';
 import { findProblem } from './protocol.js';
+import * as C from './crypto.js';
+import { Transfers } from './files.js';
 import { KEYS, frame, signal, users, keyOf, ofType, one, sent, sentText, ROOM, joined, deliver } from './v2-room.testing.mjs';
 
 const ADMIN = ['ADMIN', KEYS.admin.keyid];
@@ -281,4 +283,29 @@ test('a 0.9 user is always listed: their 1:1 message is checked with the listed 
   const ct = C.b64(await C.rsaEncrypt(await C.importPeer(KEYS.alice.spkiB64), plain));
   const m = one(await alice.feed(frame('message', { algo: 'rsa', ciphertext: ct, signature: sig })), 'message');
   assert.deepEqual([m.from, m.text, m.legacy], ['bob', 'old client here', true]);
+});
+
+// ---- files to all ----------------------------------------------------------------------------
+
+const fileOffered = async (r, to = 'all') => {
+  const p = await new Transfers(C, { me: () => r.s.me }).prepare({ to, name: 'map.txt', type: 'text/plain', bytes: C.randomBytes(10) });
+  return one(await r.s.sendFile(to, p.file, p.clear), 'file-offered');
+};
+
+test('a file to all in a large room: the page expects the whole room but the console, me and the 0.9 users', async () => {
+  const o = await fileOffered(await inLargeRoom());
+  assert.deepEqual([o.audience, o.expected], [['bob'], 9998]);
+  const mixed = await joined('alice', KEYS.alice, { list: [ADMIN, ['bob', KEYS.bob.keyid], ['carol', KEYS.carol.keyid, '0.9']] });
+  await mixed.feed(signal('chat-users', { users: [ADMIN, ['bob', KEYS.bob.keyid], ['carol', KEYS.carol.keyid, '0.9']], count: 5000 }));
+  assert.equal((await fileOffered(mixed)).expected, 4997);
+  const small = await joined('alice', KEYS.alice);
+  assert.equal((await fileOffered(small)).expected, 0, 'the list is the room: its names are the audience');
+  assert.equal((await fileOffered(await inLargeRoom(), 'bob')).expected, 0, 'to one person: that person');
+});
+
+test('a file to all in a large room of which nobody else is listed still goes (the others are there)', async () => {
+  const alice = await joined('alice', KEYS.alice, { list: [ADMIN, ['alice', KEYS.alice.keyid]] });
+  await alice.feed(signal('chat-users', { users: [ADMIN, ['alice', KEYS.alice.keyid]], count: 300 }));
+  const o = await fileOffered(alice);
+  assert.deepEqual([o.audience, o.expected], [[], 298]);
 });

@@ -36,8 +36,10 @@
 //   copy-undelivered { id, what, reason }   a copy of message `id` was not delivered:
 //                                     `what` 'console' (the console's) or 'legacy' (0.9 clients')
 // Files (version 2, docs/PROTOCOL.md "Version 2 — files"; the transfers are files.js'):
-//   file-offered { tid, to, old, audience }   my offer went out (`old`: 0.9 users in the room
-//                                     get nothing; `audience`: the names it should reach)
+//   file-offered { tid, to, old, audience, expected }   my offer went out (`old`: 0.9 users
+//                                     in the room get nothing; `audience`: the listed names
+//                                     it should reach; `expected`: in a partial room, about
+//                                     how many it reaches in all, else 0)
 //   file-accepted { tid }             the server took it: the chunks may go
 //   file-refused { tid, reason }      it refused it, or it could not be sent
 //   file-offer { from, to, admin, file }   a verified offer to me (the envelope's `file`)
@@ -323,9 +325,9 @@ export class Session {
       if (name === this.#admin) return sendError('The administrator’s console cannot receive files: choose somebody else.');
       if (this.#listedOrGone(name).legacy) return sendError(`${name} uses an old 0.9 client, which cannot receive files.`);
     }
-    if (all && this.#fileAudience().length === 0) return sendError('Nobody else here can receive files: the file was not sent.');
+    if (all && this.#fileAudience().length === 0 && !this.#fileRecipients()) return sendError('Nobody else here can receive files: the file was not sent.');
     const id = this.#newId();
-    const offered = { type: 'file-offered', tid: file.tid, to: name, old: all && this.#has09(), audience: all ? this.#fileAudience() : [name] };
+    const offered = { type: 'file-offered', tid: file.tid, to: name, old: all && this.#has09(), audience: all ? this.#fileAudience() : [name], expected: all ? this.#fileRecipients() : 0 };
     try {
       if (all) {
         const epoch = this.#epoch;
@@ -356,6 +358,17 @@ export class Session {
     const names = [];
     for (const [name, u] of this.#users) if (!u.legacy && name !== this.#me && name !== this.#admin) names.push(name);
     return names;
+  }
+
+  // To all in a room the page lists only part of, the server relays the file to every
+  // version-2 member, listed or not: about `count` less the administrator's entry, me and
+  // the 0.9 users (all of them listed). 0 when the list is the whole room. An estimate:
+  // `count` may be up to `count_every` old, and the administrator on the web gets it too.
+  #fileRecipients() {
+    if (!this.#partial()) return 0;
+    let legacy = 0;
+    for (const u of this.#users.values()) if (u.legacy) legacy++;
+    return Math.max(0, this.#count - legacy - (this.#me === this.#admin ? 1 : 2));
   }
 
   async #fileAllFrame(id, file, clear, key, epoch) {

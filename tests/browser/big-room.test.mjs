@@ -2,13 +2,17 @@
 // against the real server, made small with --list-size 2: the page is beyond the listed
 // ones, with members in node (peer.mjs) around it. It shows how many are in the room,
 // finds an unlisted person by name and writes to them, reads a message from a sender it
-// does not list as genuine (its key by `fromkey`), and sees a looked-up person leave.
+// does not list as genuine (its key by `fromkey`), and sees a looked-up person leave; a
+// file to everybody is counted against the whole room (peers that ack), not the list.
 // Screenshots of the list with its search, phone and desktop, light and dark.
 // One engine: DYSPATCHER_ENGINES=chromium node --test tests/browser/big-room.test.mjs
 
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { forEachEngine, noProblems, startServer, vectorText, artifact, BIN, sleep, joinChat, WAIT, KEYGEN } from './helpers.mjs';
 import { Peer } from './peer.mjs';
 
@@ -143,6 +147,33 @@ forEachEngine((t) => {
     await a.locator('#users.open #find').waitFor();
     await sleep(300); // WebKitGTK paints the new size a moment after the resize
     await a.screenshot({ path: artifact(t.engine, 'big-room-search-390x844.png') });
+    await noProblems(a);
+    await a.close();
+  });
+
+  t.test('a file to everybody: counted against the whole room, not only the listed ones; no line per recipient', { timeout: T }, async () => {
+    const a = await open('about:blank', DESKTOP);
+    const { anna, bert, zora, zack } = await bigRoom(a, 'alice', ALICE);
+    await waitCount(a, '(3 of 5)');
+    for (const p of [anna, bert, zora]) p.ackFiles(); // zack is slow: he acks later
+    // One chunk: whoever acks it has the file.
+    const path = join(mkdtempSync(join(tmpdir(), 'dysp-big-')), 'minutes.txt');
+    writeFileSync(path, randomBytes(20000));
+    await a.locator('#users-list li.all .pick').click();
+    await a.locator('#file-input').setInputFiles(path);
+    const row = a.locator('#log li.msg.file', { hasText: 'minutes.txt' });
+    // The listed anna and bert, and zora, whom nobody lists, have it; zack not yet: not "sent".
+    await row.locator('.fstate', { hasText: 'Sent to everybody: 3 of about 4 have it so far.' }).waitFor();
+    assert.equal(await row.locator('.fnote').count(), 0, 'no line per recipient');
+    assert.equal(await row.locator('.fcancel').count(), 1, 'still going: it can be cancelled');
+    await a.screenshot({ path: artifact(t.engine, 'big-room-file-sending-1280x800.png') });
+    await a.setViewportSize(PHONE);
+    await sleep(300); // WebKitGTK paints the new size a moment after the resize
+    await a.screenshot({ path: artifact(t.engine, 'big-room-file-sending-390x844.png') });
+    zack.ackFiles();
+    await row.locator('.fstate', { hasText: 'Sent: 4 have it.' }).waitFor();
+    assert.equal(await row.locator('.fnote').count(), 0);
+    assert.equal(await row.getAttribute('data-state'), 'done');
     await noProblems(a);
     await a.close();
   });

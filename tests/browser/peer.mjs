@@ -98,6 +98,7 @@ export class Peer {
     this.outputs = []; // every output of the session
     this.socket = null;
     this.closed = false;
+    this.acksFiles = false;
   }
 
   apply(outputs) {
@@ -114,7 +115,9 @@ export class Peer {
         this.url,
         (text) => {
           try {
-            this.frames.push(JSON.parse(text));
+            const f = JSON.parse(text);
+            this.frames.push(f);
+            if (this.acksFiles) this.#ack(f);
           } catch { /* not JSON */ }
           this.session.received(conn, text).then((o) => this.apply(o));
         },
@@ -180,6 +183,19 @@ export class Peer {
   get listed() {
     const views = this.outputs.filter((o) => o.type === 'users');
     return views.length ? views[views.length - 1] : null;
+  }
+
+  // From now on, acks every file chunk relayed to it (and those already come), as a
+  // recipient that keeps up would, without reading them: the sender's side is under test.
+  ackFiles() {
+    this.acksFiles = true;
+    for (const f of this.frames) this.#ack(f);
+  }
+
+  #ack(f) {
+    if (f.cmd !== 'file-chunk' || !f.data) return;
+    const { tid, from, seq } = f.data;
+    this.sendRaw(JSON.stringify({ cmd: 'file-ack', user: this.session.me, data: { tid, from, seq } }));
   }
 
   sendRaw(text) {
