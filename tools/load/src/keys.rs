@@ -209,12 +209,24 @@ mod tests {
             "/../../tests/vectors/small2048.pkcs8.pem"
         );
         std::fs::copy(vector, dir.join("rsa2048-0000.pem")).unwrap();
-        std::fs::write(
-            dir.join("rsa2048-0001.pem"),
-            KeyPair::generate(2048).unwrap().private_pem(),
-        )
-        .unwrap();
-        assert_eq!(compose(&dir, 6, 2048, 2).unwrap(), 4);
+        // A product of two primes of different keys is 2047 bits now and then (no key
+        // then): a second key whose four cross products all have 2048 bits is drawn.
+        let mut composed = Err(String::new());
+        for _ in 0..20 {
+            for i in 2..6 {
+                let _ = std::fs::remove_file(dir.join(format!("rsa2048-{i:04}.pem")));
+            }
+            std::fs::write(
+                dir.join("rsa2048-0001.pem"),
+                KeyPair::generate(2048).unwrap().private_pem(),
+            )
+            .unwrap();
+            composed = compose(&dir, 6, 2048, 2);
+            if composed.is_ok() {
+                break;
+            }
+        }
+        assert_eq!(composed.unwrap(), 4);
         assert_eq!(
             compose(&dir, 6, 2048, 2).unwrap(),
             0,
