@@ -98,16 +98,7 @@ impl ClientSession {
     ) -> Result<(), String> {
         let name = str_field(data, "name")?.to_owned();
         let more = data.get("more").and_then(Value::as_bool).unwrap_or(false);
-        let users = data
-            .get("users")
-            .and_then(Value::as_array)
-            .ok_or("no users array")?
-            .iter()
-            .map(|entry| {
-                self.v2_user(entry)
-                    .ok_or("a found entry is not [name, Key ID(, \"0.9\")]")
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let users = self.v2_users(data)?;
         for user in &users {
             self.look_up(user.clone());
         }

@@ -78,16 +78,7 @@ impl ClientSession {
         data: &Map<String, Value>,
         events: &mut Vec<ClientEvent>,
     ) -> Result<(), String> {
-        let users = data
-            .get("users")
-            .and_then(Value::as_array)
-            .ok_or("no users array")?
-            .iter()
-            .map(|entry| {
-                self.v2_user(entry)
-                    .ok_or("a users entry is not [name, Key ID(, \"0.9\")]")
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let users = self.v2_users(data)?;
         self.users.clone_from(&users);
         self.looked_up.clear();
         events.push(ClientEvent::UsersList(users));
@@ -148,6 +139,19 @@ impl ClientSession {
     }
 
     /// `[name, Key ID]` or `[name, Key ID, "0.9"]`, with the key if we hold it.
+    /// The `users` array of `chat-users` or `chat-found`.
+    pub(crate) fn v2_users(&self, data: &Map<String, Value>) -> Result<Vec<User>, String> {
+        data.get("users")
+            .and_then(Value::as_array)
+            .ok_or("no users array")?
+            .iter()
+            .map(|entry| {
+                self.v2_user(entry)
+                    .ok_or_else(|| "a users entry is not [name, Key ID(, \"0.9\")]".to_string())
+            })
+            .collect()
+    }
+
     pub(crate) fn v2_user(&self, entry: &Value) -> Option<User> {
         let items = entry.as_array()?;
         let (name, hash) = (items.first()?.as_str()?, items.get(1)?.as_str()?);
