@@ -93,6 +93,7 @@ impl Chat {
         if self.settings.disable_all && !member.is_web_admin {
             return self.undelivered(conn, &data, ALL_DISABLED, Why::Disabled);
         }
+        let from_key = member.identity.key_id().to_string();
         let line = self.message_line(&text.from, member.is_web_admin, "all", &text.message);
         self.console(line);
         let mut data = data;
@@ -104,23 +105,13 @@ impl Chat {
         }
         let legacy = self.users.of_version(false);
         self.send(legacy, frames::relayed(&data));
-        let from_key = self
-            .users
-            .member(conn)
-            .map(|m| m.identity.key_id().to_string());
-        self.relay_legacy_to_v2(&text.from, from_key.as_deref(), &plain, &signature);
+        self.relay_legacy_to_v2(&text.from, &from_key, &plain, &signature);
         self.delivered(conn, &data);
     }
 
     /// A 0.9 message to all, for the version-2 members: its plaintext and signature as
     /// the 0.9 client made them, sealed under the group key of the epoch.
-    fn relay_legacy_to_v2(
-        &mut self,
-        from: &str,
-        from_key: Option<&str>,
-        plain: &[u8],
-        signature: &[u8],
-    ) {
+    fn relay_legacy_to_v2(&mut self, from: &str, from_key: &str, plain: &[u8], signature: &[u8]) {
         let members = self.users.of_version(true);
         let Some(payload) = seal_payload(signature, plain) else {
             return;
@@ -142,9 +133,7 @@ impl Chat {
             ciphertext: b64_encode(&ciphertext),
             file: None,
         };
-        let from_key = from_key.unwrap_or(self.admin.public().key_id());
-        let frame = data.relayed_from(from, from_key);
-        self.send(members, frame);
+        self.send(members, data.relayed_from(from, from_key));
     }
 
     fn deliver_to_user(&mut self, conn: ConnId, to: &str, data: MessageData) {
