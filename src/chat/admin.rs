@@ -101,7 +101,13 @@ impl Chat {
     fn show_key(&mut self, which: KeyExport) {
         let key = self.admin.public();
         match which {
-            KeyExport::Public => self.console(ConsoleLine::screen_only(key.to_pem().trim_end())),
+            KeyExport::Public => {
+                let line = match key.to_pem() {
+                    Some(pem) => ConsoleLine::screen_only(pem.trim_end()),
+                    None => ConsoleLine::warning("the public key could not be written as PEM"),
+                };
+                self.console(line);
+            }
             KeyExport::Fingerprint => {
                 let line = ConsoleLine::new()
                     .plain("Administrator's Key ID: ")

@@ -149,16 +149,11 @@ impl PublicIdentity {
         &self.spki_b64
     }
 
-    pub fn to_pem(&self) -> String {
-        let der = b64_decode(&self.spki_b64).expect("our own base64");
-        let body = b64_encode(&der);
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
-        pem
+    /// `None` only if the key no longer parses, which an identity made here cannot do.
+    pub fn to_pem(&self) -> Option<String> {
+        self.key()?
+            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+            .ok()
     }
 
     pub fn modulus_bytes(&self) -> usize {
