@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use crate::crypto::{GroupKey, SECRET_IV_LEN, SecretKey, group_key_aad, random_bytes};
+use crate::crypto::{GroupKey, SECRET_IV_LEN, SecretKey, group_key_aad_into, random_bytes};
 
 use super::v2_frames;
 
@@ -79,44 +79,22 @@ impl GroupKeys {
     /// wrapped with its member key. One AES-GCM of 32 bytes and one string.
     pub fn wrapped_for(&self, name: &str, member_key: &[u8; 32]) -> String {
         let mut out = String::with_capacity(v2_frames::GROUP_KEY_FRAME_BYTES + 16);
-        self.push_wrapped(&mut out, name, member_key, &random_bytes());
+        self.push_wrapped(&mut out, &mut Vec::new(), name, member_key, &random_bytes());
         out
     }
 
     /// The same appended to `out`, under `iv`, drawn at random by the caller (a
     /// rotation draws every member's at once: one system call rather than one per
-    /// member, and writes every member's frame in one buffer).
+    /// member, and writes every member's frame in one buffer, with one `aad` buffer).
     pub fn push_wrapped(
         &self,
         out: &mut String,
+        aad: &mut Vec<u8>,
         name: &str,
         member_key: &[u8; 32],
         iv: &[u8; SECRET_IV_LEN],
     ) {
-        // On the stack, written by hand: once per member at every rotation. Names are
-        // at most 15 bytes, so it is at most 60 (longer: on the heap).
-        let mut digits = [0u8; 20];
-        let mut buffer = [0u8; 80];
-        let mut len = 0;
-        let parts: [&[u8]; 4] = [
-            b"dyspatcher group key v2\n",
-            v2_frames::decimal(self.epoch, &mut digits),
-            b"\n",
-            name.as_bytes(),
-        ];
-        let fits = parts.iter().map(|p| p.len()).sum::<usize>() <= buffer.len();
-        let heap;
-        let aad: &[u8] = if fits {
-            for part in parts {
-                buffer[len..len + part.len()].copy_from_slice(part);
-                len += part.len();
-            }
-            &buffer[..len]
-        } else {
-            heap = group_key_aad(self.epoch, name);
-            &heap
-        };
-        debug_assert_eq!(aad, group_key_aad(self.epoch, name));
+        group_key_aad_into(self.epoch, name, aad);
         let key = SecretKey::wrap_key(member_key, iv, self.current.as_bytes(), aad);
         v2_frames::push_group_key(out, self.epoch, iv, &key);
     }
@@ -125,7 +103,7 @@ impl GroupKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::b64_decode;
+    use crate::crypto::{b64_decode, group_key_aad};
     use serde_json::Value;
 
     #[test]

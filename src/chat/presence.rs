@@ -225,6 +225,7 @@ impl Chat {
         // one allocation for the rotation rather than one per member.
         let mut all = String::with_capacity(v2_frames::GROUP_KEY_FRAME_BYTES * everyone.len());
         let mut parts: Vec<(ConnId, std::ops::Range<usize>)> = Vec::with_capacity(everyone.len());
+        let mut aad = Vec::new();
         for (conn, iv) in everyone.into_iter().zip(ivs.chunks_exact(SECRET_IV_LEN)) {
             let Some(member) = self.users.member(conn) else {
                 continue;
@@ -233,8 +234,9 @@ impl Chat {
                 Some(member_key) => {
                     let iv = iv.try_into().expect("chunks of the IV's length");
                     let start = all.len();
+                    let name = &member.name;
                     self.keys
-                        .push_wrapped(&mut all, &member.name, member_key, iv);
+                        .push_wrapped(&mut all, &mut aad, name, member_key, iv);
                     parts.push((conn, start..all.len()));
                 }
                 None => {

@@ -2,6 +2,8 @@
 //! message as clients send it, and the frames only version-2 clients receive. 0.9
 //! frames stay in `frames.rs`.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -125,26 +127,6 @@ pub fn config(c: &ConfigV2) -> String {
     )
 }
 
-/// Writes `n` in decimal without a `String` of its own.
-pub fn push_decimal(out: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
-    out.push_str(std::str::from_utf8(decimal(n, &mut digits)).expect("ASCII digits"));
-}
-
-/// `n` in decimal, in `digits`.
-pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &digits[at..]
-}
-
 /// About the size of a `chat-groupkey` frame (the group key of an epoch, wrapped for
 /// one member): a rotation reserves this per member.
 pub const GROUP_KEY_FRAME_BYTES: usize = 200;
@@ -154,7 +136,7 @@ pub const GROUP_KEY_FRAME_BYTES: usize = 200;
 pub fn push_group_key(out: &mut String, epoch: u64, iv: &[u8], key: &[u8]) {
     let head = r#"{"cmd":"signal","user":"","data":{"code":"chat-groupkey","epoch":"#;
     out.push_str(head);
-    push_decimal(out, epoch);
+    let _ = write!(out, "{epoch}");
     out.push_str(r#","iv":""#);
     crate::crypto::b64_encode_into(iv, out);
     out.push_str(r#"","key":""#);

@@ -27,7 +27,7 @@ pub use key_pair::{KeyError, KeyPair, MAX_ADMIN_KEY_BITS, MIN_ADMIN_KEY_BITS};
 pub use public_identity::{PublicIdentity, key_id_of_der};
 pub use random::{random_bytes, random_fill};
 pub use sealed_payload::{envelope_signed_bytes, open_payload, seal_payload};
-pub use secret_key::{SECRET_IV_LEN, SECRET_KEY_LEN, SecretKey, group_key_aad};
+pub use secret_key::{SECRET_IV_LEN, SECRET_KEY_LEN, SecretKey, group_key_aad, group_key_aad_into};
 
 /// The PSS salt length every browser client uses and expects (the original's choice).
 pub const PSS_SALT_LEN: usize = 256;

@@ -46,26 +46,17 @@ impl SecretKey {
     /// Returns `(iv, ciphertext‖tag)` under a fresh random IV.
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> ([u8; SECRET_IV_LEN], Vec<u8>) {
         let iv: [u8; SECRET_IV_LEN] = random_bytes();
-        (iv, self.encrypt_with_iv(&iv, plaintext, aad))
-    }
-
-    /// The same under an IV the caller drew at random (in bulk, for many keys at once).
-    /// An IV must never be used twice with the same key.
-    pub fn encrypt_with_iv(
-        &self,
-        iv: &[u8; SECRET_IV_LEN],
-        plaintext: &[u8],
-        aad: &[u8],
-    ) -> Vec<u8> {
-        self.cipher
+        let ciphertext = self
+            .cipher
             .encrypt(
-                &Nonce::from(*iv),
+                &Nonce::from(iv),
                 Payload {
                     msg: plaintext,
                     aad,
                 },
             )
-            .expect("AES-GCM encryption only fails past 64 GiB")
+            .expect("AES-GCM encryption only fails past 64 GiB");
+        (iv, ciphertext)
     }
 
     /// Encrypts a 32-byte `key` under `wrapping` (raw key bytes) and `iv` (drawn at
@@ -105,7 +96,17 @@ impl SecretKey {
 /// The additional data of a wrapped group key: binds it to its epoch and to the member
 /// it was wrapped for.
 pub fn group_key_aad(epoch: u64, name: &str) -> Vec<u8> {
-    format!("dyspatcher group key v2\n{epoch}\n{name}").into_bytes()
+    let mut aad = Vec::new();
+    group_key_aad_into(epoch, name, &mut aad);
+    aad
+}
+
+/// The same written over `aad` (cleared first): a rotation reuses one buffer for
+/// every member.
+pub fn group_key_aad_into(epoch: u64, name: &str, aad: &mut Vec<u8>) {
+    use std::io::Write as _;
+    aad.clear();
+    write!(aad, "dyspatcher group key v2\n{epoch}\n{name}").expect("writing to a Vec");
 }
 
 #[cfg(test)]
