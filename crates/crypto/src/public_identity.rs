@@ -254,41 +254,40 @@ mod tests {
             })
         );
     }
-}
 
-#[cfg(test)]
-mod cost {
-    use super::*;
-
-    /// `cargo test --release -p dyspatcher-crypto parse_cost -- --ignored --nocapture`
+    /// What a server keeps for each member: the same answers as the full identity,
+    /// the key parsed again for each use.
     #[test]
-    #[ignore]
-    fn parse_cost() {
+    fn a_compact_identity_works_as_the_full_one() {
         let pem = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/vectors/alice.pub.pem"
+            "/../../tests/vectors/small2048.pkcs8.pem"
         ))
         .unwrap();
-        let id = PublicIdentity::from_pem(&pem).unwrap();
-        let n = 2000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(PublicIdentity::from_spki_b64(id.spki_b64()).unwrap());
-        }
-        let parse = t.elapsed() / n;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(id.verify(b"m", &[0u8; 256]));
-        }
-        let verify = t.elapsed() / n;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(id.encrypt(&[1u8; 32]));
-        }
-        println!(
-            "parse {parse:?} verify(bad) {verify:?} encrypt {:?} bits {}",
-            t.elapsed() / n,
-            id.bits()
+        let pair = crate::KeyPair::from_pem(&pem).unwrap();
+        let full = pair.public().clone();
+        let compact = full.compact();
+        assert!(compact.key.is_none() && full.key.is_some());
+        assert_eq!(compact, full);
+        assert_eq!(
+            (compact.bits(), compact.modulus_bytes(), compact.spki_b64()),
+            (2048, 256, full.spki_b64())
         );
+        assert_eq!(compact.check_client_key(), Ok(()));
+        assert_eq!(compact.to_pem(), full.to_pem());
+        assert!(
+            compact
+                .to_pem()
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----\n")
+        );
+        let signature = pair.sign(b"proof");
+        assert!(compact.verify(b"proof", &signature));
+        assert!(!compact.verify(b"other", &signature));
+        let sealed = compact.encrypt(b"member key").unwrap();
+        assert_eq!(pair.decrypt(&sealed).unwrap(), b"member key");
+        let parsed = compact.parsed();
+        assert!(parsed.key.is_some());
+        assert!(parsed.verify(b"proof", &signature));
     }
 }
